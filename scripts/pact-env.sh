@@ -1,0 +1,39 @@
+# shellcheck shell=bash
+# pact-env.sh sets up a shell for pact-go tests and the Pact CLI, using the
+# files that scripts/pact-tools.sh installs into .tools/pact/.
+#
+#   . scripts/pact-env.sh
+#   go test -tags pact -count=1 ./contracts/...
+#
+# Source it (bash or zsh); do not execute it. It links cgo against
+# .tools/pact/lib with an rpath (without the rpath the test binary fails at
+# start with "cannot open shared object file"), quiets the FFI, turns off
+# Pact's usage tracking and puts the Pact CLI first on PATH. contracts/pact.mk
+# sets the same variables for make.
+
+if [ -n "${BASH_VERSION:-}" ]; then
+	_pact_env_src="${BASH_SOURCE[0]}"
+elif [ -n "${ZSH_VERSION:-}" ]; then
+	# shellcheck disable=SC2296 # zsh: the path of the file being sourced
+	_pact_env_src="${(%):-%x}"
+else
+	_pact_env_src="$0"
+fi
+_pact_env_root="$(cd -- "$(dirname -- "$_pact_env_src")/.." && pwd -P)"
+
+export PACT_LIB_DIR="$_pact_env_root/.tools/pact/lib"
+export PACT_BIN_DIR="$_pact_env_root/.tools/pact/bin"
+export CGO_ENABLED=1
+export CGO_LDFLAGS="-L$PACT_LIB_DIR -Wl,-rpath,$PACT_LIB_DIR"
+export PACT_LOG_LEVEL="${PACT_LOG_LEVEL:-WARN}"
+export PACT_DO_NOT_TRACK=true
+case ":$PATH:" in
+*":$PACT_BIN_DIR:"*) ;;
+*) export PATH="$PACT_BIN_DIR:$PATH" ;;
+esac
+
+if [ ! -f "$PACT_LIB_DIR/libpact_ffi.so" ]; then
+	# shellcheck disable=SC2016 # the backticks are literal
+	echo 'libpact_ffi not found in .tools/pact/lib: run `make tools` (or `pact-go install` if you have GitHub access)' >&2
+fi
+unset _pact_env_src _pact_env_root
