@@ -1,0 +1,165 @@
+package inventory
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/faultline-harness/faultline/services/web"
+)
+
+// Wire shapes of the HTTP API.
+type (
+	stockResponse struct {
+		SKU       string `json:"sku"`
+		Available int    `json:"available"`
+	}
+	reserveRequest struct {
+		OrderID  string `json:"order_id"`
+		SKU      string `json:"sku"`
+		Quantity int    `json:"quantity"`
+	}
+	reservationResponse struct {
+		OrderID        string `json:"order_id"`
+		SKU            string `json:"sku"`
+		Quantity       int    `json:"quantity"`
+		Status         string `json:"status"`
+		Reason         string `json:"reason,omitempty"`
+		StockMovements *int   `json:"stock_movements,omitempty"`
+	}
+	statsResponse struct {
+		Stats
+		ConsumerLag  int64 `json:"consumer_lag"`
+		DeadLettered int64 `json:"dead_lettered"`
+	}
+)
+
+// routes builds the HTTP API:
+//
+//	GET  /stock/{sku}             200 {"sku","available"}; 404 unknown_sku
+//	POST /reservations            201 {"order_id","sku","quantity","status"};
+//	                              400 malformed_json|invalid_request, 413 body_too_large,
+//	                              404 unknown_sku, 409 insufficient_stock
+//	GET  /reservations/{order_id} 200 {…,"reason"?,"stock_movements"}; 404 not_found
+//	GET  /stats                   200 {"reserved","rejected","duplicated_effects","consumer_lag","dead_lettered"}
+//	GET  /healthz                 200 {"status":"ok"}
+//
+// Every error has the web.ErrorBody shape, including unrouted paths (404
+// not_found) and wrong methods (405 method_not_allowed).
+func (s *Service) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /stock/{sku}", s.getStock)
+	mux.HandleFunc("POST /reservations", s.postReservation)
+	mux.HandleFunc("GET /reservations/{order_id}", s.getReservation)
+	mux.HandleFunc("GET /stats", s.getStats)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r) // ServeHTTP, not h, so r.PathValue works
+			return
+		}
+		// The mux's own plain-text 404/405: keep its status and Allow header,
+		// send our JSON body instead.
+		rec := &statusRecorder{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		if rec.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", rec.header.Get("Allow"))
+			web.WriteError(w, rec.status, "method_not_allowed", fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
+			return
+		}
+		web.WriteError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+	})
+}
+
+func (s *Service) getStock(w http.ResponseWriter, r *http.Request) {
+	sku := r.PathValue("sku")
+	n, err := s.store.Available(r.Context(), sku)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, stockResponse{SKU: sku, Available: n})
+}
+
+func (s *Service) postReservation(w http.ResponseWriter, r *http.Request) {
+	var req reserveRequest
+	if !web.Decode(w, r, &req) {
+		return
+	}
+	var missing []string
+	if strings.TrimSpace(req.OrderID) == "" {
+		missing = append(missing, "order_id is required")
+	}
+	if strings.TrimSpace(req.SKU) == "" {
+		missing = append(missing, "sku is required")
+	}
+	if req.Quantity <= 0 {
+		missing = append(missing, fmt.Sprintf("quantity must be > 0, got %d", req.Quantity))
+	}
+	if len(missing) > 0 {
+		web.WriteError(w, http.StatusBadRequest, "invalid_request", strings.Join(missing, "; "))
+		return
+	}
+	res, err := s.store.Reserve(r.Context(), req.OrderID, req.SKU, req.Quantity)
+	if err == nil {
+		err = res.Err()
+	}
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusCreated, reservationResponse{OrderID: res.OrderID, SKU: res.SKU, Quantity: res.Quantity, Status: res.Status})
+}
+
+func (s *Service) getReservation(w http.ResponseWriter, r *http.Request) {
+	res, moves, err := s.store.Reservation(r.Context(), r.PathValue("order_id"))
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, reservationResponse{OrderID: res.OrderID, SKU: res.SKU, Quantity: res.Quantity,
+		Status: res.Status, Reason: res.Reason, StockMovements: &moves})
+}
+
+func (s *Service) getStats(w http.ResponseWriter, r *http.Request) {
+	st, err := s.store.Stats(r.Context())
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	resp := statsResponse{Stats: st}
+	if c := s.consumer.Load(); c != nil {
+		resp.ConsumerLag, resp.DeadLettered = c.Lag(), c.DeadLettered()
+	}
+	web.WriteJSON(w, http.StatusOK, resp)
+}
+
+// writeErr is the one place that maps store errors to HTTP responses.
+func (s *Service) writeErr(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, ErrUnknownSKU):
+		web.WriteError(w, http.StatusNotFound, "unknown_sku", err.Error())
+	case errors.Is(err, ErrInsufficientStock):
+		web.WriteError(w, http.StatusConflict, "insufficient_stock", err.Error())
+	case errors.Is(err, ErrNotFound):
+		web.WriteError(w, http.StatusNotFound, "not_found", err.Error())
+	default:
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		web.WriteError(w, http.StatusInternalServerError, "internal", "internal error")
+	}
+}
+
+// statusRecorder captures the status and headers of the mux's fallback
+// handlers and discards their plain-text body.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (s *statusRecorder) Header() http.Header         { return s.header }
+func (s *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusRecorder) WriteHeader(code int)        { s.status = code }
