@@ -139,3 +139,23 @@ func SaramaConfig(c Config) (*sarama.Config, error) {
 	}
 	return sc, nil
 }
+
+// ParseRoute parses a route list "advertised=dial,advertised2=dial2" (env
+// KAFKA_ROUTE) into a Config.Route map. Blank input gives nil.
+func ParseRoute(s string) (map[string]string, error) {
+	var route map[string]string
+	for _, pair := range strings.Split(s, ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		from, to, ok := strings.Cut(pair, "=")
+		if !ok || strings.TrimSpace(from) == "" || strings.TrimSpace(to) == "" {
+			return nil, fmt.Errorf("kafka route %q: want advertised=dial (host:port=host:port)", pair)
+		}
+		if route == nil {
+			route = map[string]string{}
+		}
+		route[strings.TrimSpace(from)] = strings.TrimSpace(to)
+	}
+	return route, nil
+}

@@ -1,0 +1,172 @@
+// Command order-service runs the order service (package services/order).
+//
+// Every setting is a flag whose default comes from an environment variable:
+//
+//	-http-addr          ORDER_HTTP_ADDR         127.0.0.1:8080
+//	-mode               ORDER_MODE              async (sync|async)
+//	-db                 ORDER_DB                orders.db
+//	-catalog            ORDER_CATALOG           JSON file {"SKU-1": 10, …}; optional
+//	-inventory-url      INVENTORY_URL           http://127.0.0.1:8081 (sync mode)
+//	-inventory-timeout  INVENTORY_TIMEOUT       500ms
+//	-kafka-brokers      KAFKA_BROKERS           comma-separated host:port (async mode)
+//	-kafka-route        KAFKA_ROUTE             advertised=dial,… (Toxiproxy routing, messaging.Config.Route)
+//	-group              ORDER_GROUP             order-service
+//	-relay-interval     ORDER_RELAY_INTERVAL    50ms
+//	-relay-batch        ORDER_RELAY_BATCH       100
+//	-publish-timeout    ORDER_PUBLISH_TIMEOUT   5s
+//	-shutdown-grace     ORDER_SHUTDOWN_GRACE    10s
+//	-log-level          LOG_LEVEL               info (debug|info|warn|error)
+//
+// It logs JSON to stderr and stops gracefully on SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/faultline-harness/faultline/services/messaging"
+	"github.com/faultline-harness/faultline/services/order"
+)
+
+func main() {
+	cfg, level, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "order-service:", err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, cfg, log)
+	stop()
+	if err != nil {
+		log.Error("order-service failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends.
+func run(ctx context.Context, cfg order.Config, log *slog.Logger) error {
+	svc, err := order.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := svc.Close(); err != nil {
+			log.Warn("close", "err", err)
+		}
+	}()
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	log.Info("order-service listening", "addr", ln.Addr().String(), "mode", cfg.Mode, "db", cfg.DBPath)
+	if err := svc.Run(ctx, ln); err != nil {
+		return err
+	}
+	log.Info("order-service stopped")
+	return nil
+}
+
+// parseConfig reads flags from args with defaults from getenv. A bad
+// environment value is an error, not silently ignored.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (order.Config, slog.Level, error) {
+	fs := flag.NewFlagSet("order-service", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var envErrs []error
+	str := func(name, env, def, usage string) *string {
+		if v := getenv(env); v != "" {
+			def = v
+		}
+		return fs.String(name, def, usage+" (env "+env+")")
+	}
+	dur := func(name, env string, def time.Duration, usage string) *time.Duration {
+		if v := getenv(env); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", env, v, err))
+			}
+			def = d
+		}
+		return fs.Duration(name, def, usage+" (env "+env+")")
+	}
+	num := func(name, env string, def int, usage string) *int {
+		if v := getenv(env); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", env, v, err))
+			}
+			def = n
+		}
+		return fs.Int(name, def, usage+" (env "+env+")")
+	}
+	var (
+		httpAddr   = str("http-addr", "ORDER_HTTP_ADDR", "127.0.0.1:8080", "HTTP listen address")
+		mode       = str("mode", "ORDER_MODE", string(order.ModeAsync), "sync (HTTP reservation) or async (outbox + Kafka)")
+		db         = str("db", "ORDER_DB", "orders.db", "SQLite database file")
+		catalog    = str("catalog", "ORDER_CATALOG", "", `optional JSON file {"SKU": n} of known SKUs`)
+		invURL     = str("inventory-url", "INVENTORY_URL", "http://127.0.0.1:8081", "inventory-service base URL (sync mode)")
+		invTimeout = dur("inventory-timeout", "INVENTORY_TIMEOUT", 500*time.Millisecond, "timeout of each inventory call")
+		brokers    = str("kafka-brokers", "KAFKA_BROKERS", "", "comma-separated Kafka brokers (async mode)")
+		route      = str("kafka-route", "KAFKA_ROUTE", "", "broker address rewrites advertised=dial,… (e.g. through Toxiproxy)")
+		group      = str("group", "ORDER_GROUP", "order-service", "consumer group for stock outcomes")
+		relayEvery = dur("relay-interval", "ORDER_RELAY_INTERVAL", 50*time.Millisecond, "outbox poll interval")
+		relayBatch = num("relay-batch", "ORDER_RELAY_BATCH", 100, "outbox rows per read")
+		pubTimeout = dur("publish-timeout", "ORDER_PUBLISH_TIMEOUT", 5*time.Second, "deadline of each outbox publish")
+		grace      = dur("shutdown-grace", "ORDER_SHUTDOWN_GRACE", 10*time.Second, "graceful shutdown time")
+		logLevel   = str("log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
+	)
+	if err := fs.Parse(args); err != nil {
+		return order.Config{}, 0, err
+	}
+	if err := errors.Join(envErrs...); err != nil {
+		return order.Config{}, 0, err
+	}
+	if fs.NArg() > 0 {
+		return order.Config{}, 0, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return order.Config{}, 0, fmt.Errorf("log level: %w", err)
+	}
+	kafkaRoute, err := messaging.ParseRoute(*route)
+	if err != nil {
+		return order.Config{}, 0, err
+	}
+	cfg := order.Config{
+		HTTPAddr:         *httpAddr,
+		Mode:             order.Mode(*mode),
+		DBPath:           *db,
+		InventoryURL:     *invURL,
+		InventoryTimeout: *invTimeout,
+		Kafka:            messaging.Config{Brokers: messaging.ParseBrokers(*brokers), ClientID: "order-service", Route: kafkaRoute},
+		Group:            *group,
+		RelayInterval:    *relayEvery,
+		RelayBatch:       *relayBatch,
+		PublishTimeout:   *pubTimeout,
+		ShutdownGrace:    *grace,
+	}
+	if *catalog != "" {
+		data, err := os.ReadFile(*catalog)
+		if err != nil {
+			return order.Config{}, 0, fmt.Errorf("read catalog: %w", err)
+		}
+		if err := json.Unmarshal(data, &cfg.Catalog); err != nil {
+			return order.Config{}, 0, fmt.Errorf("parse catalog %s: %w", *catalog, err)
+		}
+	}
+	return cfg, level, nil
+}

@@ -1,0 +1,288 @@
+package order
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/faultline-harness/faultline/services/events"
+	"github.com/faultline-harness/faultline/services/web"
+)
+
+// MaxIdempotencyKeyLen bounds the Idempotency-Key header (400 beyond it).
+const MaxIdempotencyKeyLen = 255
+
+// routes is the HTTP API:
+//
+//	POST /orders       {"sku":"SKU-1","quantity":2} [Idempotency-Key: …]
+//	                   -> 201 (sync) / 202 (async) Order JSON; errors below
+//	GET  /orders/{id}  -> 200 Order JSON | 404 not_found
+//	GET  /stats        -> 200 {"orders":{"PENDING":n,"CONFIRMED":n,"REJECTED":n,"FAILED":n},
+//	                           "outbox_backlog":n,"outbox_published":n,"outbox_publish_failures":n,
+//	                           "consumer_lag":n}
+//	GET  /healthz      -> 200 {"status":"ok","mode":"sync|async"}
+//
+// Every error body is web.ErrorBody {"error":{"code","message"}}.
+func (s *Service) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /orders", s.handleCreate)
+	mux.HandleFunc("GET /orders/{id}", s.handleGet)
+	mux.HandleFunc("GET /stats", s.handleStats)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "mode": string(s.cfg.Mode)})
+	})
+	return mux
+}
+
+type createRequest struct {
+	SKU      string `json:"sku"`
+	Quantity int    `json:"quantity"`
+}
+
+// handleCreate is POST /orders.
+//
+// Request errors, in both modes, create nothing:
+//   - 400 malformed_json (bad JSON, unknown field, empty body, trailing data),
+//     413 body_too_large (> 1 MiB), 415 unsupported_media_type;
+//   - 400 invalid_request: empty sku, quantity <= 0, Idempotency-Key over
+//     255 bytes;
+//   - 422 unknown_sku: SKU not in Config.Catalog (when a catalog is set);
+//   - 422 idempotency_key_reused: the key was used with another sku/quantity;
+//   - 409 request_in_progress (Retry-After: 1): the key's first request is
+//     still waiting for inventory.
+//
+// Sync mode answers with the reservation outcome (the order is stored in
+// every case):
+//   - 201 Order JSON, status CONFIRMED;
+//   - 409 insufficient_stock: order stored REJECTED (reason insufficient_stock);
+//   - 422 unknown_sku: inventory does not know the SKU; order stored
+//     REJECTED (reason unknown_sku);
+//   - 503 inventory_unavailable, see syncOutcome.
+//
+// Async mode answers 202 Order JSON (status PENDING) once the order and its
+// order-placed outbox row are committed.
+//
+// Idempotency-Key: a repeat with the same key and body gets the first
+// response again, same status and byte-identical body (plus header
+// Idempotent-Replayed: true), and creates nothing. A replayed 503 is final
+// for that key: retry with a new key.
+func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
+	var req createRequest
+	if !web.Decode(w, r, &req) {
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	switch {
+	case strings.TrimSpace(req.SKU) == "":
+		web.WriteError(w, http.StatusBadRequest, "invalid_request", "sku is required")
+		return
+	case req.Quantity <= 0:
+		web.WriteError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("quantity must be > 0, got %d", req.Quantity))
+		return
+	case len(key) > MaxIdempotencyKeyLen:
+		web.WriteError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("Idempotency-Key is longer than %d bytes", MaxIdempotencyKeyLen))
+		return
+	}
+	if len(s.cfg.Catalog) > 0 {
+		if _, ok := s.cfg.Catalog[req.SKU]; !ok {
+			web.WriteError(w, http.StatusUnprocessableEntity, "unknown_sku", fmt.Sprintf("sku %q is not in the catalog", req.SKU))
+			return
+		}
+	}
+	if key != "" && s.replay(r.Context(), w, key, req) {
+		return
+	}
+	now := time.Now().UTC()
+	o := Order{ID: uuid.NewString(), SKU: req.SKU, Quantity: req.Quantity, Mode: s.cfg.Mode, Status: StatusPending, CreatedAt: now, UpdatedAt: now}
+	if s.cfg.Mode == ModeAsync {
+		s.placeAsync(w, r, o, key)
+	} else {
+		s.placeSync(w, r, o, key)
+	}
+}
+
+// placeAsync commits the order and its order-placed outbox row in one
+// transaction, answers 202 and wakes the relay.
+func (s *Service) placeAsync(w http.ResponseWriter, r *http.Request, o Order, key string) {
+	msg, err := events.Record(OrderPlacedEvent(o, uuid.NewString(), o.CreatedAt))
+	if err != nil {
+		s.internalError(w, "build order-placed event", err)
+		return
+	}
+	resp := response{status: http.StatusAccepted, body: jsonBody(o)}
+	created, err := s.store.create(r.Context(), o, key, resp, &msg)
+	if err != nil {
+		s.internalError(w, "store order", err)
+		return
+	}
+	if !created { // a concurrent request with the same key won
+		if !s.replay(r.Context(), w, key, createRequest{o.SKU, o.Quantity}) {
+			s.internalError(w, "replay idempotent request", errors.New("key vanished"))
+		}
+		return
+	}
+	s.relay.Wake()
+	writeResponse(w, o.ID, resp)
+}
+
+// placeSync stores the order PENDING, reserves stock and stores the outcome.
+// The inventory call is bounded by Config.InventoryTimeout and is not
+// cancelled when the client goes away, so the outcome is always recorded.
+func (s *Service) placeSync(w http.ResponseWriter, r *http.Request, o Order, key string) {
+	created, err := s.store.create(r.Context(), o, key, response{}, nil)
+	if err != nil {
+		s.internalError(w, "store order", err)
+		return
+	}
+	if !created {
+		if !s.replay(r.Context(), w, key, createRequest{o.SKU, o.Quantity}) {
+			s.internalError(w, "replay idempotent request", errors.New("key vanished"))
+		}
+		return
+	}
+	ctx := context.WithoutCancel(r.Context())
+	_, err = s.inv.Reserve(ctx, ReservationRequest{OrderID: o.ID, SKU: o.SKU, Quantity: o.Quantity})
+	if err != nil {
+		s.log.Info("reservation not made", "order_id", o.ID, "err", err)
+	}
+	o, resp := syncOutcome(o, err, time.Now())
+	if err := s.store.finish(ctx, o, resp); err != nil {
+		s.internalError(w, "store order outcome", err)
+		return
+	}
+	writeResponse(w, o.ID, resp)
+}
+
+// syncOutcome maps a Reserve result to the order's final state and the
+// HTTP response. This is the contract of sync-mode POST /orders:
+//
+//	Reserve result             order                        response
+//	nil                        CONFIRMED                    201 Order JSON, Location: /orders/<id>
+//	ErrInsufficientStock       REJECTED insufficient_stock  409 {"error":{"code":"insufficient_stock","message":"order <id> rejected: …"}}
+//	ErrUnknownSKU              REJECTED unknown_sku         422 {"error":{"code":"unknown_sku","message":"order <id> rejected: …"}}
+//	any other error (refused,  FAILED "inventory_unavailable: <cause>"
+//	timeout, 5xx, bad answer)                               503 {"error":{"code":"inventory_unavailable","message":"order <id> failed: <cause>; retry later"}}
+//	                                                        with header Retry-After: 1 (seconds)
+//
+// The 503 body has exactly the two fields code and message; the order ID is
+// in the message and the FAILED order is readable with GET /orders/{id}.
+// A 503 arrives within about Config.InventoryTimeout.
+func syncOutcome(o Order, err error, now time.Time) (Order, response) {
+	o.UpdatedAt = now.UTC()
+	switch {
+	case err == nil:
+		o.Status, o.Reason = StatusConfirmed, ""
+		return o, response{http.StatusCreated, jsonBody(o)}
+	case errors.Is(err, ErrInsufficientStock):
+		o.Status, o.Reason = StatusRejected, "insufficient_stock"
+		return o, errorResponse(http.StatusConflict, o.Reason, fmt.Sprintf("order %s rejected: insufficient stock for %d x %q", o.ID, o.Quantity, o.SKU))
+	case errors.Is(err, ErrUnknownSKU):
+		o.Status, o.Reason = StatusRejected, "unknown_sku"
+		return o, errorResponse(http.StatusUnprocessableEntity, o.Reason, fmt.Sprintf("order %s rejected: sku %q is unknown to inventory", o.ID, o.SKU))
+	default:
+		o.Status, o.Reason = StatusFailed, "inventory_unavailable: "+err.Error()
+		return o, errorResponse(http.StatusServiceUnavailable, "inventory_unavailable", fmt.Sprintf("order %s failed: %v; retry later", o.ID, err))
+	}
+}
+
+// replay answers a request whose Idempotency-Key is already stored. It
+// returns false when the key is unknown (nothing written).
+func (s *Service) replay(ctx context.Context, w http.ResponseWriter, key string, req createRequest) bool {
+	o, resp, err := s.store.byIdempotencyKey(ctx, key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false
+	case err != nil:
+		s.internalError(w, "look up idempotency key", err)
+	case o.SKU != req.SKU || o.Quantity != req.Quantity:
+		web.WriteError(w, http.StatusUnprocessableEntity, "idempotency_key_reused",
+			fmt.Sprintf("Idempotency-Key was used for order %s with another sku or quantity", o.ID))
+	case resp.status == 0:
+		w.Header().Set("Retry-After", "1")
+		web.WriteError(w, http.StatusConflict, "request_in_progress",
+			fmt.Sprintf("order %s for this Idempotency-Key is still being processed", o.ID))
+	default:
+		w.Header().Set("Idempotent-Replayed", "true")
+		writeResponse(w, o.ID, resp)
+	}
+	return true
+}
+
+func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	o, err := s.store.Get(r.Context(), id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		web.WriteError(w, http.StatusNotFound, "not_found", fmt.Sprintf("order %q not found", id))
+	case err != nil:
+		s.internalError(w, "get order", err)
+	default:
+		web.WriteJSON(w, http.StatusOK, o)
+	}
+}
+
+// statsBody is the GET /stats answer. outbox_published and
+// outbox_publish_failures count this process's relay publishes and failed
+// publish rounds; consumer_lag is the stock-outcome consumer's
+// lag (0 in sync mode or before it joined).
+type statsBody struct {
+	Stats
+	OutboxPublished int64 `json:"outbox_published"`
+	PublishFailures int64 `json:"outbox_publish_failures"`
+	ConsumerLag     int64 `json:"consumer_lag"`
+}
+
+func (s *Service) handleStats(w http.ResponseWriter, r *http.Request) {
+	st, err := s.store.Stats(r.Context())
+	if err != nil {
+		s.internalError(w, "read stats", err)
+		return
+	}
+	body := statsBody{Stats: st}
+	if s.relay != nil {
+		body.OutboxPublished = s.relay.Published()
+		body.PublishFailures = s.relay.Failures()
+	}
+	if c := s.consumer.Load(); c != nil {
+		body.ConsumerLag = c.Lag()
+	}
+	web.WriteJSON(w, http.StatusOK, body)
+}
+
+func (s *Service) internalError(w http.ResponseWriter, what string, err error) {
+	s.log.Error(what, "err", err)
+	web.WriteError(w, http.StatusInternalServerError, "internal", what+" failed")
+}
+
+// jsonBody encodes v as web.WriteJSON does (JSON plus a newline).
+func jsonBody(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("encode %T: %v", v, err)) // only plain structs are encoded here
+	}
+	return append(b, '\n')
+}
+
+func errorResponse(status int, code, msg string) response {
+	return response{status, jsonBody(web.ErrorBody{Error: web.ErrorDetail{Code: code, Message: msg}})}
+}
+
+// writeResponse writes a recorded response: Location for 201/202,
+// Retry-After: 1 for 503.
+func writeResponse(w http.ResponseWriter, orderID string, resp response) {
+	w.Header().Set("Content-Type", "application/json")
+	switch resp.status {
+	case http.StatusCreated, http.StatusAccepted:
+		w.Header().Set("Location", "/orders/"+orderID)
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
+	}
+	w.WriteHeader(resp.status)
+	_, _ = w.Write(resp.body)
+}

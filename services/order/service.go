@@ -1,0 +1,323 @@
+// Package order is order-service: it takes orders over HTTP and gets stock
+// for them from inventory-service in one of two modes.
+//
+//   - sync: POST /orders calls inventory's POST /reservations and answers
+//     with the outcome (201 CONFIRMED, 409 REJECTED, 503 FAILED).
+//   - async: POST /orders stores the order PENDING together with an
+//     order-placed event in a transactional outbox (one SQLite transaction)
+//     and answers 202 at once; the outbox Relay publishes the event to Kafka
+//     and the stock-outcome consumer moves the order to CONFIRMED or
+//     REJECTED when inventory answers with stock-reserved or stock-rejected.
+//
+// Files: store.go (SQLite orders + outbox), http.go (handlers),
+// inventoryclient.go (sync-mode HTTP client), relay.go (outbox relay),
+// consumer.go (stock outcomes), service.go (config and wiring).
+package order
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/faultline-harness/faultline/services/events"
+	"github.com/faultline-harness/faultline/services/messaging"
+	"github.com/faultline-harness/faultline/services/web"
+)
+
+// Mode selects how an order gets its stock.
+type Mode string
+
+// Modes.
+const (
+	ModeSync  Mode = "sync"
+	ModeAsync Mode = "async"
+)
+
+// Config is order-service's configuration. Zero values take the defaults
+// below; cmd/order-service reads it from flags and the environment.
+type Config struct {
+	HTTPAddr string // env ORDER_HTTP_ADDR, flag -http-addr, default "127.0.0.1:8080"
+	Mode     Mode   // env ORDER_MODE, flag -mode, default async
+	DBPath   string // env ORDER_DB, flag -db, default "orders.db" (SQLite, WAL)
+	// Catalog optionally lists the known SKUs (values ignored). When
+	// non-empty, POST /orders with another SKU gets 422 unknown_sku in both
+	// modes, with no side effects.
+	Catalog          map[string]int
+	InventoryURL     string           // sync mode; env INVENTORY_URL, default "http://127.0.0.1:8081"
+	InventoryTimeout time.Duration    // per inventory call; env INVENTORY_TIMEOUT, default 500ms
+	Kafka            messaging.Config // async mode: Brokers required
+	Group            string           // consumer group for stock outcomes, default "order-service"
+	RelayInterval    time.Duration    // outbox poll interval, default 50ms (the relay is also woken on each insert)
+	RelayBatch       int              // outbox rows per read, default 100
+	PublishTimeout   time.Duration    // deadline per outbox publish, default 5s
+	ShutdownGrace    time.Duration    // HTTP graceful shutdown, default 10s
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = "127.0.0.1:8080"
+	}
+	if c.Mode == "" {
+		c.Mode = ModeAsync
+	}
+	if c.DBPath == "" {
+		c.DBPath = "orders.db"
+	}
+	if c.InventoryURL == "" {
+		c.InventoryURL = "http://127.0.0.1:8081"
+	}
+	if c.Group == "" {
+		c.Group = "order-service"
+	}
+	if c.RelayBatch <= 0 {
+		c.RelayBatch = 100
+	}
+	if c.Kafka.ClientID == "" {
+		c.Kafka.ClientID = "order-service"
+	}
+	def(&c.InventoryTimeout, 500*time.Millisecond)
+	def(&c.RelayInterval, 50*time.Millisecond)
+	def(&c.PublishTimeout, 5*time.Second)
+	def(&c.ShutdownGrace, 10*time.Second)
+	return c
+}
+
+// Status is an order's state. PENDING is the only non-final one.
+type Status string
+
+// Statuses.
+const (
+	StatusPending   Status = "PENDING"
+	StatusConfirmed Status = "CONFIRMED"
+	StatusRejected  Status = "REJECTED" // inventory said no: Reason is "insufficient_stock", "unknown_sku", …
+	StatusFailed    Status = "FAILED"   // sync mode: inventory unreachable, timed out or answered 5xx
+)
+
+// AllStatuses lists every status, in lifecycle order.
+var AllStatuses = []Status{StatusPending, StatusConfirmed, StatusRejected, StatusFailed}
+
+// Order is one order. JSON:
+//
+//	{"id":"…","sku":"SKU-1","quantity":2,"mode":"async","status":"PENDING",
+//	 "reason":"…","created_at":"2026-11-29T10:00:00Z","updated_at":"…"}
+//
+// Reason is present only for REJECTED and FAILED. Times are UTC.
+type Order struct {
+	ID        string    `json:"id"`
+	SKU       string    `json:"sku"`
+	Quantity  int       `json:"quantity"`
+	Mode      Mode      `json:"mode"`
+	Status    Status    `json:"status"`
+	Reason    string    `json:"reason,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// OrderPlacedEvent builds the order-placed event for o, as stored in the
+// outbox and published to Kafka. Turn it into a record with events.Record.
+func OrderPlacedEvent(o Order, eventID string, now time.Time) events.Event {
+	return events.Event{
+		EventID:    eventID,
+		Type:       events.OrderPlaced,
+		OrderID:    o.ID,
+		SKU:        o.SKU,
+		Quantity:   o.Quantity,
+		OccurredAt: now.UTC(),
+	}
+}
+
+// Service is a running order-service: store, HTTP handler and, in async
+// mode, the outbox relay and the stock-outcome consumer.
+type Service struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *Store
+	inv      *InventoryClient // sync mode
+	pub      *kafkaPublisher  // async mode
+	relay    *Relay           // async mode
+	consumer atomic.Pointer[messaging.Consumer]
+	handler  http.Handler
+	close    sync.Once
+	closeErr error
+}
+
+// New validates cfg, opens (or creates) the SQLite database and builds the
+// service. It does not connect to Kafka: in async mode the producer and
+// the consumer connect in Run and keep retrying while the broker is down,
+// so orders are accepted into the outbox meanwhile. It fails on an unknown
+// mode, on async mode without Kafka brokers, or when the database cannot
+// be opened. log may be nil.
+func New(cfg Config, log *slog.Logger) (*Service, error) {
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	switch cfg.Mode {
+	case ModeSync, ModeAsync:
+	default:
+		return nil, fmt.Errorf("order config: unknown mode %q (want %q or %q)", cfg.Mode, ModeSync, ModeAsync)
+	}
+	if cfg.Mode == ModeAsync && len(cfg.Kafka.Brokers) == 0 {
+		return nil, errors.New("order config: async mode needs Kafka brokers (KAFKA_BROKERS)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := OpenStore(ctx, cfg.DBPath)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, log: log, store: st}
+	if cfg.Mode == ModeSync {
+		s.inv = NewInventoryClient(cfg.InventoryURL, cfg.InventoryTimeout)
+		if err := s.failInterrupted(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
+	} else {
+		s.pub = &kafkaPublisher{cfg: cfg.Kafka}
+		s.relay = NewRelay(st, s.pub, RelayConfig{Interval: cfg.RelayInterval, Batch: cfg.RelayBatch, PublishTimeout: cfg.PublishTimeout}, log)
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP API (see http.go).
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Store returns the order store.
+func (s *Service) Store() *Store { return s.store }
+
+// Relay returns the outbox relay; nil in sync mode.
+func (s *Service) Relay() *Relay { return s.relay }
+
+// Run serves HTTP on ln until ctx ends; in async mode it also runs the
+// outbox relay and the stock-outcome consumer. It returns nil after a
+// graceful shutdown (in-flight requests get Config.ShutdownGrace), or the
+// HTTP server's error. Call Close after Run returns.
+func (s *Service) Run(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	if s.cfg.Mode == ModeAsync {
+		wg.Go(func() { _ = s.relay.Run(ctx) })
+		wg.Go(func() { s.runConsumer(ctx) })
+	}
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	s.log.Debug("order-service serving", "addr", ln.Addr().String(), "mode", s.cfg.Mode)
+	err := web.Serve(ctx, srv, ln, s.cfg.ShutdownGrace, s.log)
+	cancel()
+	wg.Wait()
+	if s.inv != nil {
+		// Pooled connections to inventory would otherwise stay open and
+		// hold inventory's own graceful shutdown.
+		s.inv.HTTP.CloseIdleConnections()
+	}
+	return err
+}
+
+// Close releases the Kafka producer and the database. Safe to call twice.
+func (s *Service) Close() error {
+	s.close.Do(func() {
+		var errs []error
+		if s.pub != nil {
+			errs = append(errs, s.pub.Close())
+		}
+		errs = append(errs, s.store.Close())
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// failInterrupted settles sync orders left PENDING by a process that died
+// during their inventory call: they become FAILED (outcome unknown), so an
+// Idempotency-Key on them replays a 503 instead of "in progress" forever.
+func (s *Service) failInterrupted(ctx context.Context) error {
+	stuck, err := s.store.pendingSync(ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range stuck {
+		err := fmt.Errorf("%w: service restarted during the inventory call, outcome unknown", ErrInventoryUnavailable)
+		o, resp := syncOutcome(o, err, time.Now())
+		if err := s.store.finish(ctx, o, resp); err != nil {
+			return err
+		}
+		s.log.Warn("interrupted sync order marked FAILED", "order_id", o.ID)
+	}
+	return nil
+}
+
+// kafkaPublisher is the relay's Publisher in async mode. It connects the
+// producer on first use and again after a failed connect, so the service
+// starts, and fills its outbox, while Kafka is down.
+type kafkaPublisher struct {
+	cfg    messaging.Config
+	mu     sync.Mutex
+	p      *messaging.Producer
+	closed bool
+}
+
+// producer returns the connected producer, connecting if needed. A connect
+// attempt is bounded by the Kafka dial/read timeouts.
+func (k *kafkaPublisher) producer() (*messaging.Producer, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return nil, messaging.ErrClosed
+	}
+	if k.p == nil {
+		p, err := messaging.NewProducer(k.cfg)
+		if err != nil {
+			return nil, err
+		}
+		k.p = p
+	}
+	return k.p, nil
+}
+
+// producerCtx is producer but returns ctx.Err() when ctx ends first (the
+// connect attempt then finishes in the background and is kept).
+func (k *kafkaPublisher) producerCtx(ctx context.Context) (*messaging.Producer, error) {
+	type result struct {
+		p   *messaging.Producer
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() { p, err := k.producer(); ch <- result{p, err} }()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case r := <-ch:
+		return r.p, r.err
+	}
+}
+
+// Send implements Publisher.
+func (k *kafkaPublisher) Send(ctx context.Context, m events.Message) error {
+	p, err := k.producerCtx(ctx)
+	if err != nil {
+		return err
+	}
+	return p.Send(ctx, m)
+}
+
+func (k *kafkaPublisher) Close() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.closed = true
+	if k.p != nil {
+		return k.p.Close()
+	}
+	return nil
+}

@@ -1,0 +1,295 @@
+package order
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	_ "modernc.org/sqlite" // driver "sqlite"
+
+	"github.com/faultline-harness/faultline/services/events"
+)
+
+// ErrNotFound is returned when no order has the given ID.
+var ErrNotFound = errors.New("order not found")
+
+// Store keeps orders and the transactional outbox in one SQLite database
+// (WAL journal, one connection: writes are serialised in-process). It is
+// safe for concurrent use. All times are stored and returned in UTC.
+type Store struct {
+	db *sql.DB
+}
+
+// Stats is a snapshot of the store: order counts per status (every status
+// present, zero included) and the number of unpublished outbox rows.
+type Stats struct {
+	ByStatus      map[Status]int `json:"orders"`
+	OutboxBacklog int            `json:"outbox_backlog"`
+}
+
+// response is the HTTP answer recorded with an order created under an
+// Idempotency-Key, replayed byte for byte on a repeat. Status 0: not
+// decided yet (a sync order whose inventory call is in flight).
+type response struct {
+	status int
+	body   []byte
+}
+
+// outboxRow is one record waiting in (or published from) the outbox.
+type outboxRow struct {
+	seq     int64
+	eventID string
+	msg     events.Message
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS orders (
+	id              TEXT PRIMARY KEY,
+	sku             TEXT NOT NULL,
+	quantity        INTEGER NOT NULL,
+	mode            TEXT NOT NULL,
+	status          TEXT NOT NULL,
+	reason          TEXT NOT NULL DEFAULT '',
+	idempotency_key TEXT UNIQUE,
+	resp_status     INTEGER NOT NULL DEFAULT 0,
+	resp_body       BLOB,
+	created_at      TEXT NOT NULL,
+	updated_at      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_status ON orders(status);
+CREATE TABLE IF NOT EXISTS outbox (
+	seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+	event_id     TEXT NOT NULL UNIQUE,
+	order_id     TEXT NOT NULL REFERENCES orders(id),
+	topic        TEXT NOT NULL,
+	key          TEXT NOT NULL,
+	value        BLOB NOT NULL,
+	headers      TEXT NOT NULL,
+	created_at   TEXT NOT NULL,
+	published_at TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox(seq) WHERE published_at IS NULL;
+`
+
+// OpenStore opens or creates the database at path and its tables.
+func OpenStore(ctx context.Context, path string) (*Store, error) {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open order db %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create order schema in %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (st *Store) Close() error { return st.db.Close() }
+
+func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func parseTS(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
+
+const orderCols = `id, sku, quantity, mode, status, reason, created_at, updated_at`
+
+func scanOrder(row interface{ Scan(...any) error }, extra ...any) (Order, error) {
+	var o Order
+	var created, updated string
+	if err := row.Scan(append([]any{&o.ID, &o.SKU, &o.Quantity, &o.Mode, &o.Status, &o.Reason, &created, &updated}, extra...)...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return Order{}, ErrNotFound
+		}
+		return Order{}, err
+	}
+	var err error
+	if o.CreatedAt, err = parseTS(created); err == nil {
+		o.UpdatedAt, err = parseTS(updated)
+	}
+	return o, err
+}
+
+// Get returns the order with the given ID, or ErrNotFound.
+func (st *Store) Get(ctx context.Context, id string) (Order, error) {
+	o, err := scanOrder(st.db.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE id = ?`, id))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Order{}, fmt.Errorf("get order %s: %w", id, err)
+	}
+	return o, err
+}
+
+// Stats counts orders per status and the outbox backlog.
+func (st *Store) Stats(ctx context.Context) (Stats, error) {
+	s := Stats{ByStatus: make(map[Status]int, len(AllStatuses))}
+	for _, status := range AllStatuses {
+		s.ByStatus[status] = 0
+	}
+	rows, err := st.db.QueryContext(ctx, `SELECT status, COUNT(*) FROM orders GROUP BY status`)
+	if err != nil {
+		return Stats{}, fmt.Errorf("count orders: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var status Status
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return Stats{}, fmt.Errorf("count orders: %w", err)
+		}
+		s.ByStatus[status] = n
+	}
+	if err := rows.Err(); err != nil {
+		return Stats{}, fmt.Errorf("count orders: %w", err)
+	}
+	rows.Close()
+	s.OutboxBacklog, err = st.OutboxBacklog(ctx)
+	return s, err
+}
+
+// OutboxBacklog returns the number of outbox rows not yet published.
+func (st *Store) OutboxBacklog(ctx context.Context) (int, error) {
+	var n int
+	if err := st.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE published_at IS NULL`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count outbox backlog: %w", err)
+	}
+	return n, nil
+}
+
+// create inserts o and, when out is non-nil, its outbox record (event ID
+// from the event-id header), in one transaction. With a non-empty idemKey it records the key and resp; if the
+// key is already taken it inserts nothing and returns created=false.
+func (st *Store) create(ctx context.Context, o Order, idemKey string, resp response, out *events.Message) (created bool, err error) {
+	tx, err := st.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("create order %s: begin: %w", o.ID, err)
+	}
+	defer func() {
+		if !created || err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	var key any
+	if idemKey != "" {
+		key = idemKey
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO orders (`+orderCols+`, idempotency_key, resp_status, resp_body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING`,
+		o.ID, o.SKU, o.Quantity, o.Mode, o.Status, o.Reason, ts(o.CreatedAt), ts(o.UpdatedAt), key, resp.status, resp.body)
+	if err != nil {
+		return false, fmt.Errorf("insert order %s: %w", o.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	if out != nil {
+		headers, err := json.Marshal(out.Headers)
+		if err != nil {
+			return false, fmt.Errorf("encode outbox headers: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (event_id, order_id, topic, key, value, headers, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			out.Header(events.HeaderEventID), o.ID, out.Topic, out.Key, out.Value, string(headers), ts(o.CreatedAt)); err != nil {
+			return false, fmt.Errorf("insert outbox row for order %s: %w", o.ID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("create order %s: commit: %w", o.ID, err)
+	}
+	return true, nil
+}
+
+// byIdempotencyKey returns the order created under key and its recorded
+// response, or ErrNotFound.
+func (st *Store) byIdempotencyKey(ctx context.Context, key string) (Order, response, error) {
+	var resp response
+	o, err := scanOrder(st.db.QueryRowContext(ctx, `SELECT `+orderCols+`, resp_status, resp_body FROM orders WHERE idempotency_key = ?`, key), &resp.status, &resp.body)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Order{}, response{}, fmt.Errorf("get order by idempotency key: %w", err)
+	}
+	return o, resp, err
+}
+
+// finish records a sync order's outcome: status, reason, updated_at and
+// the response (kept for Idempotency-Key replays).
+func (st *Store) finish(ctx context.Context, o Order, resp response) error {
+	if _, err := st.db.ExecContext(ctx, `UPDATE orders SET status = ?, reason = ?, updated_at = ?, resp_status = ?, resp_body = ? WHERE id = ?`,
+		o.Status, o.Reason, ts(o.UpdatedAt), resp.status, resp.body, o.ID); err != nil {
+		return fmt.Errorf("finish order %s: %w", o.ID, err)
+	}
+	return nil
+}
+
+// transition moves order id from PENDING to status. It returns false when
+// the order exists but is no longer PENDING, ErrNotFound when it does not
+// exist.
+func (st *Store) transition(ctx context.Context, id string, to Status, reason string, now time.Time) (bool, error) {
+	res, err := st.db.ExecContext(ctx, `UPDATE orders SET status = ?, reason = ?, updated_at = ? WHERE id = ? AND status = ?`,
+		to, reason, ts(now), id, StatusPending)
+	if err != nil {
+		return false, fmt.Errorf("move order %s to %s: %w", id, to, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return n == 1, err
+	}
+	if _, err := st.Get(ctx, id); err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
+// pendingSync returns sync-mode orders still PENDING.
+func (st *Store) pendingSync(ctx context.Context) ([]Order, error) {
+	rows, err := st.db.QueryContext(ctx, `SELECT `+orderCols+` FROM orders WHERE mode = ? AND status = ?`, ModeSync, StatusPending)
+	if err != nil {
+		return nil, fmt.Errorf("list pending sync orders: %w", err)
+	}
+	defer rows.Close()
+	var out []Order
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list pending sync orders: %w", err)
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// unpublished returns up to limit unpublished outbox rows, oldest first.
+func (st *Store) unpublished(ctx context.Context, limit int) ([]outboxRow, error) {
+	rows, err := st.db.QueryContext(ctx, `SELECT seq, event_id, topic, key, value, headers FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []outboxRow
+	for rows.Next() {
+		var r outboxRow
+		var headers string
+		if err := rows.Scan(&r.seq, &r.eventID, &r.msg.Topic, &r.msg.Key, &r.msg.Value, &headers); err != nil {
+			return nil, fmt.Errorf("read outbox: %w", err)
+		}
+		if err := json.Unmarshal([]byte(headers), &r.msg.Headers); err != nil {
+			return nil, fmt.Errorf("read outbox row %d headers: %w", r.seq, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// markPublished records that the broker acknowledged outbox row seq.
+func (st *Store) markPublished(ctx context.Context, seq int64, now time.Time) error {
+	if _, err := st.db.ExecContext(ctx, `UPDATE outbox SET published_at = ? WHERE seq = ?`, ts(now), seq); err != nil {
+		return fmt.Errorf("mark outbox row %d published: %w", seq, err)
+	}
+	return nil
+}
