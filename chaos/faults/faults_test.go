@@ -1,0 +1,171 @@
+package faults_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"syscall"
+	"testing"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/faultline-harness/faultline/chaos/faults"
+)
+
+// setup starts an in-process Toxiproxy, an upstream HTTP server and one
+// proxy "p" in front of it. It returns the injector and the proxy's URL.
+func setup(t *testing.T) (*faults.Injector, string) {
+	t.Helper()
+	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.New(io.Discard))
+	api := httptest.NewServer(srv.Routes())
+	t.Cleanup(func() { api.Close(); _ = srv.Collection.Clear() })
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	t.Cleanup(upstream.Close)
+
+	in := faults.NewInjector(api.URL)
+	p, err := in.Client().CreateProxy("p", "127.0.0.1:0", upstream.Listener.Addr().String())
+	if err != nil {
+		t.Fatalf("create proxy: %v", err)
+	}
+	return in, "http://" + p.Listen
+}
+
+// get makes one request on a fresh connection (so no pooled connection
+// skips a toxic) and returns its latency and error.
+func get(url string, timeout time.Duration) (time.Duration, error) {
+	c := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	start := time.Now()
+	resp, err := c.Get(url)
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	return time.Since(start), err
+}
+
+func TestLatencyAddsDelayAndUndoRemovesIt(t *testing.T) {
+	in, url := setup(t)
+	ctx := context.Background()
+	undo, err := in.Latency(ctx, "p", 300*time.Millisecond, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ { // per request, not on average
+		if d, err := get(url, 2*time.Second); err != nil || d < 280*time.Millisecond {
+			t.Fatalf("request %d with latency toxic: %v after %v, want >= ~300ms", i, err, d)
+		}
+	}
+	if err := undo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := get(url, 2*time.Second); err != nil || d > 200*time.Millisecond {
+		t.Fatalf("after undo: %v after %v, want fast success", err, d)
+	}
+	if err := undo(ctx); err != nil {
+		t.Fatalf("second undo: %v", err)
+	}
+}
+
+func TestDownRefusesAndUndoRestores(t *testing.T) {
+	in, url := setup(t)
+	ctx := context.Background()
+	undo, err := in.Down(ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(url, time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("with proxy down: err = %v, want connection refused", err)
+	}
+	if err := undo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(url, time.Second); err != nil {
+		t.Fatalf("after undo: %v", err)
+	}
+}
+
+func TestTimeoutBlackholesUntilClientTimeout(t *testing.T) {
+	in, url := setup(t)
+	ctx := context.Background()
+	undo, err := in.Timeout(ctx, "p", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := get(url, 300*time.Millisecond)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || d < 250*time.Millisecond {
+		t.Fatalf("blackholed request: %v after %v, want a client timeout at ~300ms", err, d)
+	}
+	if err := undo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(url, time.Second); err != nil {
+		t.Fatalf("after undo: %v", err)
+	}
+}
+
+func TestResetPeerAndBandwidthApplyAndUndo(t *testing.T) {
+	in, url := setup(t)
+	ctx := context.Background()
+	undo, err := in.ResetPeer(ctx, "p", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(url, time.Second); err == nil {
+		t.Fatal("request succeeded through reset_peer")
+	}
+	if err := undo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	undo, err = in.Bandwidth(ctx, "p", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toxics, err := in.Client().Proxy("p")
+	if err != nil || len(toxics.ActiveToxics) != 1 || toxics.ActiveToxics[0].Type != "bandwidth" {
+		t.Fatalf("toxics after Bandwidth = %+v, %v", toxics, err)
+	}
+	if err := undo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(url, time.Second); err != nil {
+		t.Fatalf("after undo: %v", err)
+	}
+}
+
+func TestAllUndoesWhatItAppliedWhenOneFails(t *testing.T) {
+	in, _ := setup(t)
+	ctx := context.Background()
+	_, err := faults.All(ctx,
+		func(ctx context.Context) (faults.Undo, error) { return in.Down(ctx, "p") },
+		func(ctx context.Context) (faults.Undo, error) { return in.Down(ctx, "no-such-proxy") },
+	)
+	if err == nil {
+		t.Fatal("All succeeded with an unknown proxy")
+	}
+	p, err := in.Client().Proxy("p")
+	if err != nil || !p.Enabled {
+		t.Fatalf("proxy p left disabled after a failed All: %+v, %v", p, err)
+	}
+}
+
+func TestControlCallsHonourTheDeadline(t *testing.T) {
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	t.Cleanup(func() { hung.CloseClientConnections(); hung.Close() })
+	in := faults.NewInjector(hung.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := in.Down(ctx, "p")
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+		t.Fatalf("Down on a hung control plane: %v after %v, want deadline exceeded at ~200ms", err, time.Since(start))
+	}
+}

@@ -1,0 +1,407 @@
+package scenario
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/faultline-harness/faultline/chaos/stack"
+)
+
+// Options shape a run. Zero values take the defaults.
+type Options struct {
+	// Duration is the whole load: baseline 25%, fault 40%, recovery 35%.
+	// Default 20s; at least 3s.
+	Duration time.Duration
+	// Rate is requests per second sent to EACH mode. Default 20; 1..2000.
+	Rate int
+	// Settle is how long accounting waits, after the load ends and the
+	// fault is removed, for accepted async orders to reach a final state.
+	// Default 30s.
+	Settle time.Duration
+	// RequestTimeout is the load generator's own per-request deadline.
+	// Default 5s.
+	RequestTimeout time.Duration
+	// MaxInFlight caps concurrent requests per mode; requests over the cap
+	// are counted as "shed" and not sent. Default 1000.
+	MaxInFlight int
+	// SKU and Quantity of every order. Default "SKU-1", 1.
+	SKU      string
+	Quantity int
+	// Progress, when set, is called about once a second during the load
+	// and while settling.
+	Progress func(Progress)
+}
+
+// Progress is a once-a-second snapshot of a run.
+type Progress struct {
+	Phase        string // baseline, fault, recovery, settle
+	Elapsed      time.Duration
+	Total        time.Duration
+	SyncSent     int64 // completed requests so far
+	SyncOK       int64
+	AsyncSent    int64
+	AsyncOK      int64
+	AsyncBacklog int // PENDING orders + unpublished outbox rows; -1 unknown
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Duration == 0 {
+		o.Duration = 20 * time.Second
+	}
+	if o.Rate == 0 {
+		o.Rate = 20
+	}
+	if o.Settle == 0 {
+		o.Settle = 30 * time.Second
+	}
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = 5 * time.Second
+	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = 1000
+	}
+	if o.SKU == "" {
+		o.SKU = "SKU-1"
+	}
+	if o.Quantity == 0 {
+		o.Quantity = 1
+	}
+	switch {
+	case o.Duration < 3*time.Second:
+		return o, fmt.Errorf("duration %s is too short: at least 3s", o.Duration)
+	case o.Rate < 1 || o.Rate > 2000:
+		return o, fmt.Errorf("rate %d out of range 1..2000 requests/s per mode", o.Rate)
+	}
+	return o, nil
+}
+
+// Run executes sc against st: load on both modes for opts.Duration with
+// the fault applied during the middle phase, then settles and accounts.
+//
+// It returns an error only when the harness fails (bad options, the fault
+// could not be applied or removed, a service stopped, ctx ended): poor
+// sync numbers are the finding, not an error. The fault is always removed
+// before Run returns.
+func Run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Result, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	faultStart := time.Duration(float64(opts.Duration) * 0.25)
+	faultEnd := time.Duration(float64(opts.Duration) * 0.65)
+	count := int(math.Round(opts.Duration.Seconds() * float64(opts.Rate)))
+
+	res := &Result{
+		Scenario: sc.Name, Description: sc.Description, Lane: st.Lane,
+		Rate: opts.Rate, Modes: map[string]*ModeResult{},
+	}
+	recs := map[string]*recorder{ModeSync: {}, ModeAsync: {}}
+	urls := map[string]string{ModeSync: st.OrderSyncURL, ModeAsync: st.OrderAsyncURL}
+	codes := map[string]int{ModeSync: http.StatusCreated, ModeAsync: http.StatusAccepted}
+
+	start := time.Now().Add(100 * time.Millisecond)
+	res.StartedAt = start.UTC()
+	loadCtx, cancelLoad := context.WithCancel(ctx)
+	defer cancelLoad()
+	var wg sync.WaitGroup
+	for _, m := range Modes {
+		spec := loadSpec{
+			URL: urls[m], SuccessCode: codes[m], Rate: opts.Rate, Count: count, Start: start,
+			Timeout: opts.RequestTimeout, MaxInFlight: opts.MaxInFlight, SKU: opts.SKU, Quantity: opts.Quantity,
+		}
+		client := newLoadClient(opts.MaxInFlight)
+		defer client.CloseIdleConnections()
+		wg.Add(1)
+		go func() { defer wg.Done(); generate(loadCtx, spec, client, recs[m]) }()
+	}
+
+	// Backlog sampler and progress, once a second.
+	stats := &http.Client{Timeout: time.Second}
+	var backlogMu sync.Mutex
+	backlog := map[int]int{}
+	phase := PhaseBaseline
+	var phaseMu sync.Mutex
+	samplerCtx, stopSampler := context.WithCancel(ctx)
+	samplerDone := make(chan struct{})
+	go func() {
+		defer close(samplerDone)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-samplerCtx.Done():
+				return
+			case now := <-tick.C:
+				b := asyncBacklog(samplerCtx, stats, st.OrderAsyncURL)
+				sec := int(now.Sub(start) / time.Second)
+				backlogMu.Lock()
+				backlog[sec] = b
+				backlogMu.Unlock()
+				if opts.Progress != nil {
+					phaseMu.Lock()
+					p := phase
+					phaseMu.Unlock()
+					opts.Progress(Progress{
+						Phase: p, Elapsed: now.Sub(start), Total: opts.Duration,
+						SyncSent: recs[ModeSync].sent.Load(), SyncOK: recs[ModeSync].ok.Load(),
+						AsyncSent: recs[ModeAsync].sent.Load(), AsyncOK: recs[ModeAsync].ok.Load(),
+						AsyncBacklog: b,
+					})
+				}
+			}
+		}
+	}()
+	setPhase := func(p string) { phaseMu.Lock(); phase = p; phaseMu.Unlock() }
+	stopAll := func() { cancelLoad(); wg.Wait(); stopSampler(); <-samplerDone }
+
+	// Fault schedule.
+	if err := sleepUntil(ctx, start.Add(faultStart)); err != nil {
+		stopAll()
+		return nil, err
+	}
+	setPhase(PhaseFault)
+	res.Schedule.FaultStartedAt = time.Now().UTC()
+	undo, err := sc.Inject(ctx, st)
+	if err != nil {
+		stopAll()
+		return nil, fmt.Errorf("apply fault of %s: %w", sc.Name, err)
+	}
+	removed := false
+	removeFault := func() error {
+		if removed {
+			return nil
+		}
+		removed = true
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := undo(uctx); err != nil {
+			return fmt.Errorf("remove fault of %s: %w", sc.Name, err)
+		}
+		return nil
+	}
+	defer removeFault()
+	if err := sleepUntil(ctx, start.Add(faultEnd)); err != nil {
+		stopAll()
+		return nil, errors.Join(err, removeFault())
+	}
+	if err := removeFault(); err != nil {
+		stopAll()
+		return nil, err
+	}
+	res.Schedule.FaultEndedAt = time.Now().UTC()
+	setPhase(PhaseRecovery)
+	wg.Wait() // load ends by itself: Count requests, each bounded by RequestTimeout
+	setPhase("settle")
+
+	// Settle: wait for async orders to reach a final state.
+	settleStart := time.Now()
+	settleErr := waitSettled(ctx, stats, st.OrderAsyncURL, opts.Settle)
+	res.Schedule.SettleSeconds = time.Since(settleStart).Seconds()
+	stopSampler()
+	<-samplerDone
+	if settleErr != nil && ctx.Err() != nil {
+		return nil, settleErr
+	}
+	if err := st.Err(); err != nil {
+		return nil, fmt.Errorf("a service stopped during the run: %w", err)
+	}
+
+	res.Schedule.DurationSeconds = opts.Duration.Seconds()
+	res.Schedule.FaultStart = res.Schedule.FaultStartedAt.Sub(start).Seconds()
+	res.Schedule.FaultEnd = res.Schedule.FaultEndedAt.Sub(start).Seconds()
+
+	acct := newAccountant(st)
+	for _, m := range Modes {
+		samples := recs[m].snapshot()
+		mr := summarize(samples, res.Schedule, opts.Duration)
+		if m == ModeAsync {
+			backlogMu.Lock()
+			for i := range mr.Timeline {
+				if b, ok := backlog[mr.Timeline[i].T+1]; ok {
+					mr.Timeline[i].Backlog = &b
+				}
+			}
+			backlogMu.Unlock()
+		}
+		if err := acct.account(ctx, urls[m], samples, mr, start, res.Schedule); err != nil {
+			return nil, fmt.Errorf("account %s orders: %w", m, err)
+		}
+		res.Modes[m] = mr
+	}
+	return res, nil
+}
+
+func sleepUntil(ctx context.Context, t time.Time) error {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+// orderStats is the body of order-service GET /stats.
+type orderStats struct {
+	Orders        map[string]int `json:"orders"`
+	OutboxBacklog int            `json:"outbox_backlog"`
+	ConsumerLag   int64          `json:"consumer_lag"`
+}
+
+func getJSON(ctx context.Context, c *http.Client, url string, v any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, nil
+	}
+	return resp.StatusCode, json.NewDecoder(resp.Body).Decode(v)
+}
+
+// asyncBacklog returns PENDING orders + unpublished outbox rows, or -1.
+func asyncBacklog(ctx context.Context, c *http.Client, url string) int {
+	var s orderStats
+	if code, err := getJSON(ctx, c, url+"/stats", &s); err != nil || code != http.StatusOK {
+		return -1
+	}
+	return s.Orders["PENDING"] + s.OutboxBacklog
+}
+
+// waitSettled polls until the async backlog is 0 or settle elapses.
+func waitSettled(ctx context.Context, c *http.Client, url string, settle time.Duration) error {
+	deadline := time.Now().Add(settle)
+	for {
+		if asyncBacklog(ctx, c, url) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("async backlog not drained within %s", settle)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// summarize computes per-phase statistics and the per-second timeline.
+func summarize(samples []sample, sch Schedule, dur time.Duration) *ModeResult {
+	mr := &ModeResult{Requests: len(samples), Phases: map[string]*PhaseResult{}}
+	hists := map[string]*hdrhistogram.Histogram{}
+	for _, ph := range Phases {
+		mr.Phases[ph] = &PhaseResult{Errors: map[string]int{}}
+		hists[ph] = newHist()
+	}
+	secs := int(math.Ceil(dur.Seconds()))
+	mr.Timeline = make([]Second, secs)
+	secHists := make([]*hdrhistogram.Histogram, secs)
+	for i := range mr.Timeline {
+		mr.Timeline[i] = Second{T: i}
+		secHists[i] = newHist()
+	}
+	for _, s := range samples {
+		at := s.sentAt.Seconds()
+		ph := PhaseBaseline
+		switch {
+		case at >= sch.FaultEnd:
+			ph = PhaseRecovery
+		case at >= sch.FaultStart:
+			ph = PhaseFault
+		}
+		p := mr.Phases[ph]
+		p.Requests++
+		if s.class == "" {
+			p.Successes++
+		} else {
+			p.Errors[s.class]++
+		}
+		if s.class != ClassShed {
+			_ = hists[ph].RecordValue(max(1, s.latency.Microseconds()))
+		}
+		if i := int(at); i >= 0 && i < secs {
+			mr.Timeline[i].Requests++
+			if s.class == "" {
+				mr.Timeline[i].Successes++
+			}
+			if s.class != ClassShed {
+				_ = secHists[i].RecordValue(max(1, s.latency.Microseconds()))
+			}
+		}
+	}
+	for _, ph := range Phases {
+		p, h := mr.Phases[ph], hists[ph]
+		if p.Requests > 0 {
+			p.SuccessRate = float64(p.Successes) / float64(p.Requests)
+		}
+		p.P50Ms = ms(h.ValueAtQuantile(50))
+		p.P99Ms = ms(h.ValueAtQuantile(99))
+		p.MaxMs = ms(h.Max())
+	}
+	for i := range mr.Timeline {
+		mr.Timeline[i].P99Ms = ms(secHists[i].ValueAtQuantile(99))
+	}
+	return mr
+}
+
+// newHist tracks 1 µs .. 10 min with 3 significant digits.
+func newHist() *hdrhistogram.Histogram {
+	return hdrhistogram.New(1, int64(10*time.Minute/time.Microsecond), 3)
+}
+
+func ms(us int64) float64 { return math.Round(float64(us)/10) / 100 }
+
+// recoverySeconds applies the recovery rule to a timeline: the first whole
+// second, from the one holding the fault's end, from which every later second's
+// success rate is within 0.05 of baseline's. Seconds without requests are
+// skipped. Returns -1 if no such second exists.
+func recoverySeconds(tl []Second, baseline float64, faultEnd float64) float64 {
+	first := int(math.Floor(faultEnd))
+	rec := -1
+	for i := len(tl) - 1; i >= first; i-- {
+		s := tl[i]
+		if s.Requests == 0 {
+			if rec >= 0 {
+				rec = i // an empty second does not delay recovery
+			}
+			continue
+		}
+		if float64(s.Successes)/float64(s.Requests) < baseline-0.05 {
+			break
+		}
+		rec = i
+	}
+	if rec < 0 {
+		return -1
+	}
+	// The recovered second starts at rec; report from the fault's end.
+	return math.Max(0, float64(rec)-faultEnd)
+}
+
+// accepted returns the accepted samples in send order.
+func accepted(samples []sample) []sample {
+	out := make([]sample, 0, len(samples))
+	for _, s := range samples {
+		if s.accepted {
+			out = append(out, s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].sentAt < out[j].sentAt })
+	return out
+}

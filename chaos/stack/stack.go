@@ -1,0 +1,430 @@
+// Package stack starts the system under test in one process: a Kafka
+// broker, a Toxiproxy server, inventory-service and two order-service
+// instances (one per placement mode), with every hop behind its own proxy:
+//
+//	order-sync  --HTTP-->  [inventory-http]   --> inventory-service
+//	order-async --Kafka--> [order-kafka]      --> broker
+//	inventory   --Kafka--> [inventory-kafka]  --> broker
+//	anyone else --Kafka--> [kafka]            --> broker (the advertised address)
+//
+// Kafka clients connect to the address the broker advertises in metadata,
+// so a proxy in front of the bootstrap address alone would be bypassed.
+// The embedded broker therefore advertises the "kafka" proxy's address, and
+// each service's client rewrites that address to its own proxy
+// (messaging.Config.Route). Cutting a service's Kafka proxy really cuts
+// that service off the broker (see TestKafkaProxyCannotBeBypassed).
+//
+// Lanes: with Config.KafkaBrokers and Config.ToxiproxyURL empty, the broker
+// is kfake (github.com/twmb/franz-go/pkg/kfake) and Toxiproxy runs
+// in-process ("embedded" lane). When given (env KAFKA_BROKERS,
+// TOXIPROXY_URL) the stack uses them instead ("real" lane).
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/faultline-harness/faultline/chaos/faults"
+	"github.com/faultline-harness/faultline/services/events"
+	"github.com/faultline-harness/faultline/services/inventory"
+	"github.com/faultline-harness/faultline/services/messaging"
+	"github.com/faultline-harness/faultline/services/order"
+)
+
+// Proxy names, one per hop.
+const (
+	ProxyInventoryHTTP  = "inventory-http"  // order-sync -> inventory HTTP
+	ProxyOrderKafka     = "order-kafka"     // order-async -> broker
+	ProxyInventoryKafka = "inventory-kafka" // inventory -> broker
+	ProxyKafka          = "kafka"           // the broker's advertised address (embedded lane)
+)
+
+// Lanes.
+const (
+	LaneEmbedded = "embedded"
+	LaneReal     = "real"
+)
+
+// Config configures a stack. The zero value is the embedded lane.
+type Config struct {
+	// KafkaBrokers: bootstrap addresses of a real Kafka cluster (env
+	// KAFKA_BROKERS, comma-separated). Empty starts an embedded kfake
+	// broker. Today one broker is routed through per-service proxies.
+	KafkaBrokers []string
+	// ToxiproxyURL: API address of a running Toxiproxy server (env
+	// TOXIPROXY_URL, e.g. http://127.0.0.1:8474). Empty starts one
+	// in-process. Proxies listen on 127.0.0.1 with a free port.
+	ToxiproxyURL string
+	// DataDir holds the services' SQLite files. Empty: a temp dir that
+	// Close removes.
+	DataDir string
+	// Catalog seeds inventory stock; nil uses inventory.DefaultCatalog.
+	Catalog map[string]int
+	// InventoryTimeout is order-sync's client timeout towards inventory
+	// (default 500ms).
+	InventoryTimeout time.Duration
+	// Log receives the services' logs; nil discards them.
+	Log *slog.Logger
+}
+
+// ConfigFromEnv reads KAFKA_BROKERS and TOXIPROXY_URL.
+func ConfigFromEnv() Config {
+	return Config{
+		KafkaBrokers: messaging.ParseBrokers(os.Getenv("KAFKA_BROKERS")),
+		ToxiproxyURL: strings.TrimSpace(os.Getenv("TOXIPROXY_URL")),
+	}
+}
+
+// Stack is a running system under test. Its URLs are direct (unproxied)
+// base URLs, for load and for reading the services' state.
+type Stack struct {
+	Lane          string
+	OrderSyncURL  string // POST /orders here places synchronously
+	OrderAsyncURL string // POST /orders here places asynchronously
+	InventoryURL  string
+	KafkaBrokers  []string // addresses the harness itself may use (through the "kafka" proxy on the embedded lane)
+	ToxiproxyURL  string
+	Faults        *faults.Injector
+
+	Inventory  *inventory.Service
+	OrderSync  *order.Service
+	OrderAsync *order.Service
+
+	// OrderKafkaRoute and InventoryKafkaRoute are the services' broker
+	// address rewrites, exposed for tests that build extra clients on a
+	// service's path.
+	OrderKafkaRoute, InventoryKafkaRoute map[string]string
+
+	proxies []string
+	closers []func() error
+	running []*running // in start order; stopped in reverse
+	errMu   sync.Mutex
+	runErrs []error
+}
+
+// running is one service's Run goroutine.
+type running struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Start brings the stack up and returns when every service answers
+// /healthz. On error everything started so far is stopped.
+func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Stack{}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+
+	if cfg.DataDir == "" {
+		dir, err := os.MkdirTemp("", "faultline-stack-")
+		if err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+		cfg.DataDir = dir
+		s.closers = append(s.closers, func() error { return os.RemoveAll(dir) })
+	}
+
+	// Toxiproxy.
+	s.ToxiproxyURL = cfg.ToxiproxyURL
+	if s.ToxiproxyURL == "" {
+		url, stop, err := startToxiproxy()
+		if err != nil {
+			return nil, err
+		}
+		s.ToxiproxyURL = url
+		s.closers = append(s.closers, stop)
+	}
+	s.Faults = faults.NewInjector(s.ToxiproxyURL)
+	if _, err := s.Faults.Client().Version(); err != nil {
+		return nil, fmt.Errorf("toxiproxy at %s does not answer: %w", s.ToxiproxyURL, err)
+	}
+
+	// Kafka.
+	var upstream string // the broker's real address
+	if len(cfg.KafkaBrokers) == 0 {
+		s.Lane = LaneEmbedded
+		adv, err := s.createProxy(ProxyKafka, "127.0.0.1:1") // upstream set once the broker listens
+		if err != nil {
+			return nil, err
+		}
+		var realAddr string
+		cluster, err := kfake.NewCluster(
+			kfake.NumBrokers(1),
+			kfake.SeedTopics(3, events.AllTopics...),
+			kfake.ListenFn(func(network, address string) (net.Listener, error) {
+				ln, err := net.Listen(network, address)
+				if err != nil {
+					return nil, err
+				}
+				realAddr = ln.Addr().String()
+				return advertisedListener{Listener: ln, addr: adv}, nil
+			}),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("start embedded kafka: %w", err)
+		}
+		s.closers = append(s.closers, func() error { cluster.Close(); return nil })
+		upstream = realAddr
+		if err := s.setUpstream(ProxyKafka, upstream); err != nil {
+			return nil, err
+		}
+		s.KafkaBrokers = []string{adv.String()}
+	} else {
+		s.Lane = LaneReal
+		if len(cfg.KafkaBrokers) > 1 {
+			log.Warn("only the first Kafka broker is routed through per-service proxies", "brokers", cfg.KafkaBrokers)
+		}
+		upstream = cfg.KafkaBrokers[0]
+		s.KafkaBrokers = cfg.KafkaBrokers
+	}
+	advertised := s.KafkaBrokers[0]
+	orderKafka, err := s.createProxy(ProxyOrderKafka, upstream)
+	if err != nil {
+		return nil, err
+	}
+	invKafka, err := s.createProxy(ProxyInventoryKafka, upstream)
+	if err != nil {
+		return nil, err
+	}
+	s.OrderKafkaRoute = map[string]string{advertised: orderKafka.String(), upstream: orderKafka.String()}
+	s.InventoryKafkaRoute = map[string]string{advertised: invKafka.String(), upstream: invKafka.String()}
+
+	catalog := cfg.Catalog
+	if catalog == nil {
+		catalog = inventory.DefaultCatalog()
+	}
+
+	// inventory-service.
+	invLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen for inventory: %w", err)
+	}
+	s.Inventory, err = inventory.New(inventory.Config{
+		DBPath:  cfg.DataDir + "/inventory.db",
+		Catalog: catalog,
+		Kafka: messaging.Config{
+			Brokers: []string{invKafka.String()}, ClientID: "inventory-service", Route: s.InventoryKafkaRoute,
+		},
+		Group:         "inventory-service",
+		ShutdownGrace: 5 * time.Second,
+	}, log.With("service", "inventory"))
+	if err != nil {
+		invLn.Close()
+		return nil, fmt.Errorf("create inventory-service: %w", err)
+	}
+	s.closers = append(s.closers, s.Inventory.Close)
+	s.InventoryURL = "http://" + invLn.Addr().String()
+	invHTTP, err := s.createProxy(ProxyInventoryHTTP, invLn.Addr().String())
+	if err != nil {
+		invLn.Close()
+		return nil, err
+	}
+	s.run("inventory-service", func(ctx context.Context) error { return s.Inventory.Run(ctx, invLn) })
+
+	// order-service, one instance per mode.
+	start := func(mode order.Mode) (*order.Service, string, error) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, "", fmt.Errorf("listen for order-%s: %w", mode, err)
+		}
+		oc := order.Config{
+			Mode:             mode,
+			DBPath:           fmt.Sprintf("%s/orders-%s.db", cfg.DataDir, mode),
+			Catalog:          catalog,
+			InventoryURL:     "http://" + invHTTP.String(),
+			InventoryTimeout: cfg.InventoryTimeout,
+			Group:            "order-service",
+			ShutdownGrace:    5 * time.Second,
+		}
+		if mode == order.ModeAsync {
+			oc.Kafka = messaging.Config{Brokers: []string{orderKafka.String()}, ClientID: "order-service", Route: s.OrderKafkaRoute}
+		}
+		svc, err := order.New(oc, log.With("service", "order-"+string(mode)))
+		if err != nil {
+			ln.Close()
+			return nil, "", fmt.Errorf("create order-service (%s): %w", mode, err)
+		}
+		s.closers = append(s.closers, svc.Close)
+		s.run("order-"+string(mode), func(ctx context.Context) error { return svc.Run(ctx, ln) })
+		return svc, "http://" + ln.Addr().String(), nil
+	}
+	if s.OrderSync, s.OrderSyncURL, err = start(order.ModeSync); err != nil {
+		return nil, err
+	}
+	if s.OrderAsync, s.OrderAsyncURL, err = start(order.ModeAsync); err != nil {
+		return nil, err
+	}
+
+	if err := s.waitHealthy(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// advertisedListener reports the proxy's address as its own, so the
+// broker advertises the proxy in metadata.
+type advertisedListener struct {
+	net.Listener
+	addr net.Addr
+}
+
+func (l advertisedListener) Addr() net.Addr { return l.addr }
+
+func startToxiproxy() (url string, stop func() error, err error) {
+	logger := zerolog.New(io.Discard).Level(zerolog.ErrorLevel)
+	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), logger)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("listen for toxiproxy: %w", err)
+	}
+	hs := &http.Server{Handler: srv.Routes(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() error {
+		err := hs.Close()
+		return errors.Join(err, srv.Collection.Clear())
+	}, nil
+}
+
+// createProxy creates (or replaces) a proxy listening on a free loopback
+// port and returns its listen address.
+func (s *Stack) createProxy(name, upstream string) (net.Addr, error) {
+	c := s.Faults.Client()
+	if old, err := c.Proxy(name); err == nil {
+		_ = old.Delete()
+	}
+	p, err := c.CreateProxy(name, "127.0.0.1:0", upstream)
+	if err != nil {
+		return nil, fmt.Errorf("create proxy %s -> %s: %w", name, upstream, err)
+	}
+	s.proxies = append(s.proxies, name)
+	addr, err := net.ResolveTCPAddr("tcp", p.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("proxy %s listens on %q: %w", name, p.Listen, err)
+	}
+	return addr, nil
+}
+
+func (s *Stack) setUpstream(name, upstream string) error {
+	p, err := s.Faults.Client().Proxy(name)
+	if err != nil {
+		return fmt.Errorf("get proxy %s: %w", name, err)
+	}
+	p.Upstream = upstream
+	if err := p.Save(); err != nil {
+		return fmt.Errorf("set upstream of %s to %s: %w", name, upstream, err)
+	}
+	return nil
+}
+
+// run starts a service's Run in its own goroutine, with its own context so
+// Close can stop the services one by one.
+func (s *Stack) run(name string, fn func(context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, done: make(chan struct{})}
+	s.running = append(s.running, r)
+	go func() {
+		defer close(r.done)
+		if err := fn(ctx); err != nil {
+			s.errMu.Lock()
+			s.runErrs = append(s.runErrs, fmt.Errorf("%s: %w", name, err))
+			s.errMu.Unlock()
+		}
+	}()
+}
+
+// Err returns the errors of services that stopped on their own, if any.
+func (s *Stack) Err() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return errors.Join(s.runErrs...)
+}
+
+func (s *Stack) waitHealthy(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	for _, u := range []string{s.InventoryURL, s.OrderSyncURL, s.OrderAsyncURL} {
+		for {
+			if err := s.Err(); err != nil {
+				return fmt.Errorf("service failed at start: %w", err)
+			}
+			resp, err := client.Get(u + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s/healthz did not answer 200 within 20s (last error: %v)", u, err)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// Restore enables every proxy of this stack and removes all their toxics
+// (Toxiproxy POST /reset). Specs call it in cleanup.
+func (s *Stack) Restore(ctx context.Context) error { return s.Faults.Reset(ctx) }
+
+// Proxies lists the names of the proxies this stack created.
+func (s *Stack) Proxies() []string { return append([]string(nil), s.proxies...) }
+
+// Close stops the services (graceful shutdown), then the broker and
+// Toxiproxy, and removes a temporary data dir. It returns the services'
+// run errors joined with close errors.
+func (s *Stack) Close() error {
+	// Downstream first: the order services stop (and drop their
+	// connections to inventory) before inventory shuts down, so its
+	// graceful shutdown has no connection left to wait for. The Kafka
+	// proxies stay until every service has stopped, so consumers commit
+	// their offsets.
+	stop := func(r *running) { r.cancel(); <-r.done }
+	for i := len(s.running) - 1; i >= 1; i-- {
+		stop(s.running[i]) // order services
+	}
+	s.deleteProxies(ProxyInventoryHTTP)
+	if len(s.running) > 0 {
+		stop(s.running[0]) // inventory-service, started first
+	}
+	errs := []error{s.Err()}
+	s.deleteProxies(s.proxies...)
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Stack) deleteProxies(names ...string) {
+	if s.Faults == nil {
+		return
+	}
+	for _, name := range names {
+		if p, err := s.Faults.Client().Proxy(name); err == nil {
+			_ = p.Delete()
+		}
+	}
+}

@@ -1,0 +1,107 @@
+package stack_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/faultline-harness/faultline/chaos/stack"
+	"github.com/faultline-harness/faultline/services/events"
+	"github.com/faultline-harness/faultline/services/messaging"
+)
+
+func startStack(t *testing.T) *stack.Stack {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := stack.ConfigFromEnv()
+	cfg.Log = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	st, err := stack.Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("start stack: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			t.Errorf("close stack: %v", err)
+		}
+	})
+	return st
+}
+
+func send(t *testing.T, p *messaging.Producer, timeout time.Duration) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	msg, err := events.Record(events.Event{
+		EventID: "bypass-" + time.Now().Format(time.RFC3339Nano), Type: events.OrderPlaced,
+		OrderID: "bypass-order", SKU: "SKU-1", Quantity: 1, OccurredAt: time.Now(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg.Topic = events.TopicDeadLetter // no service consumes it
+	return p.Send(ctx, msg)
+}
+
+// TestKafkaProxyCannotBeBypassed proves that Kafka clients reach the broker
+// only through the proxies: the metadata names only proxy addresses, and
+// disabling a service's Kafka proxy stops that service's Kafka traffic.
+func TestKafkaProxyCannotBeBypassed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the stack")
+	}
+	st := startStack(t)
+
+	// Metadata seen by a client bootstrapped on the advertised address.
+	sc, err := messaging.SaramaConfig(messaging.Config{Brokers: st.KafkaBrokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := sarama.NewClient(st.KafkaBrokers, sc)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { client.Close() })
+	for _, b := range client.Brokers() {
+		if b.Addr() != st.KafkaBrokers[0] {
+			t.Fatalf("metadata advertises %s, want only the proxy address %s: clients would bypass the proxy", b.Addr(), st.KafkaBrokers[0])
+		}
+	}
+
+	// A producer on order-service's path (same route as the service).
+	p, err := messaging.NewProducer(messaging.Config{Brokers: st.KafkaBrokers, Route: st.OrderKafkaRoute, DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
+	if err != nil {
+		t.Fatalf("producer: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if err := send(t, p, 10*time.Second); err != nil {
+		t.Fatalf("send with the proxy enabled: %v", err)
+	}
+
+	ctx := context.Background()
+	undo, err := st.Faults.Down(ctx, stack.ProxyOrderKafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = undo(context.Background()) })
+	if err := send(t, p, 3*time.Second); err == nil {
+		t.Fatal("a record was acknowledged with order-kafka disabled: the client bypassed the proxy")
+	}
+
+	if err := undo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := send(t, p, 3*time.Second)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no send succeeded within 20s after re-enabling the proxy: %v", err)
+		}
+	}
+}
