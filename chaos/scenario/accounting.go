@@ -21,7 +21,9 @@ type accountant struct {
 }
 
 func newAccountant(st *stack.Stack) *accountant {
-	return &accountant{client: &http.Client{Timeout: 5 * time.Second}, inventoryURL: st.InventoryURL, workers: 16}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 16
+	return &accountant{client: &http.Client{Timeout: 5 * time.Second, Transport: tr}, inventoryURL: st.InventoryURL, workers: 16}
 }
 
 type orderView struct {

@@ -125,7 +125,10 @@ func Run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 	}
 
 	// Backlog sampler and progress, once a second.
-	stats := &http.Client{Timeout: time.Second}
+	// Own transports, closed when Run returns: a pooled connection that
+	// never carried a request would hold the services' graceful shutdown.
+	stats := &http.Client{Timeout: time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	defer stats.CloseIdleConnections()
 	var backlogMu sync.Mutex
 	backlog := map[int]int{}
 	phase := PhaseBaseline
@@ -220,6 +223,7 @@ func Run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 	res.Schedule.FaultEnd = res.Schedule.FaultEndedAt.Sub(start).Seconds()
 
 	acct := newAccountant(st)
+	defer acct.client.CloseIdleConnections()
 	for _, m := range Modes {
 		samples := recs[m].snapshot()
 		mr := summarize(samples, res.Schedule, opts.Duration)
