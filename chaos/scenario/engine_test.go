@@ -36,8 +36,12 @@ func TestRecoverySeconds(t *testing.T) {
 
 func TestSummarizeAssignsPhasesBySendTime(t *testing.T) {
 	sch := Schedule{FaultStart: 2, FaultEnd: 4}
-	ok := func(at, lat time.Duration) sample { return sample{sentAt: at, latency: lat, accepted: true, orderID: "x"} }
-	fail := func(at time.Duration, class string) sample { return sample{sentAt: at, latency: 500 * time.Millisecond, class: class} }
+	ok := func(at, lat time.Duration) sample {
+		return sample{sentAt: at, latency: lat, accepted: true, orderID: "x"}
+	}
+	fail := func(at time.Duration, class string) sample {
+		return sample{sentAt: at, latency: 500 * time.Millisecond, class: class}
+	}
 	samples := []sample{
 		ok(500*time.Millisecond, 2*time.Millisecond), ok(1500*time.Millisecond, 4*time.Millisecond),
 		fail(2100*time.Millisecond, Class5xx), fail(3900*time.Millisecond, ClassTimeout), fail(3950*time.Millisecond, ClassShed),

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/eapache/go-resiliency/breaker"
 
 	"github.com/faultline-harness/faultline/services/events"
 )
@@ -18,33 +21,77 @@ import (
 // the record. When Send returns ctx.Err() the record may still be written
 // later by sarama's retries: callers must treat that as "unknown" and
 // consumers must be idempotent.
+//
+// Recovery: sarama's partition producers hold an internal circuit breaker
+// (3 errors open it for 10 s, not configurable). After a broker outage that
+// would keep every send failing for up to 10 s after the broker is back,
+// so when a send fails with breaker.ErrBreakerOpen the Producer replaces
+// its sarama producer (at most once per RebuildInterval).
 type Producer struct {
-	ap      sarama.AsyncProducer
-	done    chan struct{}
-	closeMu sync.Once
+	cfg         Config
+	mu          sync.RWMutex // guards ap/done; Send holds it shared while handing a record to sarama
+	ap          sarama.AsyncProducer
+	done        chan struct{}
+	lastRebuild time.Time
+	closed      bool
+	rebuilds    atomic.Int64
 }
+
+// RebuildInterval is the least time between two producer rebuilds.
+const RebuildInterval = time.Second
 
 // NewProducer connects an idempotent producer. It fails when no broker
 // answers within the configured dial/read timeouts.
 func NewProducer(c Config) (*Producer, error) {
-	sc, err := SaramaConfig(c)
+	ap, done, err := connect(c)
 	if err != nil {
 		return nil, err
 	}
+	return &Producer{cfg: c, ap: ap, done: done, lastRebuild: time.Now()}, nil
+}
+
+func connect(c Config) (sarama.AsyncProducer, chan struct{}, error) {
+	sc, err := SaramaConfig(c)
+	if err != nil {
+		return nil, nil, err
+	}
 	ap, err := sarama.NewAsyncProducer(c.Brokers, sc)
 	if err != nil {
-		return nil, fmt.Errorf("connect kafka producer to %v: %w", c.Brokers, err)
+		return nil, nil, fmt.Errorf("connect kafka producer to %v: %w", c.Brokers, err)
 	}
-	p := &Producer{ap: ap, done: make(chan struct{})}
-	go p.dispatch()
-	return p, nil
+	done := make(chan struct{})
+	go dispatch(ap, done)
+	return ap, done, nil
+}
+
+// Rebuilds counts how often the sarama producer was replaced.
+func (p *Producer) Rebuilds() int64 { return p.rebuilds.Load() }
+
+// rebuild replaces the sarama producer if failed is still the current one
+// and the last rebuild is older than RebuildInterval. A failed connect
+// keeps the old producer (the next failed send tries again).
+func (p *Producer) rebuild(failed sarama.AsyncProducer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.ap != failed || time.Since(p.lastRebuild) < RebuildInterval {
+		return
+	}
+	p.lastRebuild = time.Now()
+	ap, done, err := connect(p.cfg)
+	if err != nil {
+		return
+	}
+	old, oldDone := p.ap, p.done
+	p.ap, p.done = ap, done
+	p.rebuilds.Add(1)
+	go func() { old.AsyncClose(); <-oldDone }() // waiting sends still get their outcome
 }
 
 // dispatch routes each acknowledgement or error to the Send call waiting
-// for it (carried in ProducerMessage.Metadata).
-func (p *Producer) dispatch() {
-	defer close(p.done)
-	succ, errs := p.ap.Successes(), p.ap.Errors()
+// for it (carried in ProducerMessage.Metadata), until ap is closed.
+func dispatch(ap sarama.AsyncProducer, done chan struct{}) {
+	defer close(done)
+	succ, errs := ap.Successes(), ap.Errors()
 	for succ != nil || errs != nil {
 		select {
 		case m, ok := <-succ:
@@ -99,24 +146,29 @@ var ErrClosed = errors.New("producer closed")
 // Send publishes m and waits for the acknowledgement. It returns nil once
 // acknowledged, the broker/client error when sarama gave up (after its
 // Producer.Retry.Max retries), or ctx.Err() when ctx ended first.
-func (p *Producer) Send(ctx context.Context, m events.Message) (err error) {
+func (p *Producer) Send(ctx context.Context, m events.Message) error {
 	pm := ToSarama(m)
 	ack := make(chan error, 1)
 	pm.Metadata = ack
-	defer func() {
-		// Input() panics once the producer is closed.
-		if r := recover(); r != nil {
-			err = ErrClosed
-		}
-	}()
+	p.mu.RLock()
+	if p.closed {
+		p.mu.RUnlock()
+		return ErrClosed
+	}
+	ap := p.ap
 	select {
-	case p.ap.Input() <- pm:
+	case ap.Input() <- pm:
+		p.mu.RUnlock()
 	case <-ctx.Done():
+		p.mu.RUnlock()
 		return ctx.Err()
 	}
 	select {
 	case err := <-ack:
 		if err != nil {
+			if errors.Is(err, breaker.ErrBreakerOpen) {
+				p.rebuild(ap)
+			}
 			return fmt.Errorf("produce to %s: %w", m.Topic, err)
 		}
 		return nil
@@ -127,13 +179,20 @@ func (p *Producer) Send(ctx context.Context, m events.Message) (err error) {
 
 // Close flushes in-flight records (bounded by the configured timeouts),
 // delivers their outcome to waiting Send calls and releases the
-// connections. It always returns nil; per-record errors go to Send.
+// connections. Safe to call twice. It always returns nil; per-record
+// errors go to Send.
 func (p *Producer) Close() error {
-	p.closeMu.Do(func() {
-		// AsyncClose keeps Successes/Errors flowing to dispatch, so every
-		// waiting Send gets its outcome; dispatch ends when both close.
-		p.ap.AsyncClose()
-		<-p.done
-	})
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	ap, done := p.ap, p.done
+	p.mu.Unlock()
+	// AsyncClose keeps Successes/Errors flowing to dispatch, so every
+	// waiting Send gets its outcome; dispatch ends when both close.
+	ap.AsyncClose()
+	<-done
 	return nil
 }
