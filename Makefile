@@ -37,7 +37,7 @@ suites: ## all Ginkgo suites (happy path and chaos), with JUnit and JSON reports
 chaos: ## only the chaos specs
 	$(GINKGO) --label-filter=chaos ./suites/...
 
-test: tools vet unit suites ## what CI runs: tools, vet, unit tests, suites and contracts
+test: tools vet unit suites contracts ## what CI runs: tools, vet, unit tests, suites and Pact contracts
 
 up: ## docker compose: Kafka, Toxiproxy, Pact Broker, both services
 	docker compose up -d --build

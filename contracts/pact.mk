@@ -2,7 +2,10 @@
 # Included from the root Makefile:  include contracts/pact.mk
 #
 #   make tools                                   install libpact_ffi + Pact CLI into .tools/pact/
+#   make contracts                               consumer pacts, lint, provider verification, wire and
+#                                                mutation checks, plain contract tests (see contracts/README.md)
 #   make pact-publish                            publish contracts/pacts to PACT_BROKER_BASE_URL
+#   make pact-verify-broker                      verify both providers against the broker's pacts
 #   make can-i-deploy PACTICIPANT=inventory ENVIRONMENT=production [VERSION=<sha>]
 #   make record-deployment PACTICIPANT=inventory ENVIRONMENT=production [VERSION=<sha>]
 #
@@ -80,9 +83,59 @@ record-deployment: ## tell the broker: PACTICIPANT=... ENVIRONMENT=... [VERSION=
 		PACTICIPANT='$(PACTICIPANT)' VERSION='$(VERSION)' ENVIRONMENT='$(ENVIRONMENT)' \
 		'$(PACT_BROKER_SH)' record-deployment $(PACT_BROKER_ARGS)
 
-# TODO: provider verification against the broker's pacts (consumer version
-# selectors, EnablePending, PublishVerificationResults with the provider's
-# version and branch). To be wired once the provider tests exist.
+# --- contracts: the Pact phases ---------------------------------------------
+#
+# Consumer phase (one process: it writes every pact file), lint, provider
+# phase, wire check and mutation checks are separate `go test` runs of the
+# two cgo packages contracts/consumer and contracts/provider; the plain
+# contract packages (registry, pactlint, degraded, brokerwire) run with the
+# race detector like any unit test.
+
+# Pact tests also run with the race detector: provider state and message
+# handlers run on the verifier's goroutines.
+PACT_RACE ?= -race
+# Provider test binaries run in a loopback-only network namespace when the
+# machine allows one (scripts/pact-netns.sh): pact-go's verifier proxy
+# listens on all interfaces. PACT_NETNS=off runs them directly.
+PACT_NETNS_EXEC = -exec '$(PACT_ROOT)/scripts/pact-netns.sh'
+# Local pact files only: a broker URL in the developer's environment must not
+# turn `make contracts` into a broker verification.
+PACT_LOCAL = env -u PACT_BROKER_BASE_URL -u PACT_URL PACT_DIR='$(PACT_DIR)'
+PACT_PROVIDER_TESTS = ^(TestInventoryProvider|TestOrderProvider)$$
+
+.PHONY: contracts
+contracts: pact-check-lib ## Pact: consumer phase, lint, provider phase, wire + mutation checks, plain contract tests
+	@start=$$(date +%s); set -e; cd '$(PACT_ROOT)'; \
+	echo "== [$$(( $$(date +%s) - start ))s] contracts: clear $(PACT_DIR)"; \
+	rm -rf '$(PACT_DIR)'; mkdir -p '$(PACT_DIR)'; \
+	echo "== [$$(( $$(date +%s) - start ))s] contracts: consumer phase (order-service, inventory-service as consumers) -> $(PACT_DIR)"; \
+	$(PACT_LOCAL) $(PACT_GO_TEST) $(PACT_RACE) ./contracts/consumer; \
+	echo "== [$$(( $$(date +%s) - start ))s] contracts: lint (stale interactions, messages without content)"; \
+	$(PACT_LOCAL) $(GO) run ./contracts/pactlint; \
+	echo "== [$$(( $$(date +%s) - start ))s] contracts: provider phase (inventory-service HTTP + messages, order-service messages)"; \
+	$(PACT_LOCAL) $(PACT_GO_TEST) $(PACT_RACE) $(PACT_NETNS_EXEC) -run '$(PACT_PROVIDER_TESTS)' ./contracts/provider; \
+	echo "== [$$(( $$(date +%s) - start ))s] contracts: wire check (outbox relay -> kfake -> sarama -> order-placed pact)"; \
+	$(PACT_LOCAL) $(PACT_GO_TEST) $(PACT_RACE) $(PACT_NETNS_EXEC) -run '^TestOrderPlacedOnTheWire$$' ./contracts/provider; \
+	echo "== [$$(( $$(date +%s) - start ))s] contracts: mutation checks (broken providers must fail verification)"; \
+	$(PACT_LOCAL) $(PACT_GO_TEST) $(PACT_RACE) $(PACT_NETNS_EXEC) -v -run '^TestMutantsFailVerification$$' ./contracts/provider; \
+	echo "== [$$(( $$(date +%s) - start ))s] contracts: plain contract tests (registry, pactlint, degraded, brokerwire)"; \
+	$(GO) test -race -count=1 ./contracts/...; \
+	echo "== contracts: all green in $$(( $$(date +%s) - start ))s"
+
+# --- pact-verify-broker: provider verification against a Pact Broker --------
+#
+# scripts/pact-verify-broker.sh documents every variable it reads; the broker
+# credentials come from the environment only.
+
+PACT_VERIFY_BROKER_SH := $(PACT_ROOT)/scripts/pact-verify-broker.sh
+PACT_PROVIDER_VERSION ?= $(PACT_CONSUMER_VERSION)
+PACT_PROVIDER_BRANCH  ?= $(PACT_BRANCH)
+# true publishes the verification results (CI); false only verifies.
+PACT_PUBLISH_VERIFICATION_RESULTS ?= true
+
 .PHONY: pact-verify-broker
-pact-verify-broker: ## TODO: verify providers against the broker's pacts (not yet implemented)
-	@echo 'pact-verify-broker: not yet implemented' >&2; exit 1
+pact-verify-broker: ## verify both providers against PACT_BROKER_BASE_URL's pacts (selectors, pending) and publish the results
+	@PACT_BROKER_BASE_URL='$(PACT_BROKER_BASE_URL)' \
+		PACT_PROVIDER_VERSION='$(PACT_PROVIDER_VERSION)' PACT_PROVIDER_BRANCH='$(PACT_PROVIDER_BRANCH)' \
+		PACT_PUBLISH_VERIFICATION_RESULTS='$(PACT_PUBLISH_VERIFICATION_RESULTS)' GO='$(GO)' \
+		'$(PACT_VERIFY_BROKER_SH)'

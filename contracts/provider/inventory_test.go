@@ -1,0 +1,196 @@
+//go:build pact
+
+package provider
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pact-foundation/pact-go/v2/message"
+	"github.com/pact-foundation/pact-go/v2/models"
+	"github.com/pact-foundation/pact-go/v2/provider"
+
+	"github.com/faultline-harness/faultline/contracts"
+	"github.com/faultline-harness/faultline/services/events"
+	"github.com/faultline-harness/faultline/services/inventory"
+)
+
+// Mutants of inventory-service.
+const (
+	// mutantStockFieldRenamed answers GET /stock/{sku} with "qty" where
+	// the contract says "available".
+	mutantStockFieldRenamed = "stock-field-renamed"
+)
+
+// stateTimeout bounds each state or message handler.
+const stateTimeout = 10 * time.Second
+
+// TestInventoryProvider verifies inventory-service against every pact it
+// provides (order-service's HTTP calls and its stock-reserved and
+// stock-rejected messages) in one verification: the real HTTP handler on
+// 127.0.0.1 over a real SQLite store, and the outcome records the real
+// order-placed handler publishes.
+func TestInventoryProvider(t *testing.T) {
+	pub := &recordingPublisher{}
+	svc, err := inventory.New(inventory.Config{
+		DBPath:    filepath.Join(t.TempDir(), "inventory.db"),
+		Publisher: pub,
+	}, testLogger(t))
+	if err != nil {
+		t.Fatalf("new inventory service: %v", err)
+	}
+	t.Cleanup(func() { _ = svc.Close() })
+	st := svc.Store()
+
+	var handler http.Handler = svc.Handler()
+	if mutant() == mutantStockFieldRenamed {
+		handler = renameStockField(handler)
+	}
+	srv := httptest.NewServer(handler) // 127.0.0.1:0
+	t.Cleanup(srv.Close)
+
+	// The verifier calls these on its own goroutines, one interaction at
+	// a time. The store is safe for concurrent use, the publisher locks,
+	// and mu keeps each handler whole if calls ever overlap.
+	var mu sync.Mutex
+	locked := func(f func(ctx context.Context) error) func() error {
+		return func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
+			defer cancel()
+			return f(ctx)
+		}
+	}
+
+	states := models.StateHandlers{
+		contracts.StateInStock: setupOnly(locked(func(ctx context.Context) error {
+			return st.SetStock(ctx, contracts.SKU, contracts.InStock)
+		})),
+		contracts.StateOutOfStock: setupOnly(locked(func(ctx context.Context) error {
+			return st.SetStock(ctx, contracts.SKU, 0)
+		})),
+		contracts.StateNoUnknownSKU: setupOnly(locked(func(ctx context.Context) error {
+			_, err := st.Available(ctx, contracts.UnknownSKU)
+			if errors.Is(err, inventory.ErrUnknownSKU) {
+				return nil
+			}
+			return fmt.Errorf("state %q: %s must be unknown, Available returned %v", contracts.StateNoUnknownSKU, contracts.UnknownSKU, err)
+		})),
+		contracts.StateReservationMade: setupOnly(locked(func(ctx context.Context) error {
+			// Exactly enough stock, reserved: only the stored outcome can
+			// answer the repeated request with 201 now.
+			if err := st.SetStock(ctx, contracts.SKU, contracts.Quantity); err != nil {
+				return err
+			}
+			r, err := st.Reserve(ctx, contracts.OrderRepeated, contracts.SKU, contracts.Quantity)
+			if err != nil {
+				return err
+			}
+			if r.Status != inventory.StatusReserved {
+				return fmt.Errorf("state %q: reservation %+v, want reserved", contracts.StateReservationMade, r)
+			}
+			return nil
+		})),
+	}
+
+	// outcome runs the real order-placed handler for one order and returns
+	// the outcome record it published: OutcomeEvent or UnknownSKUEvent
+	// turned into a record by events.Record, as sent to Kafka.
+	outcome := func(orderID, sku string) message.Handler {
+		return func([]models.ProviderState) (message.Body, message.Metadata, error) {
+			var rec events.Message
+			err := locked(func(ctx context.Context) error {
+				placed, err := events.Record(events.Event{
+					EventID: "placed:" + orderID, Type: events.OrderPlaced, OrderID: orderID,
+					SKU: sku, Quantity: contracts.Quantity, OccurredAt: time.Now(),
+				})
+				if err != nil {
+					return err
+				}
+				if err := svc.HandleOrderPlaced(ctx, placed); err != nil {
+					return fmt.Errorf("HandleOrderPlaced %s: %w", orderID, err)
+				}
+				var ok bool
+				if rec, ok = pub.last(orderID); !ok {
+					return fmt.Errorf("HandleOrderPlaced %s published nothing", orderID)
+				}
+				return nil
+			})()
+			if err != nil {
+				return nil, nil, err
+			}
+			return rec.Value, contracts.RecordMetadata(rec), nil
+		}
+	}
+	messages := message.Handlers{
+		contracts.DescStockReserved:        outcome(contracts.OrderStockOK, contracts.SKU),
+		contracts.DescStockRejectedShort:   outcome(contracts.OrderStockShort, contracts.SKU),
+		contracts.DescStockRejectedUnknown: outcome(contracts.OrderStockUnknown, contracts.UnknownSKU),
+	}
+	requireHandlers(t, contracts.InventoryService, states, messages)
+
+	req := provider.VerifyRequest{
+		Provider:        contracts.InventoryService,
+		ProviderBaseURL: srv.URL,
+		StateHandlers:   states,
+		MessageHandlers: messages,
+	}
+	pactSource(t, &req)
+	verify(t, req)
+}
+
+// renameStockField breaks inventory-service on purpose: GET /stock/{sku}
+// answers with "qty" instead of "available".
+func renameStockField(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, "/stock/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		body := bytes.ReplaceAll(rec.Body.Bytes(), []byte(`"available":`), []byte(`"qty":`))
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Del("Content-Length")
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body)
+	})
+}
+
+// recordingPublisher is the inventory.Publisher of the provider test: it
+// keeps every record. Safe for concurrent use.
+type recordingPublisher struct {
+	mu   sync.Mutex
+	sent []events.Message
+}
+
+func (p *recordingPublisher) Send(_ context.Context, m events.Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sent = append(p.sent, m)
+	return nil
+}
+
+// last returns the last record published with key.
+func (p *recordingPublisher) last(key string) (events.Message, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(p.sent) - 1; i >= 0; i-- {
+		if p.sent[i].Key == key {
+			return p.sent[i], true
+		}
+	}
+	return events.Message{}, false
+}
