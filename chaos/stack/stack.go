@@ -16,8 +16,17 @@
 //
 // Lanes: with Config.KafkaBrokers and Config.ToxiproxyURL empty, the broker
 // is kfake (github.com/twmb/franz-go/pkg/kfake) and Toxiproxy runs
-// in-process ("embedded" lane). When given (env KAFKA_BROKERS,
-// TOXIPROXY_URL) the stack uses them instead ("real" lane).
+// in-process ("embedded" lane; Config.Brokers kfake brokers, each behind
+// its own proxies). When given (env KAFKA_BROKERS, TOXIPROXY_URL) the stack
+// uses them instead ("real" lane, e.g. `make kafka-local`): every broker
+// must advertise the listen address of a proxy on that Toxiproxy, or Start
+// fails with ErrBypass. On both lanes the stack reads the brokers from
+// metadata, creates per-service proxies per broker (names "order-kafka",
+// "inventory-kafka" for one broker, "order-kafka-<id>"... for several),
+// creates missing topics (3 partitions), and names this run's consumer
+// groups "<service>-<RunID>", committed at the end of every partition
+// before the services start: a real broker keeps earlier runs' events,
+// and they must not be replayed into this run's fresh databases.
 package stack
 
 import (
@@ -36,10 +45,8 @@ import (
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/faultline-harness/faultline/chaos/faults"
-	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/inventory"
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/order"
@@ -79,14 +86,37 @@ type Config struct {
 	InventoryTimeout time.Duration
 	// Log receives the services' logs; nil discards them.
 	Log *slog.Logger
+	// Brokers is the number of embedded kfake brokers (default 1). The
+	// real lane has the brokers its cluster has.
+	Brokers int
+	// BrokerControl kills and restarts the real lane's broker (the
+	// kafka-broker-restart scenario); nil: the real broker cannot be
+	// restarted by the harness. ConfigFromEnv sets it from
+	// KAFKA_LOCAL_DIR. The embedded lane always has its own.
+	BrokerControl BrokerControl
+	// RunID names this run's consumer groups; default: time + random.
+	RunID string
+	// SyncResilience switches order-sync's mitigations around its
+	// inventory calls (circuit breaker, bulkhead, retry budget); the zero
+	// value has them all off.
+	SyncResilience order.Resilience
+	// SyncMaxConcurrentRequests caps the requests order-sync serves at once
+	// (order.Config.MaxConcurrentRequests, a worker-pool model); 0: no cap.
+	SyncMaxConcurrentRequests int
 }
 
-// ConfigFromEnv reads KAFKA_BROKERS and TOXIPROXY_URL.
+// ConfigFromEnv reads KAFKA_BROKERS and TOXIPROXY_URL, and KAFKA_LOCAL_DIR
+// (the state folder of a broker started by `make kafka-local`, which the
+// harness may then kill and restart).
 func ConfigFromEnv() Config {
-	return Config{
+	cfg := Config{
 		KafkaBrokers: messaging.ParseBrokers(os.Getenv("KAFKA_BROKERS")),
 		ToxiproxyURL: strings.TrimSpace(os.Getenv("TOXIPROXY_URL")),
 	}
+	if dir := strings.TrimSpace(os.Getenv("KAFKA_LOCAL_DIR")); dir != "" && len(cfg.KafkaBrokers) > 0 {
+		cfg.BrokerControl = localBroker(dir)
+	}
+	return cfg
 }
 
 // Stack is a running system under test. Its URLs are direct (unproxied)
@@ -108,6 +138,17 @@ type Stack struct {
 	// address rewrites, exposed for tests that build extra clients on a
 	// service's path.
 	OrderKafkaRoute, InventoryKafkaRoute map[string]string
+	// Brokers are the Kafka brokers, by ID, with their proxies.
+	Brokers []BrokerInfo
+	// DirectRoute rewrites each advertised address to the broker's own
+	// listener: for harness observers that must see around the faults.
+	DirectRoute map[string]string
+	// RunID names this run's consumer groups InventoryGroup and OrderGroup.
+	RunID                      string
+	InventoryGroup, OrderGroup string
+
+	brokerCtl                          BrokerControl
+	orderBootstrap, inventoryBootstrap []string
 
 	proxies []string
 	closers []func() error
@@ -156,59 +197,14 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 		s.closers = append(s.closers, stop)
 	}
 	s.Faults = faults.NewInjector(s.ToxiproxyURL)
-	if _, err := s.Faults.Client().Version(); err != nil {
+	if _, err := s.Faults.Ping(ctx); err != nil {
 		return nil, fmt.Errorf("toxiproxy at %s does not answer: %w", s.ToxiproxyURL, err)
 	}
 
 	// Kafka.
-	var upstream string // the broker's real address
-	if len(cfg.KafkaBrokers) == 0 {
-		s.Lane = LaneEmbedded
-		adv, err := s.createProxy(ProxyKafka, "127.0.0.1:1") // upstream set once the broker listens
-		if err != nil {
-			return nil, err
-		}
-		var realAddr string
-		cluster, err := kfake.NewCluster(
-			kfake.NumBrokers(1),
-			kfake.SeedTopics(3, events.AllTopics...),
-			kfake.ListenFn(func(network, address string) (net.Listener, error) {
-				ln, err := net.Listen(network, address)
-				if err != nil {
-					return nil, err
-				}
-				realAddr = ln.Addr().String()
-				return advertisedListener{Listener: ln, addr: adv}, nil
-			}),
-		)
-		if err != nil {
-			return nil, fmt.Errorf("start embedded kafka: %w", err)
-		}
-		s.closers = append(s.closers, func() error { cluster.Close(); return nil })
-		upstream = realAddr
-		if err := s.setUpstream(ProxyKafka, upstream); err != nil {
-			return nil, err
-		}
-		s.KafkaBrokers = []string{adv.String()}
-	} else {
-		s.Lane = LaneReal
-		if len(cfg.KafkaBrokers) > 1 {
-			log.Warn("only the first Kafka broker is routed through per-service proxies", "brokers", cfg.KafkaBrokers)
-		}
-		upstream = cfg.KafkaBrokers[0]
-		s.KafkaBrokers = cfg.KafkaBrokers
-	}
-	advertised := s.KafkaBrokers[0]
-	orderKafka, err := s.createProxy(ProxyOrderKafka, upstream)
-	if err != nil {
+	if err := s.startKafka(ctx, cfg); err != nil {
 		return nil, err
 	}
-	invKafka, err := s.createProxy(ProxyInventoryKafka, upstream)
-	if err != nil {
-		return nil, err
-	}
-	s.OrderKafkaRoute = map[string]string{advertised: orderKafka.String(), upstream: orderKafka.String()}
-	s.InventoryKafkaRoute = map[string]string{advertised: invKafka.String(), upstream: invKafka.String()}
 
 	catalog := cfg.Catalog
 	if catalog == nil {
@@ -224,9 +220,9 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 		DBPath:  cfg.DataDir + "/inventory.db",
 		Catalog: catalog,
 		Kafka: messaging.Config{
-			Brokers: []string{invKafka.String()}, ClientID: "inventory-service", Route: s.InventoryKafkaRoute,
+			Brokers: s.inventoryBootstrap, ClientID: "inventory-service", Route: s.InventoryKafkaRoute,
 		},
-		Group:         "inventory-service",
+		Group:         s.InventoryGroup,
 		ShutdownGrace: 5 * time.Second,
 	}, log.With("service", "inventory"))
 	if err != nil {
@@ -254,11 +250,15 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 			Catalog:          catalog,
 			InventoryURL:     "http://" + invHTTP.String(),
 			InventoryTimeout: cfg.InventoryTimeout,
-			Group:            "order-service",
+			Group:            s.OrderGroup,
 			ShutdownGrace:    5 * time.Second,
 		}
+		if mode == order.ModeSync {
+			oc.Resilience = cfg.SyncResilience
+			oc.MaxConcurrentRequests = cfg.SyncMaxConcurrentRequests
+		}
 		if mode == order.ModeAsync {
-			oc.Kafka = messaging.Config{Brokers: []string{orderKafka.String()}, ClientID: "order-service", Route: s.OrderKafkaRoute}
+			oc.Kafka = messaging.Config{Brokers: s.orderBootstrap, ClientID: "order-service", Route: s.OrderKafkaRoute}
 		}
 		svc, err := order.New(oc, log.With("service", "order-"+string(mode)))
 		if err != nil {
@@ -306,16 +306,18 @@ func startToxiproxy() (url string, stop func() error, err error) {
 	}, nil
 }
 
+// controlTimeout bounds each Toxiproxy control call the stack makes
+// (the Toxiproxy client itself takes no context).
+const controlTimeout = faults.DefaultTimeout
+
 // createProxy creates (or replaces) a proxy listening on a free loopback
 // port and returns its listen address.
 func (s *Stack) createProxy(name, upstream string) (net.Addr, error) {
-	c := s.Faults.Client()
-	if old, err := c.Proxy(name); err == nil {
-		_ = old.Delete()
-	}
-	p, err := c.CreateProxy(name, "127.0.0.1:0", upstream)
+	ctx, cancel := context.WithTimeout(context.Background(), controlTimeout)
+	defer cancel()
+	p, err := s.Faults.CreateProxy(ctx, name, "127.0.0.1:0", upstream)
 	if err != nil {
-		return nil, fmt.Errorf("create proxy %s -> %s: %w", name, upstream, err)
+		return nil, err
 	}
 	s.proxies = append(s.proxies, name)
 	addr, err := net.ResolveTCPAddr("tcp", p.Listen)
@@ -326,15 +328,9 @@ func (s *Stack) createProxy(name, upstream string) (net.Addr, error) {
 }
 
 func (s *Stack) setUpstream(name, upstream string) error {
-	p, err := s.Faults.Client().Proxy(name)
-	if err != nil {
-		return fmt.Errorf("get proxy %s: %w", name, err)
-	}
-	p.Upstream = upstream
-	if err := p.Save(); err != nil {
-		return fmt.Errorf("set upstream of %s to %s: %w", name, upstream, err)
-	}
-	return nil
+	ctx, cancel := context.WithTimeout(context.Background(), controlTimeout)
+	defer cancel()
+	return s.Faults.SetUpstream(ctx, name, upstream)
 }
 
 // run starts a service's Run in its own goroutine, with its own context so
@@ -387,7 +383,8 @@ func (s *Stack) waitHealthy(ctx context.Context) error {
 }
 
 // Restore enables every proxy of this stack and removes all their toxics
-// (Toxiproxy POST /reset). Specs call it in cleanup.
+// (Toxiproxy POST /reset). Specs call it in cleanup. The call is bounded by
+// ctx's deadline, or faults.DefaultTimeout when ctx has none.
 func (s *Stack) Restore(ctx context.Context) error { return s.Faults.Reset(ctx) }
 
 // Proxies lists the names of the proxies this stack created.
@@ -423,8 +420,8 @@ func (s *Stack) deleteProxies(names ...string) {
 		return
 	}
 	for _, name := range names {
-		if p, err := s.Faults.Client().Proxy(name); err == nil {
-			_ = p.Delete()
-		}
+		ctx, cancel := context.WithTimeout(context.Background(), controlTimeout)
+		_ = s.Faults.DeleteProxy(ctx, name) // best effort: the server may be gone
+		cancel()
 	}
 }

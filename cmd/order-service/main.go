@@ -15,6 +15,21 @@
 //	-relay-batch        ORDER_RELAY_BATCH       100
 //	-publish-timeout    ORDER_PUBLISH_TIMEOUT   5s
 //	-shutdown-grace     ORDER_SHUTDOWN_GRACE    10s
+//	-max-concurrent-requests ORDER_MAX_CONCURRENT_REQUESTS 0 (no cap; a worker-pool model)
+//
+// Sync-mode mitigations around the inventory calls (order.Resilience), all
+// off by default:
+//
+//	-breaker                  ORDER_BREAKER                  false
+//	-breaker-failures         ORDER_BREAKER_FAILURES         5 (consecutive failures that open it)
+//	-breaker-open-timeout     ORDER_BREAKER_OPEN_TIMEOUT     2s (open -> half-open)
+//	-breaker-half-open-probes ORDER_BREAKER_HALF_OPEN_PROBES 1
+//	-bulkhead                 ORDER_BULKHEAD                 0 (max concurrent inventory calls; 0: no cap)
+//	-retry-attempts           ORDER_RETRY_ATTEMPTS           1 (first try included; 1: no retries)
+//	-retry-backoff            ORDER_RETRY_BACKOFF            50ms
+//	-retry-max-backoff        ORDER_RETRY_MAX_BACKOFF        500ms
+//	-retry-budget             ORDER_RETRY_BUDGET             0.1 (retries per first attempt)
+//	-retry-budget-burst       ORDER_RETRY_BUDGET_BURST       10
 //	-log-level          LOG_LEVEL               info (debug|info|warn|error)
 //
 // It logs JSON to stderr and stops gracefully on SIGINT or SIGTERM.
@@ -113,6 +128,26 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (orde
 		}
 		return fs.Int(name, def, usage+" (env "+env+")")
 	}
+	boolean := func(name, env string, def bool, usage string) *bool {
+		if v := getenv(env); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", env, v, err))
+			}
+			def = b
+		}
+		return fs.Bool(name, def, usage+" (env "+env+")")
+	}
+	float := func(name, env string, def float64, usage string) *float64 {
+		if v := getenv(env); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", env, v, err))
+			}
+			def = f
+		}
+		return fs.Float64(name, def, usage+" (env "+env+")")
+	}
 	var (
 		httpAddr   = str("http-addr", "ORDER_HTTP_ADDR", "127.0.0.1:8080", "HTTP listen address")
 		mode       = str("mode", "ORDER_MODE", string(order.ModeAsync), "sync (HTTP reservation) or async (outbox + Kafka)")
@@ -128,6 +163,18 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (orde
 		pubTimeout = dur("publish-timeout", "ORDER_PUBLISH_TIMEOUT", 5*time.Second, "deadline of each outbox publish")
 		grace      = dur("shutdown-grace", "ORDER_SHUTDOWN_GRACE", 10*time.Second, "graceful shutdown time")
 		logLevel   = str("log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
+		maxReqs    = num("max-concurrent-requests", "ORDER_MAX_CONCURRENT_REQUESTS", 0, "requests served at once, the rest wait (a worker-pool model); 0: no cap")
+
+		breaker       = boolean("breaker", "ORDER_BREAKER", false, "circuit breaker around inventory calls (sync mode)")
+		breakerFails  = num("breaker-failures", "ORDER_BREAKER_FAILURES", 5, "consecutive inventory failures that open the breaker")
+		breakerOpen   = dur("breaker-open-timeout", "ORDER_BREAKER_OPEN_TIMEOUT", 2*time.Second, "how long the breaker stays open before a probe")
+		breakerProbes = num("breaker-half-open-probes", "ORDER_BREAKER_HALF_OPEN_PROBES", 1, "calls let through while half-open")
+		bulkhead      = num("bulkhead", "ORDER_BULKHEAD", 0, "max concurrent inventory calls, over it 503 bulkhead_full; 0: no cap")
+		retries       = num("retry-attempts", "ORDER_RETRY_ATTEMPTS", 1, "attempts per reservation, first included; 1: no retries")
+		retryBackoff  = dur("retry-backoff", "ORDER_RETRY_BACKOFF", 50*time.Millisecond, "first retry backoff (doubles, jittered)")
+		retryMax      = dur("retry-max-backoff", "ORDER_RETRY_MAX_BACKOFF", 500*time.Millisecond, "retry backoff cap")
+		retryBudget   = float("retry-budget", "ORDER_RETRY_BUDGET", 0.1, "retries allowed per first attempt, over time")
+		retryBurst    = num("retry-budget-burst", "ORDER_RETRY_BUDGET_BURST", 10, "retry budget reserve")
 	)
 	if err := fs.Parse(args); err != nil {
 		return order.Config{}, 0, err
@@ -158,6 +205,13 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (orde
 		RelayBatch:       *relayBatch,
 		PublishTimeout:   *pubTimeout,
 		ShutdownGrace:    *grace,
+		Resilience: order.Resilience{
+			Breaker:  order.BreakerConfig{Enabled: *breaker, FailureThreshold: *breakerFails, OpenTimeout: *breakerOpen, HalfOpenProbes: *breakerProbes},
+			Bulkhead: *bulkhead,
+			Retry: order.RetryConfig{MaxAttempts: *retries, BaseBackoff: *retryBackoff, MaxBackoff: *retryMax,
+				BudgetRatio: *retryBudget, BudgetBurst: *retryBurst},
+		},
+		MaxConcurrentRequests: *maxReqs,
 	}
 	if *catalog != "" {
 		data, err := os.ReadFile(*catalog)

@@ -32,3 +32,34 @@ func TestParseConfigBadEnv(t *testing.T) {
 		t.Fatal("bad INVENTORY_TIMEOUT accepted")
 	}
 }
+
+func TestParseConfigResilience(t *testing.T) {
+	env := map[string]string{"ORDER_BREAKER": "true", "ORDER_BREAKER_FAILURES": "3", "ORDER_BULKHEAD": "8",
+		"ORDER_RETRY_ATTEMPTS": "3", "ORDER_RETRY_BUDGET": "0.2", "ORDER_MAX_CONCURRENT_REQUESTS": "64"}
+	cfg, _, err := parseConfig([]string{"-breaker-open-timeout", "750ms", "-retry-backoff", "10ms"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := order.Resilience{
+		Breaker:  order.BreakerConfig{Enabled: true, FailureThreshold: 3, OpenTimeout: 750 * time.Millisecond, HalfOpenProbes: 1},
+		Bulkhead: 8,
+		Retry:    order.RetryConfig{MaxAttempts: 3, BaseBackoff: 10 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, BudgetRatio: 0.2, BudgetBurst: 10},
+	}
+	if cfg.Resilience != want || cfg.MaxConcurrentRequests != 64 {
+		t.Fatalf("resilience = %+v, max requests %d; want %+v, 64", cfg.Resilience, cfg.MaxConcurrentRequests, want)
+	}
+	off, _, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
+	if err != nil || off.Resilience.Breaker.Enabled || off.Resilience.Bulkhead != 0 || off.Resilience.Retry.MaxAttempts != 1 || off.MaxConcurrentRequests != 0 {
+		t.Fatalf("defaults: %+v, %v; want every mitigation off", off.Resilience, err)
+	}
+	for k, v := range map[string]string{"ORDER_BREAKER": "maybe", "ORDER_RETRY_BUDGET": "lots"} {
+		if _, _, err := parseConfig(nil, func(key string) string {
+			if key == k {
+				return v
+			}
+			return ""
+		}, io.Discard); err == nil {
+			t.Errorf("bad %s=%q accepted", k, v)
+		}
+	}
+}

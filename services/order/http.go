@@ -25,10 +25,13 @@ const MaxIdempotencyKeyLen = 255
 //	GET  /orders/{id}  -> 200 Order JSON | 404 not_found
 //	GET  /stats        -> 200 {"orders":{"PENDING":n,"CONFIRMED":n,"REJECTED":n,"FAILED":n},
 //	                           "outbox_backlog":n,"outbox_published":n,"outbox_publish_failures":n,
-//	                           "consumer_lag":n}
+//	                           "consumer_lag":n,
+//	                           "in_flight_requests":n,"waiting_requests":n,"workers":n,"goroutines":n,
+//	                           "inventory":{…ResilienceStats…} (sync mode only)}
 //	GET  /healthz      -> 200 {"status":"ok","mode":"sync|async"}
 //
-// Every error body is web.ErrorBody {"error":{"code","message"}}.
+// Every error body is web.ErrorBody {"error":{"code","message"}}, unrouted
+// paths (404 not_found) and wrong methods (405 method_not_allowed) included.
 func (s *Service) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /orders", s.handleCreate)
@@ -37,7 +40,7 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "mode": string(s.cfg.Mode)})
 	})
-	return mux
+	return web.WithJSONErrors(mux)
 }
 
 type createRequest struct {
@@ -63,7 +66,9 @@ type createRequest struct {
 //   - 409 insufficient_stock: order stored REJECTED (reason insufficient_stock);
 //   - 422 unknown_sku: inventory does not know the SKU; order stored
 //     REJECTED (reason unknown_sku);
-//   - 503 inventory_unavailable, see syncOutcome.
+//   - 503 inventory_unavailable, see syncOutcome;
+//   - 503 circuit_open / bulkhead_full (only with Config.Resilience): turned
+//     away before anything was stored, see writeFastFail.
 //
 // Async mode answers 202 Order JSON (status PENDING) once the order and its
 // order-placed outbox row are committed.
@@ -134,7 +139,18 @@ func (s *Service) placeAsync(w http.ResponseWriter, r *http.Request, o Order, ke
 // placeSync stores the order PENDING, reserves stock and stores the outcome.
 // The inventory call is bounded by Config.InventoryTimeout and is not
 // cancelled when the client goes away, so the outcome is always recorded.
+//
+// With Config.Resilience, a request the bulkhead or the open breaker turns
+// away gets 503 bulkhead_full or circuit_open at once, before anything is
+// stored (so an Idempotency-Key can be retried later).
 func (s *Service) placeSync(w http.ResponseWriter, r *http.Request, o Order, key string) {
+	release, err := s.guard.admit()
+	if err != nil {
+		s.log.Debug("reservation refused fast", "err", err)
+		s.writeFastFail(w, err)
+		return
+	}
+	defer release()
 	created, err := s.store.create(r.Context(), o, key, response{}, nil)
 	if err != nil {
 		s.internalError(w, "store order", err)
@@ -147,7 +163,7 @@ func (s *Service) placeSync(w http.ResponseWriter, r *http.Request, o Order, key
 		return
 	}
 	ctx := context.WithoutCancel(r.Context())
-	_, err = s.inv.Reserve(ctx, ReservationRequest{OrderID: o.ID, SKU: o.SKU, Quantity: o.Quantity})
+	_, err = s.guard.reserve(ctx, ReservationRequest{OrderID: o.ID, SKU: o.SKU, Quantity: o.Quantity})
 	if err != nil {
 		s.log.Info("reservation not made", "order_id", o.ID, "err", err)
 	}
@@ -166,6 +182,8 @@ func (s *Service) placeSync(w http.ResponseWriter, r *http.Request, o Order, key
 //	nil                        CONFIRMED                    201 Order JSON, Location: /orders/<id>
 //	ErrInsufficientStock       REJECTED insufficient_stock  409 {"error":{"code":"insufficient_stock","message":"order <id> rejected: …"}}
 //	ErrUnknownSKU              REJECTED unknown_sku         422 {"error":{"code":"unknown_sku","message":"order <id> rejected: …"}}
+//	ErrCircuitOpen (the        FAILED "circuit_open: <cause>"  503 {"error":{"code":"circuit_open","message":"order <id> failed: …"}}
+//	breaker opened while this request was admitted; Resilience.Breaker only)
 //	any other error (refused,  FAILED "inventory_unavailable: <cause>"
 //	timeout, 5xx, bad answer)                               503 {"error":{"code":"inventory_unavailable","message":"order <id> failed: <cause>; retry later"}}
 //	                                                        with header Retry-After: 1 (seconds)
@@ -185,6 +203,9 @@ func syncOutcome(o Order, err error, now time.Time) (Order, response) {
 	case errors.Is(err, ErrUnknownSKU):
 		o.Status, o.Reason = StatusRejected, "unknown_sku"
 		return o, errorResponse(http.StatusUnprocessableEntity, o.Reason, fmt.Sprintf("order %s rejected: sku %q is unknown to inventory", o.ID, o.SKU))
+	case errors.Is(err, ErrCircuitOpen):
+		o.Status, o.Reason = StatusFailed, "circuit_open: "+err.Error()
+		return o, errorResponse(http.StatusServiceUnavailable, "circuit_open", fmt.Sprintf("order %s failed: %v; retry later", o.ID, err))
 	default:
 		o.Status, o.Reason = StatusFailed, "inventory_unavailable: "+err.Error()
 		return o, errorResponse(http.StatusServiceUnavailable, "inventory_unavailable", fmt.Sprintf("order %s failed: %v; retry later", o.ID, err))
@@ -236,6 +257,8 @@ type statsBody struct {
 	OutboxPublished int64 `json:"outbox_published"`
 	PublishFailures int64 `json:"outbox_publish_failures"`
 	ConsumerLag     int64 `json:"consumer_lag"`
+	Load
+	Inventory *ResilienceStats `json:"inventory,omitempty"`
 }
 
 func (s *Service) handleStats(w http.ResponseWriter, r *http.Request) {
@@ -252,7 +275,25 @@ func (s *Service) handleStats(w http.ResponseWriter, r *http.Request) {
 	if c := s.consumer.Load(); c != nil {
 		body.ConsumerLag = c.Lag()
 	}
+	body.Load = s.Load()
+	if inv, ok := s.InventoryStats(); ok {
+		body.Inventory = &inv
+	}
 	web.WriteJSON(w, http.StatusOK, body)
+}
+
+// writeFastFail answers a request the inventory guard refused before
+// anything was stored:
+//
+//	ErrCircuitOpen   503 circuit_open,  Retry-After: seconds until the breaker lets a probe through (>= 1)
+//	ErrBulkheadFull  503 bulkhead_full, Retry-After: 1
+func (s *Service) writeFastFail(w http.ResponseWriter, err error) {
+	code, retryAfter := "bulkhead_full", "1"
+	if errors.Is(err, ErrCircuitOpen) {
+		code, retryAfter = "circuit_open", s.guard.retryAfterSeconds()
+	}
+	w.Header().Set("Retry-After", retryAfter)
+	web.WriteError(w, http.StatusServiceUnavailable, code, err.Error()+"; nothing was stored, retry later")
 }
 
 func (s *Service) internalError(w http.ResponseWriter, what string, err error) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -194,20 +195,28 @@ func consumeAll(t *testing.T, kcfg messaging.Config, topic string) <-chan *saram
 		t.Fatal(err)
 	}
 	out := make(chan *sarama.ConsumerMessage, 100)
+	var pcs []sarama.PartitionConsumer
+	var wg sync.WaitGroup
 	for _, p := range parts {
 		pc, err := c.ConsumePartition(topic, p, sarama.OffsetOldest)
 		if err != nil {
 			t.Fatal(err)
 		}
-		go func() {
+		pcs = append(pcs, pc)
+		wg.Go(func() {
 			for m := range pc.Messages() {
 				select {
 				case out <- m:
 				case <-t.Context().Done():
-					return
 				}
 			}
-		}()
+		})
 	}
+	t.Cleanup(func() { // before c.Close (cleanups run last-in first-out)
+		for _, pc := range pcs {
+			pc.AsyncClose() // Messages closes once drained: the goroutines end
+		}
+		wg.Wait()
+	})
 	return out
 }

@@ -57,6 +57,19 @@ type Config struct {
 	RelayBatch       int              // outbox rows per read, default 100
 	PublishTimeout   time.Duration    // deadline per outbox publish, default 5s
 	ShutdownGrace    time.Duration    // HTTP graceful shutdown, default 10s
+	// Resilience switches sync mode's mitigations around the inventory
+	// calls (circuit breaker, bulkhead, retry budget); the zero value has
+	// them all off. See resilience.go.
+	Resilience Resilience
+	// MaxConcurrentRequests models a server with a fixed worker pool (a
+	// thread-per-request server, a bounded executor): at most this many
+	// requests are served at once and the others wait in line until a
+	// worker frees up or their client gives up. GET /stats bypasses the
+	// line so the pile-up stays observable. 0 (default): no cap, Go's
+	// net/http serves every request on its own goroutine, and a pile-up
+	// shows as goroutines and memory rather than as slow unrelated
+	// endpoints. Env ORDER_MAX_CONCURRENT_REQUESTS.
+	MaxConcurrentRequests int
 }
 
 func (c Config) withDefaults() Config {
@@ -144,6 +157,9 @@ type Service struct {
 	log      *slog.Logger
 	store    *Store
 	inv      *InventoryClient // sync mode
+	guard    *inventoryGuard  // sync mode: breaker, bulkhead, retries around inv
+	workers  *workerPool      // nil: no MaxConcurrentRequests cap
+	inFlight atomic.Int64     // HTTP requests in the handler
 	pub      *kafkaPublisher  // async mode
 	relay    *Relay           // async mode
 	consumer atomic.Pointer[messaging.Consumer]
@@ -180,6 +196,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	s := &Service{cfg: cfg, log: log, store: st}
 	if cfg.Mode == ModeSync {
 		s.inv = NewInventoryClient(cfg.InventoryURL, cfg.InventoryTimeout)
+		s.guard = newInventoryGuard(s.inv.Reserve, cfg.Resilience, cfg.InventoryTimeout)
 		if err := s.failInterrupted(ctx); err != nil {
 			st.Close()
 			return nil, err
@@ -189,6 +206,10 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		s.relay = NewRelay(st, s.pub, RelayConfig{Interval: cfg.RelayInterval, Batch: cfg.RelayBatch, PublishTimeout: cfg.PublishTimeout}, log)
 	}
 	s.handler = s.routes()
+	if cfg.MaxConcurrentRequests > 0 {
+		s.workers = newWorkerPool(cfg.MaxConcurrentRequests)
+	}
+	s.handler = s.track(s.handler)
 	return s, nil
 }
 

@@ -38,7 +38,9 @@ type ErrorDetail struct {
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // "quantity must be > 0", not "\u003e"
+	_ = enc.Encode(v)
 }
 
 // WriteError writes an ErrorBody with the given status.
@@ -88,10 +90,16 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) error {
 		}
 		return &RequestError{http.StatusBadRequest, "malformed_json", "malformed JSON: " + err.Error()}
 	}
-	if dec.More() {
+	// Read to the end: trailing data is malformed, and a body padded past
+	// the limit after a small valid object is still too large.
+	switch _, err := dec.Token(); {
+	case errors.Is(err, io.EOF):
+		return nil
+	case errors.As(err, new(*http.MaxBytesError)):
+		return &RequestError{http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body exceeds %d bytes", MaxBodyBytes)}
+	default:
 		return &RequestError{http.StatusBadRequest, "malformed_json", "request body has data after the JSON object"}
 	}
-	return nil
 }
 
 // Serve runs srv on ln until ctx ends, then shuts it down gracefully,
@@ -118,3 +126,36 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Du
 	<-errc
 	return nil
 }
+
+// WithJSONErrors serves mux, but answers requests no pattern matches with
+// an ErrorBody instead of the mux's plain text: 404 not_found for an
+// unrouted path, 405 method_not_allowed (keeping the Allow header) for a
+// known path with another method.
+func WithJSONErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r) // ServeHTTP, not h, so r.PathValue works
+			return
+		}
+		rec := &statusRecorder{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		if rec.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", rec.header.Get("Allow"))
+			WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
+			return
+		}
+		WriteError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+	})
+}
+
+// statusRecorder captures the status and headers of the mux's fallback
+// handlers and discards their plain-text body.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (s *statusRecorder) Header() http.Header         { return s.header }
+func (s *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusRecorder) WriteHeader(code int)        { s.status = code }

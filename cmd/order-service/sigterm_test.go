@@ -1,0 +1,397 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/faultline-harness/faultline/services/events"
+	"github.com/faultline-harness/faultline/services/inventory"
+	"github.com/faultline-harness/faultline/services/messaging"
+)
+
+// TestSIGTERMUnderLoadLosesNoAcceptedOrder runs the real order-service and
+// inventory-service binaries against an in-process Kafka, sends orders,
+// SIGTERMs both services in the middle of the load, restarts them on the
+// same databases and consumer groups, and checks that every order that got
+// a 202 is confirmed, with exactly one stock movement each.
+//
+// On the way it checks that inventory committed what it had processed when
+// it stopped: its committed offsets trail its reservations by at most the
+// records in flight (one per partition).
+func TestSIGTERMUnderLoadLosesNoAcceptedOrder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the service binaries")
+	}
+	bin := buildBinaries(t, "order-service", "inventory-service")
+	const partitions = 3
+	kport := freePort(t)
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(kport), kfake.SeedTopics(partitions, events.AllTopics...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	brokers := cluster.ListenAddrs()[0]
+
+	dir := t.TempDir()
+	orderAddr, invAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	orderURL, invURL := "http://"+orderAddr, "http://"+invAddr
+	invGroup := "inventory-sigterm"
+	startInventory := func(run int) *service {
+		return startService(t, filepath.Join(bin, "inventory-service"), fmt.Sprintf("inventory-%d", run), invURL,
+			"-http-addr", invAddr, "-db", filepath.Join(dir, "inventory.db"), "-kafka-brokers", brokers,
+			"-group", invGroup, "-shutdown-grace", "5s", "-log-level", "warn")
+	}
+	startOrder := func(run int) *service {
+		return startService(t, filepath.Join(bin, "order-service"), fmt.Sprintf("order-%d", run), orderURL,
+			"-mode", "async", "-http-addr", orderAddr, "-db", filepath.Join(dir, "orders.db"), "-kafka-brokers", brokers,
+			"-group", "order-sigterm", "-shutdown-grace", "5s", "-publish-timeout", "2s", "-log-level", "warn")
+	}
+
+	inv, ord := startInventory(1), startOrder(1)
+	load := startLoad(t, orderURL)
+	load.waitAccepted(t, 150, 20*time.Second)
+
+	t.Log("SIGTERM both services mid-load")
+	ord.sigterm(t)
+	inv.sigterm(t)
+	ord.wait(t, 20*time.Second)
+	inv.wait(t, 20*time.Second)
+	acceptedAtStop := len(load.acceptedIDs())
+
+	// Inventory committed what it processed before it stopped.
+	reservations := inventoryReservations(t, filepath.Join(dir, "inventory.db"))
+	committedOffsets := groupOffsets(t, brokers, invGroup, events.TopicOrderPlaced, partitions)
+	t.Logf("at stop: %d orders accepted, inventory made %d reservations, committed %d order-placed records",
+		acceptedAtStop, reservations, committedOffsets)
+	if lag := int64(reservations) - committedOffsets; lag < 0 || lag > partitions {
+		t.Errorf("inventory committed %d records but made %d reservations: want the commits to trail by 0..%d (records in flight)",
+			committedOffsets, reservations, partitions)
+	}
+
+	inv, ord = startInventory(2), startOrder(2)
+	load.waitAccepted(t, acceptedAtStop+50, 20*time.Second)
+	load.stop()
+	ids := load.acceptedIDs()
+	t.Logf("%d orders accepted in all (%d requests failed while the services were down)", len(ids), load.failures())
+
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(60 * time.Second)
+	pending := append([]string(nil), ids...)
+	for len(pending) > 0 {
+		var still []string
+		for _, id := range pending {
+			var o struct{ Status string }
+			if code := getJSON(t, client, orderURL+"/orders/"+id, &o); code != http.StatusOK || o.Status != "CONFIRMED" {
+				still = append(still, id)
+			}
+		}
+		pending = still
+		if len(pending) > 0 && time.Now().After(deadline) {
+			t.Fatalf("%d/%d accepted orders not CONFIRMED 60s after the restart, e.g. %s; order log:\n%s", len(pending), len(ids), pending[0], ord.logTail())
+		}
+		if len(pending) > 0 {
+			time.Sleep(200 * time.Millisecond) // poll interval
+		}
+	}
+	for _, id := range ids {
+		var r struct {
+			StockMovements int `json:"stock_movements"`
+		}
+		if code := getJSON(t, client, invURL+"/reservations/"+id, &r); code != http.StatusOK || r.StockMovements != 1 {
+			t.Errorf("order %s: reservation %d with %d stock movements, want exactly 1", id, code, r.StockMovements)
+		}
+	}
+	ord.sigterm(t)
+	inv.sigterm(t)
+	ord.wait(t, 20*time.Second)
+	inv.wait(t, 20*time.Second)
+}
+
+// buildBinaries builds the named cmd/ packages into a temp dir.
+func buildBinaries(t *testing.T, names ...string) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	dir := t.TempDir()
+	for _, name := range names {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		out, err := exec.CommandContext(ctx, goBin, "build", "-o", filepath.Join(dir, name), "github.com/faultline-harness/faultline/cmd/"+name).CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("build %s: %v\n%s", name, err, out)
+		}
+	}
+	return dir
+}
+
+// service is one running binary.
+type service struct {
+	name string
+	cmd  *exec.Cmd
+	log  *bytes.Buffer
+	mu   *sync.Mutex
+	done chan error
+}
+
+// syncWriter guards a buffer written by the child's output copier.
+type syncWriter struct {
+	mu  *sync.Mutex
+	buf *bytes.Buffer
+}
+
+func (w syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+// startService starts the binary and waits until baseURL/healthz answers.
+// Cleanup kills it if the test did not stop it.
+func startService(t *testing.T, path, name, baseURL string, args ...string) *service {
+	t.Helper()
+	s := &service{name: name, cmd: exec.Command(path, args...), log: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan error, 1)}
+	s.cmd.Env = []string{"PATH=" + os.Getenv("PATH")} // no KAFKA_* etc. from the test's environment
+	w := syncWriter{s.mu, s.log}
+	s.cmd.Stdout, s.cmd.Stderr = w, w
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		select {
+		case <-s.done:
+		default:
+			_ = s.cmd.Process.Kill()
+			<-s.done
+		}
+	})
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := client.Get(baseURL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		select {
+		case err := <-s.done:
+			t.Fatalf("%s exited at start: %v\n%s", name, err, s.logTail())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not healthy within 20s: %v\n%s", name, err, s.logTail())
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval
+	}
+}
+
+func (s *service) sigterm(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM %s: %v", s.name, err)
+	}
+}
+
+// wait waits for the process to exit after SIGTERM and fails unless it
+// exited 0 within timeout.
+func (s *service) wait(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	select {
+	case err := <-s.done:
+		s.done <- err // keep it for cleanup
+		if err != nil {
+			t.Fatalf("%s exited with %v after SIGTERM, want 0\n%s", s.name, err, s.logTail())
+		}
+	case <-time.After(timeout):
+		t.Fatalf("%s still running %v after SIGTERM\n%s", s.name, timeout, s.logTail())
+	}
+}
+
+func (s *service) logTail() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.log.String()
+	if len(out) > 4000 {
+		out = "…" + out[len(out)-4000:]
+	}
+	return out
+}
+
+// load posts orders from four workers, about 200 a second in all, until
+// stopped (at most 5,000 requests, each with a 5 s timeout), and keeps the
+// IDs of the orders answered 202.
+type load struct {
+	cancel   context.CancelFunc
+	done     sync.WaitGroup
+	mu       sync.Mutex
+	accepted []string
+	failed   int
+}
+
+func startLoad(t *testing.T, baseURL string) *load {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &load{cancel: cancel}
+	tick := time.NewTicker(5 * time.Millisecond)
+	budget := make(chan struct{}, 5000)
+	for range cap(budget) {
+		budget <- struct{}{}
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	for range 4 {
+		l.done.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				select {
+				case <-budget:
+				default:
+					return
+				}
+				resp, err := client.Post(baseURL+"/orders", "application/json", strings.NewReader(`{"sku":"SKU-1","quantity":1}`))
+				if err != nil {
+					l.mu.Lock()
+					l.failed++
+					l.mu.Unlock()
+					continue
+				}
+				var o struct{ ID string }
+				decErr := json.NewDecoder(resp.Body).Decode(&o)
+				resp.Body.Close()
+				l.mu.Lock()
+				if resp.StatusCode == http.StatusAccepted && decErr == nil && o.ID != "" {
+					l.accepted = append(l.accepted, o.ID)
+				} else {
+					l.failed++
+				}
+				l.mu.Unlock()
+			}
+		})
+	}
+	t.Cleanup(func() { l.stop(); tick.Stop(); client.CloseIdleConnections() })
+	return l
+}
+
+func (l *load) stop() { l.cancel(); l.done.Wait() }
+
+func (l *load) acceptedIDs() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.accepted...)
+}
+
+func (l *load) failures() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failed
+}
+
+func (l *load) waitAccepted(t *testing.T, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for len(l.acceptedIDs()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d/%d orders accepted within %v (%d failures)", len(l.acceptedIDs()), n, timeout, l.failures())
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
+}
+
+func getJSON(t *testing.T, c *http.Client, url string, v any) int {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatalf("decode %s: %v", url, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// inventoryReservations reads the number of reservations (reserved or
+// rejected) from a stopped inventory-service's database.
+func inventoryReservations(t *testing.T, path string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := inventory.OpenStore(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s, err := st.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Reserved + s.Rejected
+}
+
+// groupOffsets sums the group's committed offsets over the topic's
+// partitions (a partition with no commit counts 0).
+func groupOffsets(t *testing.T, brokers, group, topic string, partitions int32) int64 {
+	t.Helper()
+	sc, err := messaging.SaramaConfig(messaging.Config{Brokers: []string{brokers}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := sarama.NewClusterAdmin([]string{brokers}, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	parts := make([]int32, partitions)
+	for i := range parts {
+		parts[i] = int32(i)
+	}
+	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
+	if err != nil && !errors.Is(err, sarama.ErrGroupIDNotFound) {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, p := range parts {
+		if resp == nil {
+			break
+		}
+		if b := resp.GetBlock(topic, p); b != nil && b.Offset > 0 {
+			sum += b.Offset
+		}
+	}
+	return sum
+}
