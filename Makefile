@@ -8,6 +8,8 @@ SCENARIO ?= all
 GINKGO_FLAGS ?= --race --randomize-all --keep-going --junit-report=junit.xml --json-report=report.json --output-dir=$(OUT)/ginkgo
 
 include contracts/pact.mk
+include chaos/lanes.mk
+include chaos/report.mk
 
 .PHONY: help demo list build vet unit suites chaos test clean up down
 
@@ -16,19 +18,19 @@ help: ## list the targets
 
 demo: ## the sync-vs-async chaos comparison on embedded Kafka and Toxiproxy (~1.5 min)
 	@mkdir -p $(OUT)
-	$(GO) run ./cmd/faultline run --scenario $(SCENARIO) --duration $(DURATION) --rate $(RATE) --json $(OUT)/demo.json --service-log $(OUT)/services.log
+	$(GO) run ./cmd/faultline run --scenario $(SCENARIO) --duration $(DURATION) --rate $(RATE) --json $(OUT)/demo.json --journal-dir $(OUT) --report $(OUT) --service-log $(OUT)/services.log
 
 list: ## list the chaos scenarios
 	$(GO) run ./cmd/faultline list
 
-build: ## build the CLI and both services into $(OUT)/bin
+build: ## build the CLI and both services into out/bin
 	$(GO) build -o $(OUT)/bin/ ./cmd/...
 
 vet: ## go vet
 	$(GO) vet ./...
 
-unit: ## unit and integration tests of services/, chaos/, cmd/, contracts/ (no cgo) with the race detector
-	$(GO) test -race -count=1 ./services/... ./chaos/... ./cmd/... ./contracts/...
+unit: ## unit and integration tests of services/, chaos/, cmd/, contracts/ (no cgo), deploy/ with the race detector
+	$(GO) test -race -count=1 ./services/... ./chaos/... ./cmd/... ./contracts/... ./deploy/...
 
 suites: ## all Ginkgo suites (happy path and chaos), with JUnit and JSON reports in $(OUT)/ginkgo
 	@mkdir -p $(OUT)/ginkgo
@@ -37,7 +39,7 @@ suites: ## all Ginkgo suites (happy path and chaos), with JUnit and JSON reports
 chaos: ## only the chaos specs
 	$(GINKGO) --label-filter=chaos ./suites/...
 
-test: tools vet unit suites contracts ## what CI runs: tools, vet, unit tests, suites and Pact contracts
+test: tools vet unit suites contracts report-check ## what CI runs: tools, vet, unit tests, suites, Pact contracts, report render check
 
 up: ## docker compose: Kafka, Toxiproxy, Pact Broker, both services
 	docker compose up -d --build

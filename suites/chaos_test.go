@@ -2,14 +2,22 @@ package suites_test
 
 import (
 	"context"
+	"flag"
+	"path/filepath"
 	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/faultline-harness/faultline/chaos/report"
 	"github.com/faultline-harness/faultline/chaos/scenario"
+	"github.com/faultline-harness/faultline/chaos/stack"
 )
+
+// reportDir: `ginkgo ./suites/... -- -faultline.report-dir=DIR` writes
+// each chaos spec's journal and HTML report into DIR.
+var reportDir = flag.String("faultline.report-dir", "", "write each chaos spec's JSON journal and HTML report into this directory")
 
 // chaosOptions keeps every spec short and bounded: 8 s of load at 10 req/s
 // per mode (80 requests each), fault from 2 s to 5.2 s.
@@ -29,13 +37,37 @@ func runScenario(name string) *scenario.Result {
 	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	started := time.Now()
 	res, err := scenario.Run(ctx, st, sc, chaosOptions)
 	Expect(err).NotTo(HaveOccurred(), "the harness itself failed")
-	AddReportEntry(name, res, ReportEntryVisibilityFailureOrVerbose)
+	attachReport(st, res, started)
 	var table strings.Builder
 	res.WriteTable(&table)
 	GinkgoWriter.Println(table.String())
 	return res
+}
+
+// attachReport adds the run to the Ginkgo report: a summary with the
+// steady-state verdict (always shown, and in the JUnit and JSON reports)
+// and the whole result (JSON report only). With -faultline.report-dir it
+// also writes the run's journal and HTML report there.
+func attachReport(st *stack.Stack, res *scenario.Result, started time.Time) {
+	GinkgoHelper()
+	platform := report.CurrentPlatform(st.Lane)
+	platform.KafkaBrokers, platform.ToxiproxyURL = st.KafkaBrokers, st.ToxiproxyURL
+	j := report.NewJournal(res, report.DefaultHypothesis(), report.Meta{
+		Command: []string{"ginkgo", CurrentSpecReport().FullText()}, Platform: platform, Start: started, End: time.Now(),
+	})
+	AddReportEntry(res.Scenario+": summary", report.SummaryOf(j))
+	AddReportEntry(res.Scenario+": result", res, ReportEntryVisibilityNever)
+	if *reportDir == "" {
+		return
+	}
+	path, err := j.WriteFile(*reportDir)
+	Expect(err).NotTo(HaveOccurred(), "write the journal")
+	html := filepath.Join(*reportDir, j.ReportFileName())
+	Expect(report.WriteHTMLFile(html, report.Source{Journal: j, Path: path})).To(Succeed(), "write the HTML report")
+	AddReportEntry(res.Scenario+": journal", path+" "+html)
 }
 
 // maxBacklogDuring returns the largest sampled async backlog between the
@@ -66,6 +98,8 @@ var _ = Describe("chaos: sync cascade versus async recovery", Label("chaos"), Se
 				Expect(s.Successes).To(BeZero(), "sync successes in second %d of the fault", s.T)
 			}
 		}
+		By("the timed-out sync calls still reserved stock: the caller got a 503 but inventory holds it")
+		Expect(sync.OrphanedReservations).To(BeNumerically(">", 0))
 		Expect(sync.Phases[scenario.PhaseFault].Errors).To(HaveKey(scenario.Class5xx), "order-service answers 503 when its inventory call times out")
 		Expect(sync.Phases[scenario.PhaseFault].P50Ms).To(BeNumerically(">=", 400), "each sync placement waited for the ~500 ms client timeout")
 
@@ -84,6 +118,7 @@ var _ = Describe("chaos: sync cascade versus async recovery", Label("chaos"), Se
 		Expect(sync.Phases[scenario.PhaseFault].SuccessRate).To(BeNumerically("<=", 0.05))
 		Expect(sync.Phases[scenario.PhaseFault].Errors).To(HaveKey(scenario.Class5xx))
 		Expect(sync.Phases[scenario.PhaseRecovery].SuccessRate).To(BeNumerically(">=", 0.9))
+		Expect(sync.OrphanedReservations).To(BeZero(), "refused calls never reached inventory")
 
 		By("async accepted everything and every accepted order completed, once")
 		Expect(async.Phases[scenario.PhaseFault].SuccessRate).To(BeNumerically(">=", 0.99))

@@ -201,3 +201,58 @@ func (in *Injector) Reset(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Proxy management, under the same deadlines as the faults.
+
+// Ping checks that the Toxiproxy API answers and returns its version.
+func (in *Injector) Ping(ctx context.Context) (string, error) {
+	v, err := call(ctx, func() ([]byte, error) { return in.client.Version() })
+	if err != nil {
+		return "", fmt.Errorf("toxiproxy version: %w", err)
+	}
+	return string(v), nil
+}
+
+// CreateProxy creates the named proxy from listen to upstream, replacing
+// one of the same name, and returns it (Listen holds the bound address
+// when listen asked for port 0).
+func (in *Injector) CreateProxy(ctx context.Context, name, listen, upstream string) (*toxiclient.Proxy, error) {
+	if err := in.DeleteProxy(ctx, name); err != nil {
+		return nil, err
+	}
+	p, err := call(ctx, func() (*toxiclient.Proxy, error) { return in.client.CreateProxy(name, listen, upstream) })
+	if err != nil {
+		return nil, fmt.Errorf("create proxy %s -> %s: %w", name, upstream, err)
+	}
+	return p, nil
+}
+
+// SetUpstream points the named proxy at another upstream address.
+func (in *Injector) SetUpstream(ctx context.Context, name, upstream string) error {
+	p, err := in.proxy(ctx, name)
+	if err != nil {
+		return err
+	}
+	p.Upstream = upstream
+	if _, err := call(ctx, func() (struct{}, error) { return struct{}{}, p.Save() }); err != nil {
+		return fmt.Errorf("set upstream of %s to %s: %w", name, upstream, err)
+	}
+	return nil
+}
+
+// DeleteProxy deletes the named proxy; a proxy that does not exist is not
+// an error.
+func (in *Injector) DeleteProxy(ctx context.Context, name string) error {
+	proxies, err := call(ctx, func() (map[string]*toxiclient.Proxy, error) { return in.client.Proxies() })
+	if err != nil {
+		return fmt.Errorf("list proxies: %w", err)
+	}
+	p, ok := proxies[name]
+	if !ok {
+		return nil
+	}
+	if _, err := call(ctx, func() (struct{}, error) { return struct{}{}, p.Delete() }); err != nil {
+		return fmt.Errorf("delete proxy %s: %w", name, err)
+	}
+	return nil
+}

@@ -169,3 +169,64 @@ func TestControlCallsHonourTheDeadline(t *testing.T) {
 		t.Fatalf("Down on a hung control plane: %v after %v, want deadline exceeded at ~200ms", err, time.Since(start))
 	}
 }
+
+func TestProxyManagementHonoursTheDeadline(t *testing.T) {
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	t.Cleanup(func() { hung.CloseClientConnections(); hung.Close() })
+	in := faults.NewInjector(hung.URL)
+	for name, fn := range map[string]func(context.Context) error{
+		"Ping": func(ctx context.Context) error { _, err := in.Ping(ctx); return err },
+		"CreateProxy": func(ctx context.Context) error {
+			_, err := in.CreateProxy(ctx, "p", "127.0.0.1:0", "127.0.0.1:1")
+			return err
+		},
+		"SetUpstream": func(ctx context.Context) error { return in.SetUpstream(ctx, "p", "127.0.0.1:1") },
+		"DeleteProxy": func(ctx context.Context) error { return in.DeleteProxy(ctx, "p") },
+		"Reset":       func(ctx context.Context) error { return in.Reset(ctx) },
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		start := time.Now()
+		err := fn(ctx)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+			t.Errorf("%s on a hung control plane: %v after %v, want deadline exceeded at ~200ms", name, err, time.Since(start))
+		}
+	}
+}
+
+func TestProxyManagement(t *testing.T) {
+	in, url := setup(t)
+	ctx := context.Background()
+	if v, err := in.Ping(ctx); err != nil || v == "" {
+		t.Fatalf("Ping = %q, %v", v, err)
+	}
+	if _, err := get(url, time.Second); err != nil {
+		t.Fatalf("through p: %v", err)
+	}
+	// Point p at a port nobody listens on: an enabled proxy whose upstream
+	// is down accepts and then closes.
+	if err := in.SetUpstream(ctx, "p", "127.0.0.1:1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(url, time.Second); err == nil {
+		t.Fatal("request succeeded with the upstream moved away")
+	}
+	p2, err := in.CreateProxy(ctx, "p2", "127.0.0.1:0", "127.0.0.1:1")
+	if err != nil || p2.Listen == "127.0.0.1:0" {
+		t.Fatalf("CreateProxy = %+v, %v", p2, err)
+	}
+	if _, err := in.CreateProxy(ctx, "p2", "127.0.0.1:0", "127.0.0.1:1"); err != nil {
+		t.Fatalf("CreateProxy replacing p2: %v", err)
+	}
+	if err := in.DeleteProxy(ctx, "p2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.DeleteProxy(ctx, "p2"); err != nil {
+		t.Fatalf("deleting a missing proxy: %v", err)
+	}
+	if _, err := in.Client().Proxy("p2"); err == nil {
+		t.Fatal("p2 still exists")
+	}
+}

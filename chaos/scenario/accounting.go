@@ -83,12 +83,7 @@ func (a *accountant) account(ctx context.Context, orderURL string, samples []sam
 		}
 	}
 	mr.Lost = mr.Accepted - mr.Completed
-	mr.RecoverySeconds = recoverySeconds(mr.Timeline, mr.Phases[PhaseBaseline].SuccessRate, sch.FaultEnd)
-	if mr.Lost > 0 {
-		mr.RecoverySeconds = -1
-	} else if mr.RecoverySeconds >= 0 {
-		mr.RecoverySeconds = math.Round(math.Max(mr.RecoverySeconds, drain)*10) / 10
-	}
+	finishRecovery(mr, sch, drain)
 	return nil
 }
 
@@ -117,4 +112,26 @@ func (a *accountant) fate(ctx context.Context, orderURL, id string) (fate, error
 		f.duplicated = true
 	}
 	return f, nil
+}
+
+// orphanedReservations returns inventory's reserved count minus the orders
+// the two order services report CONFIRMED: stock held for orders whose
+// caller was told they failed. A sync placement that times out after
+// inventory already reserved (the response, not the request, was delayed)
+// leaves one; async placements cannot, since every reservation's outcome
+// reaches its order. It assumes the stack served only this run.
+func (a *accountant) orphanedReservations(ctx context.Context, syncURL, asyncURL string) (int, error) {
+	var inv inventoryStats
+	if code, err := getJSON(ctx, a.client, a.inventoryURL+"/stats", &inv); err != nil || code != http.StatusOK {
+		return 0, fmt.Errorf("read inventory stats: status %d: %v", code, err)
+	}
+	confirmed := 0
+	for _, u := range []string{syncURL, asyncURL} {
+		var o orderStats
+		if code, err := getJSON(ctx, a.client, u+"/stats", &o); err != nil || code != http.StatusOK {
+			return 0, fmt.Errorf("read order stats at %s: status %d: %v", u, code, err)
+		}
+		confirmed += o.Orders["CONFIRMED"]
+	}
+	return max(0, inv.Reserved-confirmed), nil
 }

@@ -39,6 +39,17 @@ type Options struct {
 	// Progress, when set, is called about once a second during the load
 	// and while settling.
 	Progress func(Progress)
+	// ProbeInterval and ProbeTimeout shape the health probe of order-sync
+	// (GET /healthz, see Probe). Defaults 100ms and 2s.
+	ProbeInterval, ProbeTimeout time.Duration
+	// Seed seeds every random choice the engine makes (today: the arrival
+	// jitter). The result records it; the same seed gives the same
+	// arrival schedule.
+	Seed uint64
+	// Jitter spreads each request's send time uniformly over
+	// ±Jitter/2 of the interval between requests (0: a metronome, the
+	// default; 1: anywhere in the slot). 0..1.
+	Jitter float64
 }
 
 // Progress is a once-a-second snapshot of a run.
@@ -51,6 +62,16 @@ type Progress struct {
 	AsyncSent    int64
 	AsyncOK      int64
 	AsyncBacklog int // PENDING orders + unpublished outbox rows; -1 unknown
+	// Async is the latest /stats sample of the async path (outbox
+	// backlog, consumer lags); nil before the first sample.
+	Async *StatsSample
+}
+
+// Validate checks the options as Run would, without running anything, so a
+// caller can reject bad input before starting a stack.
+func (o Options) Validate() error {
+	_, err := o.withDefaults()
+	return err
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -80,6 +101,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("duration %s is too short: at least 3s", o.Duration)
 	case o.Rate < 1 || o.Rate > 2000:
 		return o, fmt.Errorf("rate %d out of range 1..2000 requests/s per mode", o.Rate)
+	case o.Jitter < 0 || o.Jitter > 1:
+		return o, fmt.Errorf("jitter %g out of range 0..1", o.Jitter)
 	}
 	return o, nil
 }
@@ -92,6 +115,14 @@ func (o Options) withDefaults() (Options, error) {
 // sync numbers are the finding, not an error. The fault is always removed
 // before Run returns.
 func Run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Result, error) {
+	if opts.RequestTimeout == 0 {
+		opts.RequestTimeout = sc.RequestTimeout // zero keeps the default
+	}
+	if sc.Applies != nil {
+		if err := sc.Applies(st); err != nil {
+			return nil, fmt.Errorf("%w: %s on the %s lane: %v", ErrNotApplicable, sc.Name, st.Lane, err)
+		}
+	}
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
@@ -103,20 +134,26 @@ func Run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 	res := &Result{
 		Scenario: sc.Name, Description: sc.Description, Lane: st.Lane,
 		Rate: opts.Rate, Modes: map[string]*ModeResult{},
+		Load:  loadSettingsOf(opts),
+		Setup: sc.Setup,
 	}
+	res.Schedule.PlannedFaultStart, res.Schedule.PlannedFaultEnd = faultStart.Seconds(), faultEnd.Seconds()
 	recs := map[string]*recorder{ModeSync: {}, ModeAsync: {}}
 	urls := map[string]string{ModeSync: st.OrderSyncURL, ModeAsync: st.OrderAsyncURL}
 	codes := map[string]int{ModeSync: http.StatusCreated, ModeAsync: http.StatusAccepted}
 
 	start := time.Now().Add(100 * time.Millisecond)
 	res.StartedAt = start.UTC()
+	probe := startProbe(ctx, st, start, opts) // order-sync's /healthz, until the load ends
+	defer probe.stop()
 	loadCtx, cancelLoad := context.WithCancel(ctx)
 	defer cancelLoad()
 	var wg sync.WaitGroup
-	for _, m := range Modes {
+	for i, m := range Modes {
 		spec := loadSpec{
 			URL: urls[m], SuccessCode: codes[m], Rate: opts.Rate, Count: count, Start: start,
 			Timeout: opts.RequestTimeout, MaxInFlight: opts.MaxInFlight, SKU: opts.SKU, Quantity: opts.Quantity,
+			Jitter: opts.Jitter, Seed: opts.Seed, Stream: uint64(i + 1),
 		}
 		client := newLoadClient(opts.MaxInFlight)
 		defer client.CloseIdleConnections()
@@ -124,32 +161,28 @@ func Run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 		go func() { defer wg.Done(); generate(loadCtx, spec, client, recs[m]) }()
 	}
 
-	// Backlog sampler and progress, once a second.
+	// Service-state sampler (samplesPerSecond) and progress (once a second).
 	// Own transports, closed when Run returns: a pooled connection that
 	// never carried a request would hold the services' graceful shutdown.
 	stats := &http.Client{Timeout: time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	defer stats.CloseIdleConnections()
-	var backlogMu sync.Mutex
-	backlog := map[int]int{}
+	sampler := newStatsSampler(stats, st, start)
 	phase := PhaseBaseline
 	var phaseMu sync.Mutex
 	samplerCtx, stopSampler := context.WithCancel(ctx)
 	samplerDone := make(chan struct{})
 	go func() {
 		defer close(samplerDone)
-		tick := time.NewTicker(time.Second)
+		tick := time.NewTicker(time.Second / samplesPerSecond)
 		defer tick.Stop()
-		for {
+		for n := 1; ; n++ {
 			select {
 			case <-samplerCtx.Done():
 				return
 			case now := <-tick.C:
-				b := asyncBacklog(samplerCtx, stats, st.OrderAsyncURL)
-				sec := int(now.Sub(start) / time.Second)
-				backlogMu.Lock()
-				backlog[sec] = b
-				backlogMu.Unlock()
-				if opts.Progress != nil {
+				async := sampler.sample(samplerCtx)
+				b := async.Backlog()
+				if opts.Progress != nil && n%samplesPerSecond == 0 {
 					phaseMu.Lock()
 					p := phase
 					phaseMu.Unlock()
@@ -157,7 +190,7 @@ func Run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 						Phase: p, Elapsed: now.Sub(start), Total: opts.Duration,
 						SyncSent: recs[ModeSync].sent.Load(), SyncOK: recs[ModeSync].ok.Load(),
 						AsyncSent: recs[ModeAsync].sent.Load(), AsyncOK: recs[ModeAsync].ok.Load(),
-						AsyncBacklog: b,
+						AsyncBacklog: b, Async: &async,
 					})
 				}
 			}
@@ -203,6 +236,8 @@ func Run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 	res.Schedule.FaultEndedAt = time.Now().UTC()
 	setPhase(PhaseRecovery)
 	wg.Wait() // load ends by itself: Count requests, each bounded by RequestTimeout
+	res.Schedule.LoadEndedAt = time.Now().UTC()
+	probe.stop()
 	setPhase("settle")
 
 	// Settle: wait for async orders to reach a final state.
@@ -211,6 +246,7 @@ func Run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 	res.Schedule.SettleSeconds = time.Since(settleStart).Seconds()
 	stopSampler()
 	<-samplerDone
+	sampler.sample(ctx) // the state once settled: the series ends drained (or not)
 	if settleErr != nil && ctx.Err() != nil {
 		return nil, settleErr
 	}
@@ -221,25 +257,29 @@ func Run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 	res.Schedule.DurationSeconds = opts.Duration.Seconds()
 	res.Schedule.FaultStart = res.Schedule.FaultStartedAt.Sub(start).Seconds()
 	res.Schedule.FaultEnd = res.Schedule.FaultEndedAt.Sub(start).Seconds()
+	res.SyncProbe = probe.summary(res.Schedule)
 
 	acct := newAccountant(st)
 	defer acct.client.CloseIdleConnections()
 	for _, m := range Modes {
 		samples := recs[m].snapshot()
 		mr := summarize(samples, res.Schedule, opts.Duration)
-		if m == ModeAsync {
-			backlogMu.Lock()
-			for i := range mr.Timeline {
-				if b, ok := backlog[mr.Timeline[i].T+1]; ok {
-					mr.Timeline[i].Backlog = &b
-				}
-			}
-			backlogMu.Unlock()
-		}
+		addAnswers(mr, samples, res.Schedule)
+		sampler.attach(m, mr)
 		if err := acct.account(ctx, urls[m], samples, mr, start, res.Schedule); err != nil {
 			return nil, fmt.Errorf("account %s orders: %w", m, err)
 		}
 		res.Modes[m] = mr
+	}
+	orphans, err := acct.orphanedReservations(ctx, st.OrderSyncURL, st.OrderAsyncURL)
+	if err != nil {
+		return nil, fmt.Errorf("account orphaned reservations: %w", err)
+	}
+	res.Modes[ModeSync].OrphanedReservations = orphans
+	if sc.Report != nil {
+		if err := sc.Report(ctx, st, res); err != nil {
+			return nil, fmt.Errorf("report of %s: %w", sc.Name, err)
+		}
 	}
 	return res, nil
 }
@@ -343,6 +383,11 @@ func summarize(samples []sample, sch Schedule, dur time.Duration) *ModeResult {
 			mr.Timeline[i].Requests++
 			if s.class == "" {
 				mr.Timeline[i].Successes++
+			} else {
+				if mr.Timeline[i].Errors == nil {
+					mr.Timeline[i].Errors = map[string]int{}
+				}
+				mr.Timeline[i].Errors[s.class]++
 			}
 			if s.class != ClassShed {
 				_ = secHists[i].RecordValue(max(1, s.latency.Microseconds()))
@@ -360,6 +405,7 @@ func summarize(samples []sample, sch Schedule, dur time.Duration) *ModeResult {
 	}
 	for i := range mr.Timeline {
 		mr.Timeline[i].P99Ms = ms(secHists[i].ValueAtQuantile(99))
+		mr.Timeline[i].P50Ms = ms(secHists[i].ValueAtQuantile(50))
 	}
 	return mr
 }

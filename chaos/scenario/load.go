@@ -34,6 +34,7 @@ type sample struct {
 	status   int    // 0 when no response
 	class    string // "" on success
 	orderID  string // set when accepted
+	code     string // the error code of an error body, "" otherwise
 	accepted bool
 }
 
@@ -74,6 +75,10 @@ type loadSpec struct {
 	MaxInFlight int
 	SKU         string
 	Quantity    int
+	// Jitter (0..1 of the interval) moves each send time by a uniform
+	// random offset in ±Jitter/2 intervals, drawn from PCG(Seed, Stream).
+	Jitter       float64
+	Seed, Stream uint64
 }
 
 // generate sends the load and returns when every request has completed
@@ -81,14 +86,14 @@ type loadSpec struct {
 // (spec.Count) and time (Count/Rate + Timeout).
 func generate(ctx context.Context, spec loadSpec, client *http.Client, rec *recorder) {
 	body, _ := json.Marshal(map[string]any{"sku": spec.SKU, "quantity": spec.Quantity})
-	interval := time.Second / time.Duration(spec.Rate)
 	sem := make(chan struct{}, spec.MaxInFlight)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	offsets := arrivalOffsets(spec)
 	for i := 0; i < spec.Count; i++ {
-		due := spec.Start.Add(time.Duration(i) * interval)
+		due := spec.Start.Add(offsets[i])
 		timer.Reset(time.Until(due))
 		select {
 		case <-ctx.Done():
@@ -129,11 +134,15 @@ func send(ctx context.Context, client *http.Client, spec loadSpec, body []byte) 
 	}
 	defer resp.Body.Close()
 	var o struct {
-		ID string `json:"id"`
+		ID    string `json:"id"`
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
 	}
 	decErr := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&o)
 	s.latency = time.Since(begin)
 	s.status = resp.StatusCode
+	s.code = o.Error.Code
 	switch {
 	case resp.StatusCode == spec.SuccessCode && decErr == nil && o.ID != "":
 		s.accepted, s.orderID = true, o.ID

@@ -37,6 +37,20 @@ type Result struct {
 	Rate        int                    `json:"rate_per_second"` // per mode
 	Schedule    Schedule               `json:"schedule"`
 	Modes       map[string]*ModeResult `json:"modes"` // keys "sync", "async"
+	// Load is the load as configured, with the seed of its randomness.
+	Load LoadSettings `json:"load"`
+	// Setup describes how the scenario configured order-sync (its
+	// resilience mitigations), "" for the defaults.
+	Setup string `json:"setup,omitempty"`
+	// SyncProbe is the health of order-sync's unrelated endpoint
+	// (GET /healthz) and its load, per phase.
+	SyncProbe *Probe `json:"sync_probe,omitempty"`
+	// Breakdown is the scenario's own table (Scenario.Report), e.g. per
+	// Kafka partition; nil for most scenarios.
+	Breakdown *Breakdown `json:"breakdown,omitempty"`
+	// BrokerDownSeconds: kafka-broker-restart's measured downtime, from
+	// the kill to the broker answering again; 0 otherwise.
+	BrokerDownSeconds float64 `json:"broker_down_seconds,omitempty"`
 }
 
 // Schedule is the fault schedule as it really ran. Offsets are seconds
@@ -48,6 +62,11 @@ type Schedule struct {
 	FaultStartedAt  time.Time `json:"fault_started_at"`
 	FaultEndedAt    time.Time `json:"fault_ended_at"`
 	SettleSeconds   float64   `json:"settle_seconds"` // how long accounting waited for async orders after the load
+	// PlannedFaultStart and PlannedFaultEnd are the schedule as asked
+	// (25% and 65% of the duration); FaultStart/FaultEnd are as it ran.
+	PlannedFaultStart float64   `json:"planned_fault_start_seconds"`
+	PlannedFaultEnd   float64   `json:"planned_fault_end_seconds"`
+	LoadEndedAt       time.Time `json:"load_ended_at"` // the last request completed
 }
 
 // ModeResult is one placement mode's measurements and accounting.
@@ -64,12 +83,23 @@ type ModeResult struct {
 	Completed         int `json:"completed"`
 	Lost              int `json:"lost"`
 	DuplicatedEffects int `json:"duplicated_effects"`
+	// OrphanedReservations (sync only): stock reserved in inventory for
+	// orders the order service reports FAILED, i.e. the caller got a 503
+	// but the stock is held (the call timed out after inventory reserved).
+	// Inventory's reserved count minus both services' CONFIRMED orders.
+	OrphanedReservations int `json:"orphaned_reservations"`
 	// RecoverySeconds: from the fault's end until the per-second success
 	// rate stays within 5 percentage points of baseline and every order
 	// accepted before the fault's end is final. -1: not within the run.
 	RecoverySeconds float64                 `json:"recovery_seconds"`
 	Phases          map[string]*PhaseResult `json:"phases"`
 	Timeline        []Second                `json:"timeline"`
+	// Recovery breaks RecoverySeconds down by criterion (see measure.go).
+	Recovery *Recovery `json:"recovery,omitempty"`
+	// Stats is the service-state series behind this mode: order-service
+	// and inventory-service GET /stats, sampled four times a second from
+	// the load's start until settled.
+	Stats []StatsSample `json:"stats,omitempty"`
 }
 
 // PhaseResult summarises the requests sent during one phase. Latencies are
@@ -83,6 +113,10 @@ type PhaseResult struct {
 	P99Ms       float64        `json:"p99_ms"`
 	MaxMs       float64        `json:"max_ms"`
 	Errors      map[string]int `json:"errors,omitempty"` // by class: timeout, refused, reset, 5xx, 4xx, shed, other
+	// Answers: latency per kind of answer, keyed "201", "503 circuit_open",
+	// "503 inventory_unavailable", "timeout", … (status and error code from
+	// the body, or the error class when there was no response).
+	Answers map[string]*AnswerStats `json:"answers,omitempty"`
 }
 
 // Second is one second of a mode's timeline.
@@ -95,6 +129,13 @@ type Second struct {
 	// sampled at the end of the second; -1 when the sample failed, absent
 	// for sync.
 	Backlog *int `json:"backlog,omitempty"`
+	// P50Ms is the second's median latency; Errors its failed requests
+	// by class (absent when none failed).
+	P50Ms  float64        `json:"p50_ms"`
+	Errors map[string]int `json:"errors,omitempty"`
+	// Stats is the last service-state sample taken during the second
+	// (nil when none was).
+	Stats *StatsSample `json:"stats,omitempty"`
 }
 
 // WriteTable prints the side-by-side comparison.
@@ -123,6 +164,11 @@ func (r *Result) WriteTable(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t\n", m, mr.Accepted, mr.Completed, mr.Lost, mr.DuplicatedEffects, rec)
 	}
 	tw.Flush()
+	if n := r.Modes[ModeSync].OrphanedReservations; n > 0 {
+		fmt.Fprintf(w, "\nsync: %d orphaned reservations: inventory holds stock for orders whose caller got a 503 (the call timed out after inventory had reserved)\n", n)
+	}
+	r.writeResilience(w)
+	r.writeBreakdown(w)
 }
 
 func errorSummary(errs map[string]int) string {

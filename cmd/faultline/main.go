@@ -5,6 +5,16 @@
 //
 //	faultline list
 //	faultline run [--scenario NAME[,NAME...]|all] [--duration 20s] [--rate 20] [--settle 30s] [--json PATH] [--service-log PATH]
+//	              [--seed N] [--jitter 0.2] [--journal-dir out] [--report DIR]
+//	faultline report JOURNAL.json [JOURNAL.json...] [-o report.html]
+//	faultline bench [--quick]
+//
+// Every run writes a JSON journal per scenario (--journal-dir, default
+// out/journal-<scenario>-<UTC time>.json): the fault schedule with exact
+// times, the seed, component versions, the steady-state hypothesis checked
+// before and after the fault, every measurement and a verdict per check.
+// `faultline report` renders journals as one self-contained HTML page;
+// `run --report DIR` writes one per scenario directly.
 //
 // Exit status: 0 when every run completed (whatever sync's numbers were:
 // those are the finding), 1 when the harness failed (a service did not
@@ -21,11 +31,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/faultline-harness/faultline/chaos/report"
 	"github.com/faultline-harness/faultline/chaos/scenario"
 	"github.com/faultline-harness/faultline/chaos/stack"
 )
@@ -33,10 +45,14 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	interrupted := ctx.Err() != nil
 	stop()
 	var ue usageError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case interrupted && errors.Is(err, context.Canceled):
+		fmt.Fprintln(os.Stderr, "faultline: interrupted")
+		os.Exit(130)
 	case errors.As(err, &ue):
 		fmt.Fprintln(os.Stderr, "faultline:", err)
 		os.Exit(2)
@@ -51,8 +67,11 @@ type usageError struct{ error }
 const usage = `usage:
   faultline list                      list the scenarios
   faultline run [flags]               run scenarios and print the sync-vs-async comparison
+  faultline report JOURNAL.json... [-o report.html]
+                                      render journals as a self-contained HTML report
+  faultline bench [--quick]           measure the harness's own overheads and print ratios
 
-run flags:
+Run 'faultline run -h' for the run flags.
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -69,6 +88,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return tw.Flush()
 	case "run":
 		return runScenarios(ctx, args[1:], stdout, stderr)
+	case "report":
+		return runReport(args[1:], stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -88,8 +111,26 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.DurationVar(&opts.Settle, "settle", 30*time.Second, "max wait after the load for accepted async orders to complete")
 	jsonPath := fs.String("json", "", "write the result as JSON to this file (one object for one scenario, an array for several)")
 	serviceLog := fs.String("service-log", "", "append the services' logs to this file (default: discarded)")
+	outs := addOutputFlags(fs, &opts)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
 		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q: name scenarios with --scenario", fs.Arg(0))}
+	}
+	if opts.Rate <= 0 || opts.Settle <= 0 {
+		return usageError{fmt.Errorf("--rate and --settle must be positive (got %d, %s)", opts.Rate, opts.Settle)}
+	}
+	if err := opts.Validate(); err != nil {
+		return usageError{err}
+	}
+	if *jsonPath != "" {
+		if err := os.MkdirAll(filepath.Dir(*jsonPath), 0o755); err != nil {
+			return usageError{fmt.Errorf("--json %s: %w", *jsonPath, err)}
+		}
 	}
 	var scs []scenario.Scenario
 	if *names == "all" {
@@ -112,18 +153,12 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		defer f.Close()
 		logger = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	opts.Progress = func(p scenario.Progress) {
-		backlog := "?"
-		if p.AsyncBacklog >= 0 {
-			backlog = fmt.Sprint(p.AsyncBacklog)
-		}
-		fmt.Fprintf(stderr, "  [%-8s %5.1fs/%.0fs] sync %d done %s ok | async %d done %s ok, backlog %s\n",
-			p.Phase, p.Elapsed.Seconds(), p.Total.Seconds(), p.SyncSent, pct(p.SyncOK, p.SyncSent), p.AsyncSent, pct(p.AsyncOK, p.AsyncSent), backlog)
-	}
+	opts.Progress = progressPrinter(stderr)
+	pickSeed(&opts, stderr)
 
 	var results []*scenario.Result
 	for _, sc := range scs {
-		cfg := stack.ConfigFromEnv()
+		cfg := sc.StackConfig(stack.ConfigFromEnv()) // the scenario's order-sync setup, if any
 		cfg.Log = logger.With("scenario", sc.Name)
 		fmt.Fprintf(stderr, "faultline: starting stack for %s...\n", sc.Name)
 		st, err := stack.Start(ctx, cfg)
@@ -132,16 +167,30 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		fmt.Fprintf(stderr, "faultline: %s lane up (toxiproxy %s, kafka %s); running %s for %s at %d req/s per mode\n",
 			st.Lane, st.ToxiproxyURL, strings.Join(st.KafkaBrokers, ","), sc.Name, opts.Duration, opts.Rate)
+		started := time.Now()
 		res, runErr := scenario.Run(ctx, st, sc, opts)
+		meta := report.Meta{Command: os.Args, Platform: platformOf(st), Start: started, End: time.Now()}
 		closeErr := st.Close()
+		if errors.Is(runErr, scenario.ErrNotApplicable) { // e.g. one-broker-down on a single real broker
+			fmt.Fprintf(stderr, "faultline: skipped: %v\n", runErr)
+			continue
+		}
 		if runErr != nil {
-			return fmt.Errorf("scenario %s: %w", sc.Name, runErr)
+			runErr = fmt.Errorf("scenario %s: %w", sc.Name, runErr)
+			if err := outs.record(report.FailedJournal(sc, opts, report.DefaultHypothesis(), meta, runErr), stderr); err != nil {
+				fmt.Fprintf(stderr, "faultline: %v\n", err)
+			}
+			outs.finish(stderr)
+			return runErr
 		}
 		if closeErr != nil {
 			fmt.Fprintf(stderr, "faultline: warning: stopping the stack: %v\n", closeErr)
 		}
 		res.WriteTable(stdout)
 		results = append(results, res)
+		if err := outs.record(report.NewJournal(res, report.DefaultHypothesis(), meta), stderr); err != nil {
+			return err
+		}
 	}
 	if *jsonPath != "" {
 		var v any = results
@@ -155,14 +204,8 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if err := os.WriteFile(*jsonPath, append(b, '\n'), 0o644); err != nil {
 			return fmt.Errorf("write result: %w", err)
 		}
-		fmt.Fprintf(stderr, "faultline: wrote %s\n", *jsonPath)
+		outs.written = append(outs.written, "result  "+*jsonPath)
 	}
+	outs.finish(stderr)
 	return nil
-}
-
-func pct(ok, n int64) string {
-	if n == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.0f%%", 100*float64(ok)/float64(n))
 }

@@ -1,0 +1,90 @@
+package report
+
+import (
+	"bytes"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/faultline-harness/faultline/chaos/scenario"
+)
+
+func TestEmbeddedEChartsIsThePinnedOne(t *testing.T) {
+	if got := echartsDigest(); got != EChartsSHA256 {
+		t.Fatalf("assets/echarts.min.js sha256 = %s, want %s (echarts %s from npm; `make report-assets` fetches it)", got, EChartsSHA256, EChartsVersion)
+	}
+	if !strings.Contains(echartsJS[:2000], "Apache") {
+		t.Error("assets/echarts.min.js lacks its license header")
+	}
+}
+
+func renderPage(t *testing.T, sources ...Source) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := WriteHTML(&b, sources...); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestHTMLIsSelfContained(t *testing.T) {
+	page := renderPage(t, Source{Journal: defaultFixture().journal(), Path: "out/journal-x.json"})
+	// Nothing is loaded from anywhere: no src/href to a URL, no <link>,
+	// and a policy that forbids fetching should anything try.
+	for _, re := range []string{`(?i)<script[^>]+src=`, `(?i)<link\b`, `(?i)(src|href)\s*=\s*["']?(https?:)?//`, `(?i)@import`} {
+		if m := regexp.MustCompile(re).FindString(page); m != "" {
+			t.Errorf("report references something external: %q", m)
+		}
+	}
+	if !strings.Contains(page, `Content-Security-Policy" content="default-src 'none'`) {
+		t.Error("report has no Content-Security-Policy forbidding fetches")
+	}
+	if !strings.Contains(page, echartsJS[len(echartsJS)-500:]) {
+		t.Error("echarts.min.js is not inlined whole")
+	}
+}
+
+func TestHTMLHasChartsTablesAndFaultWindow(t *testing.T) {
+	j := defaultFixture().journal()
+	page := renderPage(t, Source{Journal: j})
+	for _, id := range []string{"s0_success", "s0_latency", "s0_backlog", "s0_errors"} {
+		if n := strings.Count(page, id); n < 3 { // the element, echarts.init and setOption
+			t.Errorf("chart %s appears %d times, want element and script", id, n)
+		}
+	}
+	// The fault window is shaded on every chart, at the real fault times.
+	if n := strings.Count(page, `"markArea":{"data":[[{"name":"fault","xAxis":5.01`); n != 4 {
+		t.Errorf("fault markArea at 5.01 s on %d charts, want 4", n)
+	}
+	if !strings.Contains(page, `{"xAxis":13.02}`) {
+		t.Error("fault markArea does not end at 13.02 s")
+	}
+	for _, want := range []string{
+		"Accounting", "Steady-state hypothesis", "Per phase", "async backlog drains to 0",
+		"Async backlog and consumer lag", "inventory consumer lag", "sync 5xx", "load ends",
+		`data-charts-expected", "4"`, "seed <b>42</b>",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	// The accounting rows carry the numbers.
+	if !regexp.MustCompile(`(?s)mode async">async</td><td>400</td><td>400</td><td>400</td>`).MatchString(page) {
+		t.Error("accounting row for async (400 requests, accepted, completed) not found")
+	}
+}
+
+func TestHTMLSeveralScenariosAndAFailedRun(t *testing.T) {
+	failed := FailedJournal(scenario.Scenario{Name: "kafka-down", Description: "Kafka unreachable"}, scenario.Options{}, DefaultHypothesis(), Meta{}, os.ErrDeadlineExceeded)
+	page := renderPage(t, Source{Journal: defaultFixture().journal()}, Source{Journal: failed})
+	if !strings.Contains(page, `href="#s1-kafka-down"`) || !strings.Contains(page, "harness failed") {
+		t.Error("second (failed) scenario not linked or not marked")
+	}
+	if strings.Contains(page, "s1_success") {
+		t.Error("a failed run has no measurements to chart")
+	}
+	if !strings.Contains(page, `data-charts-expected", "4"`) {
+		t.Error("chart count should cover only the completed run")
+	}
+}

@@ -1,0 +1,237 @@
+// Package report turns a chaos run into things people can look at: a JSON
+// journal of the experiment (the Chaos Toolkit's journal, in Go: the
+// scenario and its fault schedule with exact times, the seed, component
+// versions, the steady-state hypothesis checked before and after the
+// fault, every measurement and a verdict per check), a self-contained HTML
+// report rendered from journals (ECharts, inlined: it opens with no
+// network), and a one-line summary for test reports.
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/faultline-harness/faultline/chaos/scenario"
+)
+
+// JournalFormat names the journal's schema; bump it on incompatible change.
+const JournalFormat = "faultline-journal/1"
+
+// Run statuses.
+const (
+	StatusCompleted = "completed" // the experiment ran; see Deviated for the finding
+	StatusFailed    = "failed"    // the harness failed (Error says why); no verdict
+)
+
+// Journal is the record of one scenario run.
+type Journal struct {
+	Format  string    `json:"format"`
+	Status  string    `json:"status"`
+	Error   string    `json:"error,omitempty"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	Seconds float64   `json:"duration_seconds"` // End - Start, wall time
+	Command []string  `json:"command,omitempty"`
+	// Seed seeded the run's randomness (the arrival jitter).
+	Seed       uint64     `json:"seed"`
+	Platform   Platform   `json:"platform"`
+	Experiment Experiment `json:"experiment"`
+	// Activities are the timed steps of the run, in order.
+	Activities []Activity `json:"activities"`
+	// SteadyStates is the hypothesis checked before, during (observed)
+	// and after the fault.
+	SteadyStates SteadyStates `json:"steady_states"`
+	// Accounting checks the whole run: nothing lost, nothing twice.
+	Accounting []ProbeResult `json:"accounting"`
+	// Deviated: the steady state did not hold before or after the fault,
+	// or an accounting check failed.
+	Deviated bool   `json:"deviated"`
+	Verdict  string `json:"verdict"`
+	// Measurements is everything the engine measured: per phase, per
+	// second and the /stats series, per mode, and the accounting.
+	Measurements *scenario.Result `json:"measurements,omitempty"`
+}
+
+// Experiment is what was attempted.
+type Experiment struct {
+	Scenario    string                `json:"scenario"`
+	Description string                `json:"description"`
+	Hypothesis  Hypothesis            `json:"steady_state_hypothesis"`
+	Load        scenario.LoadSettings `json:"load"`
+	Schedule    scenario.Schedule     `json:"schedule"`
+}
+
+// SteadyStates holds the hypothesis in each window.
+type SteadyStates struct {
+	Before SteadyState `json:"before"`
+	During SteadyState `json:"during"`
+	After  SteadyState `json:"after"`
+}
+
+// Activity is one timed step of a run.
+type Activity struct {
+	Type  string    `json:"type"` // load, action, rollback, settle
+	Name  string    `json:"name"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// Offsets in seconds since the load started.
+	StartOffset float64 `json:"start_offset_seconds"`
+	EndOffset   float64 `json:"end_offset_seconds"`
+}
+
+// Meta is what the caller knows about a run that the result does not.
+type Meta struct {
+	Command  []string
+	Platform Platform // CurrentPlatform(lane), plus what the stack reported
+	Start    time.Time
+	End      time.Time
+}
+
+// NewJournal builds the journal of a completed run and checks h.
+func NewJournal(res *scenario.Result, h Hypothesis, meta Meta) *Journal {
+	j := &Journal{
+		Format: JournalFormat, Status: StatusCompleted,
+		Start: meta.Start, End: meta.End, Seconds: round3(meta.End.Sub(meta.Start).Seconds()),
+		Command: meta.Command, Seed: res.Load.Seed, Platform: meta.Platform,
+		Experiment: Experiment{
+			Scenario: res.Scenario, Description: res.Description, Hypothesis: h,
+			Load: res.Load, Schedule: res.Schedule,
+		},
+		Measurements: res,
+	}
+	if j.Platform.Lane == "" {
+		j.Platform.Lane = res.Lane
+	}
+	j.Activities = activities(res)
+	j.SteadyStates = SteadyStates{
+		Before: h.Check(res, WindowBefore),
+		During: h.Check(res, WindowDuring),
+		After:  h.Check(res, WindowAfter),
+	}
+	j.Accounting = CheckAccounting(res, AccountingProbes())
+	accountingOK := true
+	for _, a := range j.Accounting {
+		accountingOK = accountingOK && a.ToleranceMet
+	}
+	j.Deviated = !j.SteadyStates.Before.Met || !j.SteadyStates.After.Met || !accountingOK
+	j.Verdict = verdict(j, accountingOK)
+	return j
+}
+
+// FailedJournal records a run the harness could not complete.
+func FailedJournal(sc scenario.Scenario, opts scenario.Options, h Hypothesis, meta Meta, err error) *Journal {
+	return &Journal{
+		Format: JournalFormat, Status: StatusFailed, Error: err.Error(),
+		Start: meta.Start, End: meta.End, Seconds: round3(meta.End.Sub(meta.Start).Seconds()),
+		Command: meta.Command, Seed: opts.Seed, Platform: meta.Platform,
+		Experiment: Experiment{Scenario: sc.Name, Description: sc.Description, Hypothesis: h},
+		Deviated:   true,
+		Verdict:    "no verdict: the harness failed: " + err.Error(),
+	}
+}
+
+func verdict(j *Journal, accountingOK bool) string {
+	failed := func(ss SteadyState) string {
+		s := ""
+		for _, p := range ss.Probes {
+			if !p.ToleranceMet {
+				if s != "" {
+					s += "; "
+				}
+				s += fmt.Sprintf("%s (%s, got %s)", p.Probe, p.Tolerance, trimFloat(round3(p.Value)))
+			}
+		}
+		return s
+	}
+	switch {
+	case !j.SteadyStates.Before.Met:
+		return "steady state NOT met before the fault, so the run shows nothing about the fault: " + failed(j.SteadyStates.Before)
+	case !j.SteadyStates.After.Met:
+		return "deviated: the steady state did not return after the fault: " + failed(j.SteadyStates.After)
+	case !accountingOK:
+		s := ""
+		for _, a := range j.Accounting {
+			if !a.ToleranceMet {
+				if s != "" {
+					s += "; "
+				}
+				s += fmt.Sprintf("%s (got %s)", a.Probe, trimFloat(a.Value))
+			}
+		}
+		return "deviated: accounting failed: " + s
+	}
+	return "steady state met before and after the fault; nothing lost or duplicated"
+}
+
+func activities(res *scenario.Result) []Activity {
+	s := res.Schedule
+	at := func(off float64) time.Time { return res.StartedAt.Add(time.Duration(off * float64(time.Second))) }
+	off := func(t time.Time) float64 { return round3(t.Sub(res.StartedAt).Seconds()) }
+	loadEnd := s.LoadEndedAt
+	if loadEnd.IsZero() {
+		loadEnd = at(s.DurationSeconds)
+	}
+	settled := loadEnd.Add(time.Duration(s.SettleSeconds * float64(time.Second)))
+	return []Activity{
+		{Type: "load", Name: fmt.Sprintf("open-loop load, %d req/s on each mode", res.Rate), Start: res.StartedAt, End: loadEnd, StartOffset: 0, EndOffset: off(loadEnd)},
+		{Type: "action", Name: "inject: " + res.Description, Start: s.FaultStartedAt, End: s.FaultEndedAt, StartOffset: off(s.FaultStartedAt), EndOffset: off(s.FaultEndedAt)},
+		{Type: "rollback", Name: "remove the fault", Start: s.FaultEndedAt, End: s.FaultEndedAt, StartOffset: off(s.FaultEndedAt), EndOffset: off(s.FaultEndedAt)},
+		{Type: "settle", Name: "wait for accepted async orders to become final", Start: loadEnd, End: settled, StartOffset: off(loadEnd), EndOffset: off(settled)},
+	}
+}
+
+// FileName is the journal's default name: journal-<scenario>-<UTC start>.json.
+func (j *Journal) FileName() string { return baseName("journal", j) + ".json" }
+
+// ReportFileName is the matching HTML report's name.
+func (j *Journal) ReportFileName() string { return baseName("report", j) + ".html" }
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+func baseName(kind string, j *Journal) string {
+	return fmt.Sprintf("%s-%s-%s", kind, unsafeName.ReplaceAllString(j.Experiment.Scenario, "_"), j.Start.UTC().Format("20060102T150405Z"))
+}
+
+// WriteFile writes j as indented JSON to dir/FileName() (creating dir)
+// and returns the path.
+func (j *Journal) WriteFile(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create journal dir: %w", err)
+	}
+	b, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("encode journal: %w", err)
+	}
+	path := filepath.Join(dir, j.FileName())
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return "", fmt.Errorf("write journal: %w", err)
+	}
+	return path, nil
+}
+
+// ReadJournal reads a journal file and checks its format.
+func ReadJournal(path string) (*Journal, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var j Journal
+	if err := json.Unmarshal(b, &j); err != nil {
+		return nil, fmt.Errorf("read journal %s: %w", path, err)
+	}
+	if j.Format != JournalFormat {
+		return nil, fmt.Errorf("read journal %s: format %q, want %q", path, j.Format, JournalFormat)
+	}
+	if j.Status == StatusCompleted && j.Measurements == nil {
+		return nil, errors.New("read journal " + path + ": completed run without measurements")
+	}
+	return &j, nil
+}
+
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/faultline-harness/faultline/chaos/report"
+	"github.com/faultline-harness/faultline/chaos/scenario"
+	"github.com/faultline-harness/faultline/chaos/stack"
+)
+
+// outputs are what `faultline run` leaves behind besides the table: one
+// JSON journal per scenario (always, unless --journal-dir is empty) and,
+// with --report DIR, one HTML report per scenario.
+type outputs struct {
+	journalDir string
+	reportDir  string
+	written    []string
+	deviated   []string
+}
+
+func addOutputFlags(fs *flag.FlagSet, opts *scenario.Options) *outputs {
+	o := &outputs{}
+	fs.Uint64Var(&opts.Seed, "seed", 0, "seed of the run's randomness (the arrival jitter); 0 picks one from the clock; recorded in the journal")
+	fs.Float64Var(&opts.Jitter, "jitter", 0.2, "arrival jitter, 0..1 of the interval between requests (0: a metronome)")
+	fs.StringVar(&o.journalDir, "journal-dir", "out", "write each scenario's JSON journal here as journal-<scenario>-<UTC time>.json (empty: none)")
+	fs.StringVar(&o.reportDir, "report", "", "also write each scenario's self-contained HTML report into this directory")
+	return o
+}
+
+// pickSeed fills opts.Seed when the user left it 0 and says which it is.
+func pickSeed(opts *scenario.Options, stderr io.Writer) {
+	if opts.Seed == 0 {
+		opts.Seed = uint64(time.Now().UnixNano())
+	}
+	fmt.Fprintf(stderr, "faultline: seed %d (replay the same arrival schedule with --seed %d --jitter %g)\n", opts.Seed, opts.Seed, opts.Jitter)
+}
+
+// platformOf describes the stack for the journal.
+func platformOf(st *stack.Stack) report.Platform {
+	p := report.CurrentPlatform(st.Lane)
+	p.KafkaBrokers, p.ToxiproxyURL = st.KafkaBrokers, st.ToxiproxyURL
+	p.ToxiproxyServer = toxiproxyVersion(st)
+	return p
+}
+
+// toxiproxyVersion asks the Toxiproxy server for its version, bounded by
+// a deadline (the client takes no context). The in-process server reports
+// "git"; the module version is then what runs.
+func toxiproxyVersion(st *stack.Stack) string {
+	ch := make(chan string, 1)
+	go func() {
+		b, err := st.Faults.Client().Version()
+		var v struct {
+			Version string `json:"version"`
+		}
+		if err != nil || json.Unmarshal(b, &v) != nil {
+			ch <- ""
+			return
+		}
+		ch <- v.Version
+	}()
+	select {
+	case v := <-ch:
+		if v == "git" && st.Lane == stack.LaneEmbedded {
+			return "in-process (module version above)"
+		}
+		return v
+	case <-time.After(2 * time.Second):
+		return ""
+	}
+}
+
+// record writes the journal (and report) of one scenario run.
+func (o *outputs) record(j *report.Journal, stderr io.Writer) error {
+	if !j.Deviated && j.Status == report.StatusCompleted {
+		fmt.Fprintf(stderr, "faultline: %s: %s\n", j.Experiment.Scenario, j.Verdict)
+	} else {
+		o.deviated = append(o.deviated, j.Experiment.Scenario)
+		fmt.Fprintf(stderr, "faultline: %s: %s\n", j.Experiment.Scenario, j.Verdict)
+	}
+	var journalPath string
+	if o.journalDir != "" {
+		p, err := j.WriteFile(o.journalDir)
+		if err != nil {
+			return err
+		}
+		journalPath = p
+		o.written = append(o.written, "journal "+p)
+	}
+	if o.reportDir != "" && j.Status == report.StatusCompleted {
+		p, err := writeReport(filepath.Join(o.reportDir, j.ReportFileName()), report.Source{Journal: j, Path: journalPath})
+		if err != nil {
+			return err
+		}
+		o.written = append(o.written, "report  "+p)
+	}
+	return nil
+}
+
+// finish says where everything went.
+func (o *outputs) finish(stderr io.Writer) {
+	if len(o.written) == 0 {
+		return
+	}
+	fmt.Fprintln(stderr, "\nfaultline: wrote")
+	for _, w := range o.written {
+		fmt.Fprintln(stderr, "  "+w)
+	}
+}
+
+func writeReport(path string, sources ...report.Source) (string, error) {
+	return path, report.WriteHTMLFile(path, sources...)
+}
+
+// runReport is `faultline report JOURNAL.json... [-o report.html]`.
+func runReport(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("o", "", "write the HTML here (default: report-<scenario>-<time>.html beside the first journal)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: faultline report JOURNAL.json [JOURNAL.json...] [-o report.html]")
+		fs.PrintDefaults()
+	}
+	// Flags may come before or after the journals.
+	var files []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return usageError{err}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(files) == 0 {
+		fs.Usage()
+		return usageError{fmt.Errorf("report: no journal given")}
+	}
+	var sources []report.Source
+	for _, f := range files {
+		j, err := report.ReadJournal(f)
+		if err != nil {
+			return usageError{err}
+		}
+		sources = append(sources, report.Source{Journal: j, Path: f})
+	}
+	path := *out
+	if path == "" {
+		path = filepath.Join(filepath.Dir(files[0]), sources[0].Journal.ReportFileName())
+	}
+	p, err := writeReport(path, sources...)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(sources))
+	for i, s := range sources {
+		names[i] = s.Journal.Experiment.Scenario
+	}
+	fmt.Fprintf(stdout, "faultline: wrote %s (%s)\n", p, strings.Join(names, ", "))
+	return nil
+}
+
+// progressPrinter prints one line a second: phase, elapsed, this second's
+// request rate and success per mode, the async backlog and lags.
+func progressPrinter(w io.Writer) func(scenario.Progress) {
+	var last scenario.Progress
+	return func(p scenario.Progress) {
+		rate := func(now, before int64) int64 { return max(0, now-before) }
+		okPct := func(ok, okBefore, n, nBefore int64) string {
+			if n-nBefore <= 0 {
+				return "  -"
+			}
+			return fmt.Sprintf("%3.0f%%", 100*float64(ok-okBefore)/float64(n-nBefore))
+		}
+		async := "backlog ?"
+		if p.AsyncBacklog >= 0 {
+			async = fmt.Sprintf("backlog %d", p.AsyncBacklog)
+		}
+		if s := p.Async; s != nil && s.OrderErr == "" {
+			async += fmt.Sprintf(" (outbox %d), lag %d/%d", s.OutboxBacklog, s.InventoryConsumerLag, s.ConsumerLag)
+		}
+		fmt.Fprintf(w, "  [%-8s %5.1fs/%.0fs] sync %3d/s ok %s | async %3d/s ok %s %s\n",
+			p.Phase, p.Elapsed.Seconds(), p.Total.Seconds(),
+			rate(p.SyncSent, last.SyncSent), okPct(p.SyncOK, last.SyncOK, p.SyncSent, last.SyncSent),
+			rate(p.AsyncSent, last.AsyncSent), okPct(p.AsyncOK, last.AsyncOK, p.AsyncSent, last.AsyncSent), async)
+		last = p
+	}
+}
