@@ -56,23 +56,7 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
-		if pattern != "" {
-			mux.ServeHTTP(w, r) // ServeHTTP, not h, so r.PathValue works
-			return
-		}
-		// The mux's own plain-text 404/405: keep its status and Allow header,
-		// send our JSON body instead.
-		rec := &statusRecorder{header: http.Header{}}
-		h.ServeHTTP(rec, r)
-		if rec.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", rec.header.Get("Allow"))
-			web.WriteError(w, rec.status, "method_not_allowed", fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
-			return
-		}
-		web.WriteError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
-	})
+	return web.WithJSONErrors(mux)
 }
 
 func (s *Service) getStock(w http.ResponseWriter, r *http.Request) {
@@ -152,14 +136,3 @@ func (s *Service) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 		web.WriteError(w, http.StatusInternalServerError, "internal", "internal error")
 	}
 }
-
-// statusRecorder captures the status and headers of the mux's fallback
-// handlers and discards their plain-text body.
-type statusRecorder struct {
-	header http.Header
-	status int
-}
-
-func (s *statusRecorder) Header() http.Header         { return s.header }
-func (s *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
-func (s *statusRecorder) WriteHeader(code int)        { s.status = code }
