@@ -10,6 +10,7 @@ GINKGO_FLAGS ?= --race --randomize-all --keep-going --junit-report=junit.xml --j
 include contracts/pact.mk
 include chaos/lanes.mk
 include chaos/report.mk
+include chaos/resilience.mk
 
 .PHONY: help demo list build vet unit suites chaos test clean up down
 

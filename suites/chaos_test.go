@@ -118,7 +118,6 @@ var _ = Describe("chaos: sync cascade versus async recovery", Label("chaos"), Se
 		Expect(sync.Phases[scenario.PhaseFault].SuccessRate).To(BeNumerically("<=", 0.05))
 		Expect(sync.Phases[scenario.PhaseFault].Errors).To(HaveKey(scenario.Class5xx))
 		Expect(sync.Phases[scenario.PhaseRecovery].SuccessRate).To(BeNumerically(">=", 0.9))
-		Expect(sync.OrphanedReservations).To(BeZero(), "refused calls never reached inventory")
 
 		By("async accepted everything and every accepted order completed, once")
 		Expect(async.Phases[scenario.PhaseFault].SuccessRate).To(BeNumerically(">=", 0.99))
