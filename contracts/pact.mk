@@ -6,8 +6,8 @@
 #                                                mutation checks, plain contract tests (see contracts/README.md)
 #   make pact-publish                            publish contracts/pacts to PACT_BROKER_BASE_URL
 #   make pact-verify-broker                      verify both providers against the broker's pacts
-#   make can-i-deploy PACTICIPANT=inventory ENVIRONMENT=production [VERSION=<sha>]
-#   make record-deployment PACTICIPANT=inventory ENVIRONMENT=production [VERSION=<sha>]
+#   make can-i-deploy PACTICIPANT=inventory-service ENVIRONMENT=production [VERSION=<sha>]
+#   make record-deployment PACTICIPANT=inventory-service ENVIRONMENT=production [VERSION=<sha>]
 #
 # Broker credentials come from the environment (or the make command line):
 # PACT_BROKER_TOKEN, or PACT_BROKER_USERNAME and PACT_BROKER_PASSWORD.

@@ -51,6 +51,9 @@ need PACT_BROKER_BASE_URL "the Pact Broker's URL, e.g. http://127.0.0.1:9292 fro
 if [[ -z "${PACT_BROKER_TOKEN:-}" && -n "${PACT_BROKER_USERNAME:-}" ]]; then
 	need PACT_BROKER_PASSWORD "basic auth password for PACT_BROKER_USERNAME"
 fi
+if [[ -z "${PACT_BROKER_TOKEN:-}" && -n "${PACT_BROKER_PASSWORD:-}" ]]; then
+	need PACT_BROKER_USERNAME "basic auth user for PACT_BROKER_PASSWORD"
+fi
 
 case "$verb" in
 publish)
@@ -65,7 +68,7 @@ publish)
 	need PACT_BRANCH "the consumer's branch, default the current git branch (none on a detached HEAD)"
 	;;
 can-i-deploy | record-deployment)
-	need PACTICIPANT "the application name, e.g. inventory"
+	need PACTICIPANT "the pacticipant, e.g. inventory-service or order-service"
 	need VERSION "the application version, e.g. the git SHA"
 	need ENVIRONMENT "the environment name, e.g. production"
 	;;
