@@ -3,7 +3,8 @@
 # files that scripts/pact-tools.sh installs into .tools/pact/.
 #
 #   . scripts/pact-env.sh
-#   go test -tags pact -count=1 ./contracts/...
+#   go test -tags pact -count=1 ./contracts/consumer    # consumer phase first: writes contracts/pacts
+#   go test -tags pact -count=1 ./contracts/provider    # then provider verification (make contracts does both, in order)
 #
 # Source it (bash or zsh); do not execute it. It links cgo against
 # .tools/pact/lib with an rpath (without the rpath the test binary fails at
