@@ -65,6 +65,18 @@ func call[T any](ctx context.Context, fn func() (T, error)) (T, error) {
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
 		defer cancel()
 	}
+	v, err := RunWithContext(ctx, fn)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return v, fmt.Errorf("toxiproxy control call: %w", err)
+	}
+	return v, err
+}
+
+// RunWithContext runs a blocking call that takes no context (the Toxiproxy
+// client, some sarama calls) and returns its result, or ctx.Err() as soon
+// as ctx ends first; fn then finishes in the background, bounded by its
+// own timeouts.
+func RunWithContext[T any](ctx context.Context, fn func() (T, error)) (T, error) {
 	type result struct {
 		v   T
 		err error
@@ -79,8 +91,17 @@ func call[T any](ctx context.Context, fn func() (T, error)) (T, error) {
 		return r.v, r.err
 	case <-ctx.Done():
 		var zero T
-		return zero, fmt.Errorf("toxiproxy control call: %w", ctx.Err())
+		return zero, ctx.Err()
 	}
+}
+
+// Proxies lists the server's proxies by name.
+func (in *Injector) Proxies(ctx context.Context) (map[string]*toxiclient.Proxy, error) {
+	ps, err := call(ctx, in.client.Proxies)
+	if err != nil {
+		return nil, fmt.Errorf("list proxies: %w", err)
+	}
+	return ps, nil
 }
 
 func (in *Injector) proxy(ctx context.Context, name string) (*toxiclient.Proxy, error) {

@@ -17,6 +17,7 @@ import (
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/faultline-harness/faultline/chaos/faults"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/order"
@@ -197,7 +198,7 @@ func (s *Stack) harnessClient(ctx context.Context, bootstrap []string, route map
 	if err != nil {
 		return nil, err
 	}
-	return withCtx(ctx, func() (sarama.Client, error) { return sarama.NewClient(bootstrap, sc) })
+	return faults.RunWithContext(ctx, func() (sarama.Client, error) { return sarama.NewClient(bootstrap, sc) })
 }
 
 // NewHarnessClient returns a sarama client for the harness's own
@@ -216,7 +217,7 @@ func (s *Stack) NewHarnessClient(ctx context.Context, direct bool) (sarama.Clien
 // Toxiproxy proxy listening on its advertised address. A broker whose
 // advertised address no proxy listens on is a bypass: an error.
 func (s *Stack) discover(ctx context.Context, client sarama.Client) error {
-	proxies, err := withCtx(ctx, func() (map[string]*toxiclient.Proxy, error) { return s.Faults.Client().Proxies() })
+	proxies, err := s.Faults.Proxies(ctx)
 	if err != nil {
 		return fmt.Errorf("list toxiproxy proxies at %s: %w", s.ToxiproxyURL, err)
 	}
@@ -277,7 +278,7 @@ func ensureTopics(ctx context.Context, client sarama.Client, topics []string, br
 		return fmt.Errorf("kafka admin: %w", err)
 	}
 	// Not closed: closing it would close the shared client.
-	existing, err := withCtx(ctx, admin.ListTopics)
+	existing, err := faults.RunWithContext(ctx, admin.ListTopics)
 	if err != nil {
 		return fmt.Errorf("list topics: %w", err)
 	}
@@ -286,7 +287,7 @@ func ensureTopics(ctx context.Context, client sarama.Client, topics []string, br
 			continue
 		}
 		detail := &sarama.TopicDetail{NumPartitions: Partitions, ReplicationFactor: int16(min(3, brokers))}
-		_, err := withCtx(ctx, func() (struct{}, error) { return struct{}{}, admin.CreateTopic(t, detail, false) })
+		_, err := faults.RunWithContext(ctx, func() (struct{}, error) { return struct{}{}, admin.CreateTopic(t, detail, false) })
 		if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
 			return fmt.Errorf("create topic %s: %w", t, err)
 		}
@@ -339,7 +340,7 @@ func startGroupAtEnd(ctx context.Context, client sarama.Client, group string, to
 			return fmt.Errorf("partitions of %s: %w", t, err)
 		}
 		for _, p := range parts {
-			end, err := withCtx(ctx, func() (int64, error) { return client.GetOffset(t, p, sarama.OffsetNewest) })
+			end, err := faults.RunWithContext(ctx, func() (int64, error) { return client.GetOffset(t, p, sarama.OffsetNewest) })
 			if err != nil {
 				return fmt.Errorf("end offset of %s/%d: %w", t, p, err)
 			}
@@ -349,11 +350,11 @@ func startGroupAtEnd(ctx context.Context, client sarama.Client, group string, to
 	var lastErr error
 	for attempt := 0; attempt < 20; attempt++ {
 		lastErr = func() error {
-			coord, err := withCtx(ctx, func() (*sarama.Broker, error) { return client.Coordinator(group) })
+			coord, err := faults.RunWithContext(ctx, func() (*sarama.Broker, error) { return client.Coordinator(group) })
 			if err != nil {
 				return err
 			}
-			resp, err := withCtx(ctx, func() (*sarama.OffsetCommitResponse, error) { return coord.CommitOffset(req) })
+			resp, err := faults.RunWithContext(ctx, func() (*sarama.OffsetCommitResponse, error) { return coord.CommitOffset(req) })
 			if err != nil {
 				_ = client.RefreshCoordinator(group)
 				return err
@@ -380,27 +381,6 @@ func startGroupAtEnd(ctx context.Context, client sarama.Client, group string, to
 		return fmt.Errorf("start consumer group %s at the end of %v: %w", group, topics, lastErr)
 	}
 	return nil
-}
-
-// withCtx runs fn, returning early with ctx's error when ctx ends first
-// (fn then finishes in the background, bounded by its own timeouts).
-func withCtx[T any](ctx context.Context, fn func() (T, error)) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		v, err := fn()
-		ch <- result{v, err}
-	}()
-	select {
-	case r := <-ch:
-		return r.v, r.err
-	case <-ctx.Done():
-		var zero T
-		return zero, ctx.Err()
-	}
 }
 
 // embedded is the embedded lane's kfake cluster: n brokers on fixed
