@@ -6,7 +6,7 @@
 #                        Chromium (installed with apt when missing and root): every chart must
 #                        draw a canvas; the screenshots land in $(OUT)/report-check/
 #   make report-assets   fetch echarts.min.js again from npm (pinned) and check its SHA-256
-#   make bench           Go benchmarks (loopback, bounded) and `faultline bench` ratios (~1.5 min)
+#   make bench           Go benchmarks (loopback, bounded) and `faultline bench` ratios (~1 min)
 
 GO       ?= go
 OUT      ?= out
@@ -49,6 +49,6 @@ report-assets: ## fetch echarts $(ECHARTS_VERSION) from npm into $(ECHARTS_ASSET
 	cp "$$tmp/package/NOTICE" $(ECHARTS_ASSETS)/echarts.NOTICE && \
 	echo "$(ECHARTS_ASSETS)/echarts.min.js: echarts $(ECHARTS_VERSION), sha256 ok"
 
-bench: ## Go benchmarks plus `faultline bench`: Toxiproxy, Kafka, placement and outbox ratios (~1.5 min)
+bench: ## Go benchmarks plus `faultline bench`: Toxiproxy, Kafka, placement and outbox ratios (~1 min)
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCH_TIME) -count 1 ./chaos/bench
 	$(GO) run ./cmd/faultline bench $(BENCH_FLAGS)
