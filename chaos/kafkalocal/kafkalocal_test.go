@@ -2,6 +2,7 @@ package kafkalocal
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -91,5 +92,51 @@ func TestProcessTracksOnlyItsOwnPID(t *testing.T) {
 	}
 	if was, err := p.stop(ctx, time.Second); was || err != nil {
 		t.Errorf("second stop = %v, %v; want not running, nil", was, err)
+	}
+}
+
+// TestLaunchReturnsOnceItsCommandLineShows: right after launch returns,
+// pid() finds the child. Without the wait, a read of /proc/PID/cmdline
+// between the end of exec's close-on-exec pipe and the kernel setting the
+// new command line sees it empty (seen under load about once in 3,000
+// launches): many launches in a row make that window likely to be hit.
+func TestLaunchReturnsOnceItsCommandLineShows(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 200 {
+		match := fmt.Sprintf("31.%03d", i)
+		p := &process{
+			name: "sleeper", argv: []string{"sleep", match},
+			pidFile: filepath.Join(dir, "s.pid"), logFile: filepath.Join(dir, "s.log"), match: match,
+		}
+		pid, err := p.launch()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := p.pid()
+		if _, err := p.stop(ctx, time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if got != pid {
+			t.Fatalf("launch %d: pid() = %d right after launch, want %d", i, got, pid)
+		}
+	}
+}
+
+// TestLaunchReportsAChildThatExitsAtStart: a program that exits before it
+// shows the expected command line is an error naming it, not a PID.
+func TestLaunchReportsAChildThatExitsAtStart(t *testing.T) {
+	dir := t.TempDir()
+	p := &process{
+		name: "quitter", argv: []string{"sh", "-c", "echo bad config; exit 3"},
+		pidFile: filepath.Join(dir, "q.pid"), logFile: filepath.Join(dir, "q.log"), match: "never-in-the-command-line",
+	}
+	pid, err := p.launch()
+	if err == nil {
+		t.Fatalf("launch = %d, nil; want an error", pid)
+	}
+	if !strings.Contains(err.Error(), "exited at start") || !strings.Contains(err.Error(), "bad config") {
+		t.Errorf("error %q does not say the child exited or show its log", err)
 	}
 }

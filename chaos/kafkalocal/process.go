@@ -88,7 +88,38 @@ func (p *process) launch() (int, error) {
 		_ = cmd.Process.Kill()
 		return 0, fmt.Errorf("write %s: %w", p.pidFile, err)
 	}
+	if err := p.waitExeced(cmd.Process.Pid, exited, execTimeout); err != nil {
+		_ = cmd.Process.Kill()
+		return 0, err
+	}
 	return cmd.Process.Pid, nil
+}
+
+// execTimeout bounds how long launch waits for a started child's command
+// line to show in /proc.
+const execTimeout = 5 * time.Second
+
+// waitExeced polls until /proc/PID/cmdline shows this program. cmd.Start
+// returns once execve has closed the child's close-on-exec pipe, but the
+// kernel sets the new command line (mm->arg_start) only later in execve: a
+// read in between sees an empty one, and pid() would report 0 for a child
+// that is starting fine. It returns an error when the child exits first or
+// after timeout.
+func (p *process) waitExeced(pid int, exited <-chan struct{}, timeout time.Duration) error {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		if p.pid() == pid {
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("%s (pid %d) exited at start:\n%s", p.name, pid, p.tail(10))
+		case <-deadline.C:
+			return fmt.Errorf("%s (pid %d): command line without %q after %s", p.name, pid, p.match, timeout)
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
 
 // signal sends sig to the process of the PID file and waits until it is
