@@ -92,7 +92,8 @@ func (c Config) withDefaults() Config {
 // SaramaConfig builds the sarama configuration shared by producers and
 // consumers:
 //   - idempotent producer, acks=all (Kafka enable.idempotence=true,
-//     acks=all, max.in.flight.requests.per.connection=1);
+//     acks=all, max.in.flight.requests.per.connection=1), records up to
+//     MaxMessageBytes (max.request.size);
 //   - consumer groups start at the oldest offset (auto.offset.reset=earliest)
 //     and auto-commit only offsets the handler marked, i.e. after processing
 //     (enable.auto.commit with auto.commit.interval.ms=500);
@@ -125,6 +126,7 @@ func SaramaConfig(c Config) (*sarama.Config, error) {
 	sc.Producer.Retry.Backoff = c.RetryBackoff
 	sc.Producer.Timeout = c.WriteTimeout
 	sc.Producer.Partitioner = sarama.NewHashPartitioner
+	sc.Producer.MaxMessageBytes = MaxMessageBytes // see MaxMessageBytes for the broker setting it must not exceed
 
 	sc.Consumer.Return.Errors = true
 	sc.Consumer.Offsets.Initial = sarama.OffsetOldest

@@ -1,0 +1,64 @@
+package testkit_test
+
+import (
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/faultline-harness/faultline/internal/testkit"
+)
+
+func TestUniqNamesDiffer(t *testing.T) {
+	a, b := testkit.Uniq(t, "topic"), testkit.Uniq(t, "topic")
+	if a == b || !strings.HasPrefix(a, "topic-TestUniqNamesDiffer-") {
+		t.Fatalf("Uniq gave %q and %q", a, b)
+	}
+}
+
+func TestFreePortIsListenable(t *testing.T) {
+	p := testkit.FreePort(t)
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+	if err != nil {
+		t.Fatalf("FreePort %d: %v", p, err)
+	}
+	ln.Close()
+}
+
+func TestEventuallyReturnsOnceTrue(t *testing.T) {
+	n := 0
+	start := time.Now()
+	testkit.Eventually(t, 5*time.Second, func() (bool, string) { n++; return n == 3, "" })
+	if n != 3 || time.Since(start) > 2*time.Second {
+		t.Fatalf("polled %d times in %v", n, time.Since(start))
+	}
+}
+
+// TestKafkaAndToxiproxy: a record sent through a proxy in front of the
+// embedded broker's bootstrap address is acknowledged.
+func TestKafkaAndToxiproxy(t *testing.T) {
+	c := testkit.StartKafka(t, 1, []string{"t"})
+	tp := testkit.Toxiproxy(t)
+	px, err := tp.CreateProxy("k", "127.0.0.1:0", c.ListenAddrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tp.Proxy("k"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := sarama.NewConfig()
+	cfg.Producer.Return.Successes = true
+	cfg.Net.DialTimeout, cfg.Net.ReadTimeout = time.Second, 5*time.Second
+	p, err := sarama.NewSyncProducer([]string{px.Listen}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: "t", Value: sarama.StringEncoder("v")}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Logger(t).Info("sent through the proxy", "proxy", px.Listen)
+}
