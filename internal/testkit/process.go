@@ -1,0 +1,147 @@
+package testkit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BuildBinaries builds the module's cmd/<name> packages (go build, at most
+// 3 minutes each) into one temporary directory and returns it; binary
+// <name> is at filepath.Join(dir, name).
+func BuildBinaries(t testing.TB, names ...string) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	dir := t.TempDir()
+	for _, name := range names {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		out, err := exec.CommandContext(ctx, goBin, "build", "-o", filepath.Join(dir, name),
+			"github.com/faultline-harness/faultline/cmd/"+name).CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("build %s: %v\n%s", name, err, out)
+		}
+	}
+	return dir
+}
+
+// Process is a binary started by StartProcess. Its stdout and stderr are
+// kept in memory (Output). Safe for concurrent use.
+type Process struct {
+	name string
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	done chan struct{}
+	err  error // cmd.Wait's result, set before done closes
+}
+
+// StartProcess starts the binary at path with args and an environment of
+// PATH only (nothing from the test's environment, such as KAFKA_BROKERS,
+// leaks in). The process is killed on cleanup if it is still running.
+func StartProcess(t testing.TB, path string, args ...string) *Process {
+	t.Helper()
+	p := &Process{name: filepath.Base(path), cmd: exec.Command(path, args...), done: make(chan struct{})}
+	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	p.cmd.Stdout, p.cmd.Stderr = (*processWriter)(p), (*processWriter)(p)
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", p.name, err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+type processWriter Process
+
+func (w *processWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.out.Write(b)
+}
+
+// Output returns the last 4,000 bytes the process wrote (stdout and
+// stderr interleaved), for failure messages.
+func (p *Process) Output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.out.String()
+	if len(s) > 4000 {
+		s = "…" + s[len(s)-4000:]
+	}
+	return s
+}
+
+// WaitHealthy polls GET url every 50 ms until it answers 200, and fails
+// the test when the process exits first or timeout passes.
+func (p *Process) WaitHealthy(t testing.TB, url string, timeout time.Duration) {
+	t.Helper()
+	client := &http.Client{Timeout: time.Second}
+	defer client.CloseIdleConnections()
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before %s answered 200: %v\n%s", p.name, url, p.err, p.Output())
+		case <-time.After(50 * time.Millisecond): // poll interval
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s not 200 within %v (last error %v)\n%s", p.name, url, timeout, err, p.Output())
+		}
+	}
+}
+
+// Signal sends sig to the process.
+func (p *Process) Signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %v to %s: %v", sig, p.name, err)
+	}
+}
+
+// Wait waits up to timeout for the process to exit and returns its exit
+// code (-1 when a signal killed it). It fails the test on timeout.
+func (p *Process) Wait(t testing.TB, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		t.Fatalf("%s still running after %v\n%s", p.name, timeout, p.Output())
+	}
+	var ee *exec.ExitError
+	switch {
+	case p.err == nil:
+		return 0
+	case errors.As(p.err, &ee):
+		return ee.ExitCode()
+	default:
+		t.Fatalf("%s: wait: %v", p.name, p.err)
+		return -1
+	}
+}
