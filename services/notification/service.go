@@ -1,0 +1,159 @@
+// Package notification is notification-service: a second, independent
+// consumer of order-placed. It records one (simulated) notification per
+// order in its own SQLite file and serves them over HTTP.
+//
+// Fan-out: the service reads order-placed in its own consumer group
+// (default "notification-service"), so Kafka gives it every record,
+// whatever inventory-service (group "inventory-service") does. It has its
+// own committed offsets, lag, idempotency and dead letters; neither the
+// producer (order-service) nor the other consumers know it exists.
+//
+// Idempotency: notifications are keyed by order ID. The first
+// order-placed event of an order records the notification and one send;
+// a redelivered record (same event ID) and a second event for the same
+// order with another event ID change nothing: one order, one
+// notification, the first event wins. Both are counted (Stats) and the
+// second kind is logged at warn level, because order-service never emits
+// two events for one order. The send ledger has no unique constraint, so
+// a broken idempotency shows up as duplicated_effects instead of being
+// hidden by the database.
+//
+// Poison records (undecodable, schema-invalid or not order-placed) go to
+// the dead-letter topic through services/messaging's consumer, which then
+// moves on to the next record.
+package notification
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/faultline-harness/faultline/services/events"
+	"github.com/faultline-harness/faultline/services/messaging"
+	"github.com/faultline-harness/faultline/services/web"
+)
+
+// Service wires the store, the HTTP API and the order-placed consumer.
+type Service struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *Store
+	handler  http.Handler
+	consumer atomic.Pointer[messaging.Consumer]
+
+	redelivered atomic.Int64
+	conflicting atomic.Int64
+}
+
+// New opens (creating and migrating) the SQLite database at cfg.DBPath.
+// It touches no network. Zero Config fields take their documented
+// defaults; a nil log discards.
+func New(cfg Config, log *slog.Logger) (*Service, error) {
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := OpenStore(ctx, cfg.DBPath)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, log: log, store: st}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP API (see routes in http.go).
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Store returns the service's store.
+func (s *Service) Store() *Store { return s.store }
+
+// Close closes the database. Call it after Run returned.
+func (s *Service) Close() error { return s.store.Close() }
+
+// Redelivered is the number of order-placed records this process saw
+// again for an order already notified by the same event ID (absorbed, no
+// effect); Conflicting the number with another event ID for an already
+// notified order (ignored, logged).
+func (s *Service) Redelivered() int64 { return s.redelivered.Load() }
+func (s *Service) Conflicting() int64 { return s.conflicting.Load() }
+
+// HandleOrderPlaced is the messaging.Handler of the order-placed consumer:
+// it decodes and validates m with events.Decode and records the order's
+// notification (Store.Record) with created_at from the service's clock.
+//
+// Errors: a record that does not decode, breaks the schema or is not an
+// order-placed event returns an error wrapping events.ErrInvalid (the
+// consumer dead-letters it and moves on). A store failure returns another
+// error, so the consumer retries the record; the retry is idempotent.
+func (s *Service) HandleOrderPlaced(ctx context.Context, m events.Message) error {
+	e, err := events.Decode(m.Value)
+	if err != nil {
+		return fmt.Errorf("order-placed record key %q: %w", m.Key, err)
+	}
+	if e.Type != events.OrderPlaced {
+		return fmt.Errorf("%w: want type %q, got %q (event %s)", events.ErrInvalid, events.OrderPlaced, e.Type, e.EventID)
+	}
+	n, out, err := s.store.Record(ctx, e, ChannelEmail, s.cfg.Now())
+	if err != nil {
+		return fmt.Errorf("handle order-placed %s: %w", e.EventID, err)
+	}
+	switch out {
+	case Created:
+		s.log.Debug("notification sent (simulated)", "order_id", n.OrderID, "event_id", n.EventID, "channel", n.Channel)
+	case Redelivered:
+		s.redelivered.Add(1)
+		s.log.Debug("redelivered order-placed absorbed", "order_id", e.OrderID, "event_id", e.EventID)
+	case Conflicting:
+		s.conflicting.Add(1)
+		s.log.Warn("second order-placed event for a notified order ignored (first event wins)",
+			"order_id", e.OrderID, "event_id", e.EventID, "notified_by", n.EventID)
+	}
+	return nil
+}
+
+// Run serves the HTTP API on ln until ctx ends; it owns ln and closes it.
+// With Kafka brokers configured it first creates a producer (for dead
+// letters only) and a consumer of order-placed in group cfg.Group, and
+// runs the consumer alongside the server. It returns nil after a graceful
+// shutdown (in-flight requests get ShutdownGrace; the consumer commits its
+// marked offsets; the producer flushes), or an error when the Kafka
+// clients cannot be created or serving fails. Call Run at most once.
+func (s *Service) Run(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 5 * time.Second}
+	if len(s.cfg.Kafka.Brokers) == 0 {
+		return web.Serve(ctx, srv, ln, s.cfg.ShutdownGrace, s.log)
+	}
+	dlq, err := messaging.NewProducer(s.cfg.Kafka)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("notification dead-letter producer: %w", err)
+	}
+	defer dlq.Close() // after the consumer stopped: it dead-letters through dlq
+	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{
+		Kafka:      s.cfg.Kafka,
+		Group:      s.cfg.Group,
+		Topics:     []string{events.TopicOrderPlaced},
+		DeadLetter: dlq,
+	}, s.HandleOrderPlaced, s.log)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("notification consumer: %w", err)
+	}
+	s.consumer.Store(cons)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	consumed := make(chan error, 1)
+	go func() { consumed <- cons.Run(ctx) }()
+	s.log.Info("consuming", "topic", events.TopicOrderPlaced, "group", s.cfg.Group, "brokers", s.cfg.Kafka.Brokers)
+	err = web.Serve(ctx, srv, ln, s.cfg.ShutdownGrace, s.log)
+	cancel() // stop the consumer too when serving failed
+	return errors.Join(err, <-consumed)
+}
