@@ -1,4 +1,4 @@
-# Builds both services into one small image; docker-compose.yml picks the
+# Builds the three services into one small image; docker-compose.yml picks the
 # binary with `command`.
 FROM golang:1.26 AS build
 WORKDIR /src
@@ -6,7 +6,8 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -o /out/order-service ./cmd/order-service \
- && CGO_ENABLED=0 go build -trimpath -o /out/inventory-service ./cmd/inventory-service
+ && CGO_ENABLED=0 go build -trimpath -o /out/inventory-service ./cmd/inventory-service \
+ && CGO_ENABLED=0 go build -trimpath -o /out/notification-service ./cmd/notification-service
 
 FROM alpine:3.20
 RUN adduser -D -u 10001 app && mkdir /data && chown app /data

@@ -67,7 +67,7 @@ func load(t *testing.T) (compose, map[string]proxy) {
 
 func TestComposeServicesAndImages(t *testing.T) {
 	c, _ := load(t)
-	for _, name := range []string{"kafka", "toxiproxy", "inventory", "order-sync", "order-async", "postgres", "pact-broker"} {
+	for _, name := range []string{"kafka", "toxiproxy", "inventory", "notification", "order-sync", "order-async", "postgres", "pact-broker"} {
 		s, ok := c.Services[name]
 		if !ok {
 			t.Errorf("service %s missing", name)
@@ -139,7 +139,7 @@ func TestKafkaCannotBeBypassed(t *testing.T) {
 	if advertised == listener {
 		t.Fatal("kafka advertises its own listener: clients would bypass Toxiproxy")
 	}
-	for _, name := range []string{"inventory", "order-async"} {
+	for _, name := range []string{"inventory", "notification", "order-async"} {
 		e := c.Services[name].Environment
 		boot, ok := proxies[e["KAFKA_BROKERS"]]
 		if !ok || boot.Upstream != listener {
@@ -220,9 +220,10 @@ func TestHarnessAddressesAgree(t *testing.T) {
 func TestServiceEnvironmentIsRead(t *testing.T) {
 	c, _ := load(t)
 	mains := map[string]string{
-		"inventory":   read(t, "../cmd/inventory-service/main.go"),
-		"order-sync":  read(t, "../cmd/order-service/main.go"),
-		"order-async": read(t, "../cmd/order-service/main.go"),
+		"inventory":    read(t, "../cmd/inventory-service/main.go"),
+		"notification": read(t, "../cmd/notification-service/main.go"),
+		"order-sync":   read(t, "../cmd/order-service/main.go"),
+		"order-async":  read(t, "../cmd/order-service/main.go"),
 	}
 	addrs := map[string]string{}
 	for name, src := range mains {
