@@ -25,7 +25,7 @@ demo: ## the sync-vs-async chaos comparison on embedded Kafka and Toxiproxy (~1.
 list: ## list the chaos scenarios
 	$(GO) run ./cmd/faultline list
 
-build: ## build the CLI and both services into out/bin
+build: ## build the CLI and the services into out/bin
 	$(GO) build -o $(OUT)/bin/ ./cmd/...
 
 vet: ## go vet

@@ -1,8 +1,10 @@
 // Package testkit holds the test helpers shared by the module's packages:
 // a logger that writes to the test's output, unique names, free loopback
 // ports, polling with a progress message, an embedded Kafka cluster
-// (kfake) and an in-process Toxiproxy server. Each helper takes a
-// testing.TB and registers its own cleanup.
+// (kfake), an in-process Toxiproxy server, consumer-group offsets and lag
+// read at the broker (groups.go), and building and running the module's
+// binaries (process.go). Each helper takes a testing.TB and registers its
+// own cleanup.
 //
 // It is test support only: production code never imports it.
 package testkit
