@@ -140,17 +140,19 @@ func (s *Service) placeAsync(w http.ResponseWriter, r *http.Request, o Order, ke
 // The inventory call is bounded by Config.InventoryTimeout and is not
 // cancelled when the client goes away, so the outcome is always recorded.
 //
-// With Config.Resilience, a request the bulkhead or the open breaker turns
-// away gets 503 bulkhead_full or circuit_open at once, before anything is
-// stored (so an Idempotency-Key can be retried later).
+// With Config.Resilience, a request the bulkhead or the breaker (open, or
+// half-open with its probes taken) turns away gets 503 bulkhead_full or
+// circuit_open at once, before anything is stored (so its Idempotency-Key
+// stays unused and can be retried later). An admitted request holds the
+// breaker's permit for its first inventory call.
 func (s *Service) placeSync(w http.ResponseWriter, r *http.Request, o Order, key string) {
-	release, err := s.guard.admit()
+	adm, err := s.guard.admit()
 	if err != nil {
 		s.log.Debug("reservation refused fast", "err", err)
 		s.writeFastFail(w, err)
 		return
 	}
-	defer release()
+	defer adm.release()
 	created, err := s.store.create(r.Context(), o, key, response{}, nil)
 	if err != nil {
 		s.internalError(w, "store order", err)
@@ -163,7 +165,7 @@ func (s *Service) placeSync(w http.ResponseWriter, r *http.Request, o Order, key
 		return
 	}
 	ctx := context.WithoutCancel(r.Context())
-	_, err = s.guard.reserve(ctx, ReservationRequest{OrderID: o.ID, SKU: o.SKU, Quantity: o.Quantity})
+	_, err = s.guard.reserve(ctx, adm, ReservationRequest{OrderID: o.ID, SKU: o.SKU, Quantity: o.Quantity})
 	if err != nil {
 		s.log.Info("reservation not made", "order_id", o.ID, "err", err)
 	}
@@ -183,7 +185,7 @@ func (s *Service) placeSync(w http.ResponseWriter, r *http.Request, o Order, key
 //	ErrInsufficientStock       REJECTED insufficient_stock  409 {"error":{"code":"insufficient_stock","message":"order <id> rejected: …"}}
 //	ErrUnknownSKU              REJECTED unknown_sku         422 {"error":{"code":"unknown_sku","message":"order <id> rejected: …"}}
 //	ErrCircuitOpen (the        FAILED "circuit_open: <cause>"  503 {"error":{"code":"circuit_open","message":"order <id> failed: …"}}
-//	breaker opened while this request was admitted; Resilience.Breaker only)
+//	breaker refused a retry of this admitted request; Resilience.Breaker and Retry only)
 //	any other error (refused,  FAILED "inventory_unavailable: <cause>"
 //	timeout, 5xx, bad answer)                               503 {"error":{"code":"inventory_unavailable","message":"order <id> failed: <cause>; retry later"}}
 //	                                                        with header Retry-After: 1 (seconds)

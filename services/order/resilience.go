@@ -51,10 +51,11 @@ type Resilience struct {
 // errors, timeouts, 5xx, bad answers; not insufficient stock or unknown SKU,
 // which are answers) open it. Open: requests fail at once with 503
 // circuit_open and Retry-After = the seconds left until OpenTimeout ends;
-// nothing is stored. Half-open (after OpenTimeout): HalfOpenProbes calls go
-// through as probes, others still fail fast; that many successes close the
-// breaker, any probe failure (a transport error included) opens it again for
-// another OpenTimeout.
+// nothing is stored. Half-open (after OpenTimeout): HalfOpenProbes requests
+// are admitted as probes, the others still fail fast with 503 circuit_open
+// before anything is stored (their Idempotency-Key stays unused); that many
+// successes close the breaker, any probe failure (a transport error
+// included) opens it again for another OpenTimeout.
 type BreakerConfig struct {
 	Enabled bool // env ORDER_BREAKER, flag -breaker; default off
 	// FailureThreshold: consecutive failures that open the breaker.
@@ -149,6 +150,10 @@ type ResilienceStats struct {
 // reserver makes one reservation call; *InventoryClient.Reserve is one.
 type reserver func(ctx context.Context, r ReservationRequest) (Reservation, error)
 
+// errPermitUnused returns an admission's breaker permit that no call used
+// (the request turned out to be a replay); the breaker ignores it.
+var errPermitUnused = errors.New("breaker permit not used")
+
 // inventoryGuard wraps the inventory client's Reserve with the mitigations
 // of Resilience. It is safe for concurrent use.
 type inventoryGuard struct {
@@ -156,10 +161,10 @@ type inventoryGuard struct {
 	cfg     Resilience
 	timeout time.Duration
 
-	bulkhead chan struct{}                          // nil: no cap
-	cb       *gobreaker.CircuitBreaker[Reservation] // nil: no breaker
-	budget   *retryBudget                           // nil: no retries
-	openedAt atomic.Int64                           // unix nanos of the last transition to open
+	bulkhead chan struct{}                                 // nil: no cap
+	cb       *gobreaker.TwoStepCircuitBreaker[Reservation] // nil: no breaker
+	budget   *retryBudget                                  // nil: no retries
+	openedAt atomic.Int64                                  // unix nanos of the last transition to open
 
 	inFlight, reservations, attempts, retries, denied, opened, rejOpen, rejFull atomic.Int64
 }
@@ -172,7 +177,7 @@ func newInventoryGuard(call reserver, r Resilience, timeout time.Duration) *inve
 	}
 	if r.Breaker.Enabled {
 		threshold := uint32(r.Breaker.FailureThreshold)
-		g.cb = gobreaker.NewCircuitBreaker[Reservation](gobreaker.Settings{
+		g.cb = gobreaker.NewTwoStepCircuitBreaker[Reservation](gobreaker.Settings{
 			Name:        "inventory",
 			MaxRequests: uint32(r.Breaker.HalfOpenProbes),
 			Timeout:     r.Breaker.OpenTimeout,
@@ -181,8 +186,9 @@ func newInventoryGuard(call reserver, r Resilience, timeout time.Duration) *inve
 			IsSuccessful: func(err error) bool {
 				return err == nil || errors.Is(err, ErrInsufficientStock) || errors.Is(err, ErrUnknownSKU)
 			},
-			// The caller gave up: says nothing about inventory.
-			IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+			// The caller gave up, or the permit was not used: says nothing
+			// about inventory (and frees a half-open probe slot).
+			IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) || errors.Is(err, errPermitUnused) },
 			OnStateChange: func(_ string, _, to gobreaker.State) {
 				if to == gobreaker.StateOpen {
 					g.openedAt.Store(time.Now().UnixNano())
@@ -197,27 +203,66 @@ func newInventoryGuard(call reserver, r Resilience, timeout time.Duration) *inve
 	return g
 }
 
-// admit is the fail-fast gate in front of a reservation: it takes a
-// bulkhead slot and checks the breaker. On success the caller must call
-// release when its reservation is done. Errors wrap ErrBulkheadFull or
+// admission is what admit hands out: a bulkhead slot and the breaker's
+// permit for the first inventory call. It belongs to one request (not safe
+// for concurrent use); release it exactly once, when the reservation is
+// done or was never made.
+type admission struct {
+	slot   func()          // frees the bulkhead slot (no-op without a bulkhead)
+	permit func(err error) // the breaker's permit for the first call; nil: none held
+}
+
+// release frees the bulkhead slot and hands back an unused breaker permit
+// without counting it (a half-open probe slot becomes free again).
+func (a *admission) release() {
+	if a == nil {
+		return
+	}
+	if a.permit != nil {
+		a.permit(errPermitUnused)
+		a.permit = nil
+	}
+	a.slot()
+}
+
+// takePermit returns the held breaker permit (once) or nil.
+func (a *admission) takePermit() func(error) {
+	if a == nil {
+		return nil
+	}
+	p := a.permit
+	a.permit = nil
+	return p
+}
+
+// admit is the fail-fast gate in front of a reservation, run before
+// anything is stored: it takes a bulkhead slot and the breaker's permit
+// for the first call (while half-open, one of the HalfOpenProbes probe
+// slots, so a request that is not the probe is turned away here, not
+// after its order was stored). On success the caller must call
+// a.release() when its reservation is done. Errors wrap ErrBulkheadFull or
 // ErrCircuitOpen; nothing is held then.
-func (g *inventoryGuard) admit() (release func(), err error) {
-	release = func() {}
+func (g *inventoryGuard) admit() (*admission, error) {
+	a := &admission{slot: func() {}}
 	if g.bulkhead != nil {
 		select {
 		case g.bulkhead <- struct{}{}:
-			release = sync.OnceFunc(func() { <-g.bulkhead })
+			a.slot = sync.OnceFunc(func() { <-g.bulkhead })
 		default:
 			g.rejFull.Add(1)
 			return nil, fmt.Errorf("%w: %d inventory calls in flight: %w", ErrBulkheadFull, g.cfg.Bulkhead, ErrInventoryUnavailable)
 		}
 	}
-	if g.cb != nil && g.cb.State() == gobreaker.StateOpen {
-		release()
-		g.rejOpen.Add(1)
-		return nil, g.openErr()
+	if g.cb != nil {
+		permit, err := g.cb.Allow()
+		if err != nil { // gobreaker.ErrOpenState or ErrTooManyRequests (half-open, probes taken)
+			a.slot()
+			g.rejOpen.Add(1)
+			return nil, g.openErr()
+		}
+		a.permit = permit
 	}
-	return release, nil
+	return a, nil
 }
 
 func (g *inventoryGuard) openErr() error {
@@ -242,8 +287,11 @@ func (g *inventoryGuard) retryAfterSeconds() string {
 }
 
 // reserve makes the reservation with retries and the breaker. Call it
-// between admit and release.
-func (g *inventoryGuard) reserve(ctx context.Context, req ReservationRequest) (Reservation, error) {
+// between admit and a.release: the first call uses a's breaker permit,
+// retries ask the breaker again (a retry it refuses ends the reservation
+// with ErrCircuitOpen: the order was stored and inventory was called). A
+// nil a holds no permit: every call asks the breaker.
+func (g *inventoryGuard) reserve(ctx context.Context, a *admission, req ReservationRequest) (Reservation, error) {
 	g.inFlight.Add(1)
 	defer g.inFlight.Add(-1)
 	g.reservations.Add(1)
@@ -251,7 +299,7 @@ func (g *inventoryGuard) reserve(ctx context.Context, req ReservationRequest) (R
 		g.budget.deposit()
 	}
 	for attempt := 1; ; attempt++ {
-		res, err := g.once(ctx, req)
+		res, err := g.once(ctx, a.takePermit(), req)
 		if err == nil || !retryable(err) || attempt >= g.cfg.Retry.MaxAttempts || ctx.Err() != nil {
 			return res, err
 		}
@@ -271,21 +319,22 @@ func (g *inventoryGuard) reserve(ctx context.Context, req ReservationRequest) (R
 	}
 }
 
-// once is one call through the breaker.
-func (g *inventoryGuard) once(ctx context.Context, req ReservationRequest) (Reservation, error) {
+// once is one call through the breaker, with permit when the caller holds
+// one (from admit), else with a permit asked for now.
+func (g *inventoryGuard) once(ctx context.Context, permit func(error), req ReservationRequest) (res Reservation, err error) {
 	if g.cb == nil {
 		g.attempts.Add(1)
 		return g.call(ctx, req)
 	}
-	res, err := g.cb.Execute(func() (Reservation, error) {
-		g.attempts.Add(1)
-		return g.call(ctx, req)
-	})
-	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		g.rejOpen.Add(1)
-		return Reservation{}, g.openErr()
+	if permit == nil {
+		if permit, err = g.cb.Allow(); err != nil {
+			g.rejOpen.Add(1)
+			return Reservation{}, g.openErr()
+		}
 	}
-	return res, err
+	defer func() { permit(err) }()
+	g.attempts.Add(1)
+	return g.call(ctx, req)
 }
 
 // retryable: inventory did not answer usefully, and the call was made.

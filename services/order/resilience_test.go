@@ -23,6 +23,7 @@ const (
 	invDrop                 // the connection is dropped: a transport error (EOF)
 	invHang                 // no answer until the client gives up
 	invNoStock              // 409 insufficient_stock
+	invGate                 // no answer until gate is closed (then 201), or the client gives up
 )
 
 // switchInventory is an inventory whose POST /reservations behaviour can be
@@ -31,10 +32,11 @@ type switchInventory struct {
 	*httptest.Server
 	mode  atomic.Int32
 	calls atomic.Int64
+	gate  chan struct{} // invGate: close it to let the held calls answer 201
 }
 
 func newSwitchInventory(t testing.TB) *switchInventory {
-	f := &switchInventory{}
+	f := &switchInventory{gate: make(chan struct{})}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.calls.Add(1)
 		var req ReservationRequest
@@ -48,6 +50,12 @@ func newSwitchInventory(t testing.TB) *switchInventory {
 			<-r.Context().Done()
 		case invNoStock:
 			web.WriteError(w, http.StatusConflict, "insufficient_stock", "none left")
+		case invGate:
+			select {
+			case <-f.gate:
+				web.WriteJSON(w, http.StatusCreated, Reservation{req.OrderID, req.SKU, req.Quantity, "reserved"})
+			case <-r.Context().Done():
+			}
 		default:
 			web.WriteJSON(w, http.StatusCreated, Reservation{req.OrderID, req.SKU, req.Quantity, "reserved"})
 		}
@@ -197,6 +205,62 @@ func TestBreakerProbeTimeoutKeepsOthersFast(t *testing.T) {
 	})
 }
 
+// TestHalfOpenRefusalsStoreNothing: while the half-open breaker's probe is
+// in flight, concurrent requests are turned away with 503 circuit_open,
+// store nothing, and leave their Idempotency-Key unused: once the probe
+// closed the breaker, the same keys place their orders (201, not a replay
+// of the 503).
+func TestHalfOpenRefusalsStoreNothing(t *testing.T) {
+	inv := newSwitchInventory(t)
+	inv.mode.Store(invDrop)
+	const openFor = 100 * time.Millisecond
+	s := newService(t, Config{Mode: ModeSync, InventoryURL: inv.URL, InventoryTimeout: 10 * time.Second,
+		Resilience: Resilience{Breaker: BreakerConfig{Enabled: true, FailureThreshold: 1, OpenTimeout: openFor}}})
+	if res := postOrder(t, s.Handler(), "SKU-1", 1, ""); res.errCode(t) != "inventory_unavailable" {
+		t.Fatalf("first call: %d %s", res.status, res.body)
+	}
+	inv.mode.Store(invGate) // the probe is held until the refusals are in
+	openGate := sync.OnceFunc(func() { close(inv.gate) })
+	t.Cleanup(openGate)
+	waitBreaker(t, s, "half-open", 20*openFor)
+
+	const n = 20
+	type answer struct {
+		key string
+		res httpResult
+	}
+	answers := make(chan answer, n)
+	for i := range n {
+		key := fmt.Sprintf("half-open-%d", i)
+		go func() { answers <- answer{key, postOrder(t, s.Handler(), "SKU-1", 1, key)} }()
+	}
+	var refused []string
+	for range n - 1 {
+		a := <-answers
+		if a.res.status != http.StatusServiceUnavailable || a.res.errCode(t) != "circuit_open" {
+			t.Fatalf("key %s while the probe is in flight: %d %s, want 503 circuit_open", a.key, a.res.status, a.res.body)
+		}
+		refused = append(refused, a.key)
+	}
+	if orders, _ := counts(t, s.Store()); orders != 2 {
+		t.Fatalf("%d orders stored while %d of %d requests were refused; want 2 (the first failure and the probe)", orders, len(refused), n)
+	}
+	openGate()
+	if probe := <-answers; probe.res.status != http.StatusCreated {
+		t.Fatalf("probe %s: %d %s", probe.key, probe.res.status, probe.res.body)
+	}
+	waitBreaker(t, s, "closed", time.Second)
+	for _, key := range refused {
+		res := postOrder(t, s.Handler(), "SKU-1", 1, key)
+		if res.status != http.StatusCreated || res.header.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("key %s after the breaker closed: %d %s (replayed %q), want a new 201", key, res.status, res.body, res.header.Get("Idempotent-Replayed"))
+		}
+	}
+	if orders, _ := counts(t, s.Store()); orders != 2+len(refused) {
+		t.Fatalf("%d orders, want %d", orders, 2+len(refused))
+	}
+}
+
 // TestBreakerCountsAnswersAsSuccess: "insufficient stock" is an answer;
 // it never opens the breaker.
 func TestBreakerCountsAnswersAsSuccess(t *testing.T) {
@@ -315,7 +379,7 @@ func TestRetryBudgetBoundsAmplification(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			if _, err := g.reserve(context.Background(), ReservationRequest{OrderID: fmt.Sprint(i), SKU: "S", Quantity: 1}); !errors.Is(err, ErrInventoryUnavailable) {
+			if _, err := g.reserve(context.Background(), nil, ReservationRequest{OrderID: fmt.Sprint(i), SKU: "S", Quantity: 1}); !errors.Is(err, ErrInventoryUnavailable) {
 				t.Errorf("reserve %d: %v", i, err)
 			}
 		})
@@ -345,7 +409,7 @@ func TestRetryOnlyWhatIsRetryable(t *testing.T) {
 				calls.Add(1)
 				return Reservation{}, err
 			}, Resilience{Retry: RetryConfig{MaxAttempts: 5, BaseBackoff: time.Microsecond}}, time.Second)
-			if _, got := g.reserve(context.Background(), ReservationRequest{OrderID: "o"}); !errors.Is(got, err) {
+			if _, got := g.reserve(context.Background(), nil, ReservationRequest{OrderID: "o"}); !errors.Is(got, err) {
 				t.Fatalf("err = %v", got)
 			}
 			if calls.Load() != 1 {
