@@ -15,11 +15,17 @@
 package events
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Topic names. One topic per event type keeps consumers simple.
@@ -71,28 +77,98 @@ type Event struct {
 	Reason     string    `json:"reason,omitempty"`
 }
 
+// Bounds of the fields, shared by both services' HTTP APIs and the event
+// schema: a request outside them gets 400 invalid_request, an event
+// outside them is invalid (ErrInvalid: a poison record). With them an
+// event's record is a few hundred bytes, far under the producer's
+// MaxMessageBytes.
+const (
+	// MaxSKULen: a SKU is 1 to 64 bytes of UTF-8, printable characters
+	// only (unicode.IsPrint: no control characters, no line breaks), not
+	// all spaces.
+	MaxSKULen = 64
+	// MaxQuantity: a quantity is a whole number from 1 to 10,000 units.
+	MaxQuantity = 10_000
+	// MaxOrderIDLen: an order ID is 1 to 64 bytes, printable, not all
+	// spaces (order-service's are 36-character UUIDs).
+	MaxOrderIDLen = 64
+	// MaxEventIDLen: an event ID is 1 to 128 bytes, printable, not all
+	// spaces.
+	MaxEventIDLen = 128
+	// MaxReasonLen: a reason is at most 64 bytes, printable.
+	MaxReasonLen = 64
+)
+
+// CheckSKU returns nil for a SKU within the bounds, or an error naming the
+// field and the bound ("sku must be at most 64 bytes, got 70").
+func CheckSKU(sku string) error { return checkText("sku", sku, MaxSKULen, true) }
+
+// CheckOrderID returns nil for an order ID within the bounds, or an error
+// naming the field and the bound.
+func CheckOrderID(id string) error { return checkText("order_id", id, MaxOrderIDLen, true) }
+
+// CheckQuantity returns nil for 1 <= q <= MaxQuantity, or an error naming
+// the bound ("quantity must be from 1 to 10000, got 0").
+func CheckQuantity(q int) error {
+	if q < 1 || q > MaxQuantity {
+		return fmt.Errorf("quantity must be from 1 to %d, got %d", MaxQuantity, q)
+	}
+	return nil
+}
+
+// checkText checks a text field: valid UTF-8, at most maxLen bytes,
+// printable characters only, and (when required) not empty or all spaces.
+func checkText(field, s string, maxLen int, required bool) error {
+	switch {
+	case required && strings.TrimSpace(s) == "":
+		return fmt.Errorf("%s is required (1 to %d bytes)", field, maxLen)
+	case len(s) > maxLen:
+		return fmt.Errorf("%s must be at most %d bytes, got %d", field, maxLen, len(s))
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%s is not valid UTF-8", field)
+	}
+	for i, r := range s {
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("%s must be printable characters, got %U at byte %d", field, r, i)
+		}
+	}
+	return nil
+}
+
 // ErrInvalid marks an event that decoded but breaks the schema; such a
 // record is a poison message and belongs on the dead-letter topic.
 var ErrInvalid = errors.New("invalid event")
 
-// Validate checks the fields every event must carry. It returns an error
-// wrapping ErrInvalid that names the first bad field.
+// Validate checks the fields every event must carry and their bounds
+// (MaxEventIDLen, MaxOrderIDLen, MaxSKULen, MaxQuantity, MaxReasonLen). It
+// returns an error wrapping ErrInvalid that names the first bad field.
 func (e Event) Validate() error {
-	switch {
-	case strings.TrimSpace(e.EventID) == "":
-		return fmt.Errorf("%w: event_id is empty", ErrInvalid)
-	case e.Type != OrderPlaced && e.Type != StockReserved && e.Type != StockRejected:
-		return fmt.Errorf("%w: unknown type %q", ErrInvalid, e.Type)
-	case strings.TrimSpace(e.OrderID) == "":
-		return fmt.Errorf("%w: order_id is empty", ErrInvalid)
-	case strings.TrimSpace(e.SKU) == "":
-		return fmt.Errorf("%w: sku is empty", ErrInvalid)
-	case e.Quantity <= 0:
-		return fmt.Errorf("%w: quantity must be > 0, got %d", ErrInvalid, e.Quantity)
-	case e.OccurredAt.IsZero():
-		return fmt.Errorf("%w: occurred_at is missing", ErrInvalid)
+	if err := e.check(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil
+}
+
+func (e Event) check() error {
+	if err := checkText("event_id", e.EventID, MaxEventIDLen, true); err != nil {
+		return err
+	}
+	if e.Type != OrderPlaced && e.Type != StockReserved && e.Type != StockRejected {
+		return fmt.Errorf("unknown type %q", e.Type)
+	}
+	if err := CheckOrderID(e.OrderID); err != nil {
+		return err
+	}
+	if err := CheckSKU(e.SKU); err != nil {
+		return err
+	}
+	if err := CheckQuantity(e.Quantity); err != nil {
+		return err
+	}
+	if e.OccurredAt.IsZero() {
+		return errors.New("occurred_at is missing")
+	}
+	return checkText("reason", e.Reason, MaxReasonLen, false)
 }
 
 // Topic returns the topic an event of this type is published to.
@@ -146,15 +222,53 @@ func Record(e Event) (Message, error) {
 	}, nil
 }
 
-// Decode parses and validates a record value. Undecodable JSON and invalid
-// events both return an error wrapping ErrInvalid.
+// Decode parses and validates a record value. The JSON must be one object
+// with no trailing data, decoded strictly (github.com/go-json-experiment/json,
+// the encoding/json/v2 design): duplicate member names, invalid UTF-8, and
+// numbers that are not whole or do not fit are errors; member names match
+// exactly, and a member whose name is a schema name in another case
+// ("SKU", "Quantity") is an error too, not a second sku. Other unknown
+// members are ignored, so a newer producer may add fields. Undecodable
+// JSON and invalid events both return an error wrapping ErrInvalid.
 func Decode(value []byte) (Event, error) {
 	var e Event
-	if err := json.Unmarshal(value, &e); err != nil {
+	if err := jsonv2.Unmarshal(value, &e); err != nil {
 		return Event{}, fmt.Errorf("%w: decode json: %v", ErrInvalid, err)
+	}
+	if name, ok := caseVariant(value); ok {
+		return Event{}, fmt.Errorf("%w: decode json: member %q is a field name in another case", ErrInvalid, name)
 	}
 	if err := e.Validate(); err != nil {
 		return Event{}, err
 	}
 	return e, nil
+}
+
+// fieldNames are the JSON member names of Event.
+var fieldNames = []string{"event_id", "type", "order_id", "sku", "quantity", "occurred_at", "reason"}
+
+// caseVariant finds a top-level member of the JSON object value whose name
+// is not a field name but equals one under Unicode case folding (what
+// encoding/json v1 would match). value must be valid JSON.
+func caseVariant(value []byte) (string, bool) {
+	dec := jsontext.NewDecoder(bytes.NewReader(value))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return "", false
+	}
+	for dec.PeekKind() == '"' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return "", false
+		}
+		name := tok.String()
+		for _, f := range fieldNames {
+			if name != f && strings.EqualFold(name, f) {
+				return name, true
+			}
+		}
+		if err := dec.SkipValue(); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }

@@ -3,6 +3,7 @@ package events_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -24,14 +25,24 @@ func TestValidate(t *testing.T) {
 		mutate func(*events.Event)
 		field  string
 	}{
-		"no event id":      {func(e *events.Event) { e.EventID = " " }, "event_id"},
-		"unknown type":     {func(e *events.Event) { e.Type = "order-shipped" }, "type"},
-		"empty type":       {func(e *events.Event) { e.Type = "" }, "type"},
-		"no order id":      {func(e *events.Event) { e.OrderID = "" }, "order_id"},
-		"no sku":           {func(e *events.Event) { e.SKU = "\t" }, "sku"},
-		"zero quantity":    {func(e *events.Event) { e.Quantity = 0 }, "quantity"},
-		"negative":         {func(e *events.Event) { e.Quantity = -1 }, "quantity"},
-		"no occurred time": {func(e *events.Event) { e.OccurredAt = time.Time{} }, "occurred_at"},
+		"no event id":       {func(e *events.Event) { e.EventID = " " }, "event_id"},
+		"unknown type":      {func(e *events.Event) { e.Type = "order-shipped" }, "type"},
+		"empty type":        {func(e *events.Event) { e.Type = "" }, "type"},
+		"no order id":       {func(e *events.Event) { e.OrderID = "" }, "order_id"},
+		"no sku":            {func(e *events.Event) { e.SKU = "\t" }, "sku"},
+		"zero quantity":     {func(e *events.Event) { e.Quantity = 0 }, "quantity"},
+		"negative":          {func(e *events.Event) { e.Quantity = -1 }, "quantity"},
+		"no occurred time":  {func(e *events.Event) { e.OccurredAt = time.Time{} }, "occurred_at"},
+		"sku too long":      {func(e *events.Event) { e.SKU = strings.Repeat("S", events.MaxSKULen+1) }, "sku must be at most 64 bytes"},
+		"sku line break":    {func(e *events.Event) { e.SKU = "SKU\n1" }, "sku must be printable"},
+		"sku bad utf-8":     {func(e *events.Event) { e.SKU = "SKU-\xff" }, "sku is not valid UTF-8"},
+		"quantity too big":  {func(e *events.Event) { e.Quantity = events.MaxQuantity + 1 }, "quantity must be from 1 to 10000"},
+		"quantity max int":  {func(e *events.Event) { e.Quantity = math.MaxInt }, "quantity"},
+		"order id too long": {func(e *events.Event) { e.OrderID = strings.Repeat("o", events.MaxOrderIDLen+1) }, "order_id must be at most 64"},
+		"order id control":  {func(e *events.Event) { e.OrderID = "o\x001" }, "order_id must be printable"},
+		"event id too long": {func(e *events.Event) { e.EventID = strings.Repeat("e", events.MaxEventIDLen+1) }, "event_id must be at most 128"},
+		"reason too long":   {func(e *events.Event) { e.Reason = strings.Repeat("r", events.MaxReasonLen+1) }, "reason must be at most 64"},
+		"reason control":    {func(e *events.Event) { e.Reason = "a\tb" }, "reason must be printable"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := valid()
@@ -41,6 +52,14 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("Validate = %v, want ErrInvalid naming %s", err, tc.field)
 			}
 		})
+	}
+	// The bounds themselves are valid.
+	edge := valid()
+	edge.SKU, edge.Quantity = strings.Repeat("Ü", events.MaxSKULen/2), events.MaxQuantity
+	edge.OrderID, edge.EventID = strings.Repeat("o", events.MaxOrderIDLen), strings.Repeat("e", events.MaxEventIDLen)
+	edge.Reason = strings.Repeat("r", events.MaxReasonLen)
+	if err := edge.Validate(); err != nil {
+		t.Fatalf("event at the bounds: %v", err)
 	}
 	for _, typ := range []events.Type{events.OrderPlaced, events.StockReserved, events.StockRejected} {
 		e := valid()
@@ -102,6 +121,21 @@ func TestDecode(t *testing.T) {
 		"missing fields": `{"event_id":"e","type":"order-placed","order_id":"o"}`,
 		"bad time":       `{"event_id":"e","type":"order-placed","order_id":"o","sku":"s","quantity":1,"occurred_at":"yesterday"}`,
 		"unknown type":   `{"event_id":"e","type":"x","order_id":"o","sku":"s","quantity":1,"occurred_at":"2026-11-29T10:00:00Z"}`,
+		// Strictness (encoding/json v1 accepted all of these).
+		"duplicate key":           `{"event_id":"e","type":"order-placed","order_id":"o","sku":"s","quantity":1,"quantity":5,"occurred_at":"2026-11-29T10:00:00Z"}`,
+		"name in another case":    `{"event_id":"e","type":"order-placed","order_id":"o","SKU":"s","QUANTITY":1,"occurred_at":"2026-11-29T10:00:00Z"}`,
+		"second name, other case": `{"event_id":"e","type":"order-placed","order_id":"o","sku":"s","Sku":"t","quantity":1,"occurred_at":"2026-11-29T10:00:00Z"}`,
+		"folded name (long s)":    `{"event_id":"e","type":"order-placed","order_id":"o","sku":"s","\u017fku":"t","quantity":1,"occurred_at":"2026-11-29T10:00:00Z"}`,
+		"invalid UTF-8":           "{\"event_id\":\"e\",\"type\":\"order-placed\",\"order_id\":\"o\",\"sku\":\"s\xff\",\"quantity\":1,\"occurred_at\":\"2026-11-29T10:00:00Z\"}",
+		"lone surrogate escape":   `{"event_id":"e","type":"order-placed","order_id":"o","sku":"\ud800","quantity":1,"occurred_at":"2026-11-29T10:00:00Z"}`,
+		"float quantity":          `{"event_id":"e","type":"order-placed","order_id":"o","sku":"s","quantity":1.5,"occurred_at":"2026-11-29T10:00:00Z"}`,
+		"exponent quantity":       `{"event_id":"e","type":"order-placed","order_id":"o","sku":"s","quantity":1e3,"occurred_at":"2026-11-29T10:00:00Z"}`,
+		"quantity overflows int":  `{"event_id":"e","type":"order-placed","order_id":"o","sku":"s","quantity":9223372036854775808,"occurred_at":"2026-11-29T10:00:00Z"}`,
+		"quantity max int64":      `{"event_id":"e","type":"order-placed","order_id":"o","sku":"s","quantity":9223372036854775807,"occurred_at":"2026-11-29T10:00:00Z"}`,
+		"quantity over bound":     `{"event_id":"e","type":"order-placed","order_id":"o","sku":"s","quantity":10001,"occurred_at":"2026-11-29T10:00:00Z"}`,
+		"sku over bound":          `{"event_id":"e","type":"order-placed","order_id":"o","sku":"` + strings.Repeat("s", 65) + `","quantity":1,"occurred_at":"2026-11-29T10:00:00Z"}`,
+		"trailing data":           `{"event_id":"e","type":"order-placed","order_id":"o","sku":"s","quantity":1,"occurred_at":"2026-11-29T10:00:00Z"} {}`,
+		"byte order mark":         "\ufeff" + `{"event_id":"e","type":"order-placed","order_id":"o","sku":"s","quantity":1,"occurred_at":"2026-11-29T10:00:00Z"}`,
 	} {
 		if _, err := events.Decode([]byte(value)); !errors.Is(err, events.ErrInvalid) {
 			t.Errorf("%s: Decode = %v, want ErrInvalid (a poison message)", name, err)
@@ -114,8 +148,29 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+// TestDecodeChecksEveryFieldName: the case-variant check covers every
+// member name of Event (a field added later must be listed too).
+func TestDecodeChecksEveryFieldName(t *testing.T) {
+	typ := reflect.TypeFor[events.Event]()
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		raw := map[string]any{"event_id": "e", "type": "order-placed", "order_id": "o", "sku": "s", "quantity": 1, "occurred_at": "2026-11-29T10:00:00Z"}
+		raw[strings.ToUpper(name)] = raw[name]
+		if name == "reason" {
+			raw["REASON"] = "x"
+		}
+		value, _ := json.Marshal(raw)
+		if _, err := events.Decode(value); !errors.Is(err, events.ErrInvalid) || !strings.Contains(err.Error(), strings.ToUpper(name)) {
+			t.Errorf("member %q next to %q: Decode = %v, want ErrInvalid naming it", strings.ToUpper(name), name, err)
+		}
+	}
+}
+
 // FuzzDecode: whatever the bytes, Decode never panics; anything it accepts
-// is a valid event that survives Record and Decode unchanged.
+// is a valid event that survives Record and Decode unchanged, and that
+// encoding/json v1 (lenient: case-insensitive names, last duplicate wins,
+// invalid UTF-8 replaced) reads the same way: no value means one thing to
+// this decoder and another to a lenient one.
 func FuzzDecode(f *testing.F) {
 	m, _ := events.Record(valid())
 	f.Add(m.Value)
@@ -133,6 +188,14 @@ func FuzzDecode(f *testing.F) {
 		}
 		if err := e.Validate(); err != nil {
 			t.Fatalf("Decode accepted an invalid event %+v: %v", e, err)
+		}
+		var lenient events.Event
+		if err := json.Unmarshal(value, &lenient); err != nil || !lenient.OccurredAt.Equal(e.OccurredAt) {
+			t.Fatalf("encoding/json v1 reads %q as %+v, %v; Decode as %+v", value, lenient, err, e)
+		}
+		lenient.OccurredAt = e.OccurredAt
+		if lenient != e {
+			t.Fatalf("encoding/json v1 reads %q as %+v; Decode as %+v", value, lenient, e)
 		}
 		m, err := events.Record(e)
 		if err != nil {
