@@ -4,16 +4,22 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // MaxBodyBytes is the request body limit (1 MiB); a larger body gets 413.
@@ -57,10 +63,27 @@ type RequestError struct {
 
 func (e *RequestError) Error() string { return e.Msg }
 
-// Decode reads one JSON object from r's body into dst: at most MaxBodyBytes
-// (413 body_too_large), no unknown fields and no trailing data (400
-// malformed_json), content type JSON when given (415). On error it has
-// already written the error response; the caller just returns.
+// Decode reads one JSON object from r's body into dst and reports whether
+// it did. On false it has already written the error response (an
+// ErrorBody); the caller just returns. The rules, in order:
+//
+//   - Content-Type, when present, must be the media type application/json
+//     (parsed with mime.ParseMediaType: case and parameters such as
+//     charset=utf-8 are fine; a charset other than utf-8 is not), else 415
+//     unsupported_media_type. A request without Content-Type is read as
+//     JSON.
+//   - At most MaxBodyBytes, else 413 body_too_large.
+//   - Exactly one JSON object and nothing after it but whitespace, decoded
+//     strictly (github.com/go-json-experiment/json, the encoding/json/v2
+//     design): unknown members, member names in another case ("SKU" for
+//     "sku"), duplicate members, invalid UTF-8 (raw or as a lone surrogate
+//     escape), a number into an integer field that is not a whole number
+//     in the field's range (1.5, 1e3, 2^63), a wrong type, an empty body,
+//     null or an array are all 400 malformed_json, with a message naming
+//     the problem and where it is.
+//
+// Decode checks syntax and types only; bounds (a quantity range, a SKU
+// length) are the handler's, answered with 400 invalid_request.
 func Decode(w http.ResponseWriter, r *http.Request, dst any) bool {
 	if err := decode(w, r, dst); err != nil {
 		var re *RequestError
@@ -75,31 +98,93 @@ func Decode(w http.ResponseWriter, r *http.Request, dst any) bool {
 }
 
 func decode(w http.ResponseWriter, r *http.Request, dst any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return &RequestError{http.StatusUnsupportedMediaType, "unsupported_media_type", fmt.Sprintf("content type %q is not application/json", ct)}
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		return err
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		if errors.As(err, new(*http.MaxBytesError)) {
 			return &RequestError{http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body exceeds %d bytes", MaxBodyBytes)}
 		}
-		if errors.Is(err, io.EOF) {
-			return &RequestError{http.StatusBadRequest, "malformed_json", "request body is empty"}
+		return &RequestError{http.StatusBadRequest, "malformed_json", "read request body: " + err.Error()}
+	}
+	switch trimmed := bytes.TrimLeft(body, " \t\r\n"); {
+	case len(trimmed) == 0:
+		return &RequestError{http.StatusBadRequest, "malformed_json", "request body is empty"}
+	case trimmed[0] != '{':
+		return &RequestError{http.StatusBadRequest, "malformed_json", "request body must be a JSON object"}
+	}
+	if err := jsonv2.Unmarshal(body, dst, jsonv2.RejectUnknownMembers(true)); err != nil {
+		return &RequestError{http.StatusBadRequest, "malformed_json", "malformed JSON: " + describe(err)}
+	}
+	return nil
+}
+
+// describe words a decoding error for the client, in JSON terms (field
+// names, JSON kinds, byte offsets) rather than Go types.
+func describe(err error) string {
+	var se *jsonv2.SemanticError
+	if errors.As(err, &se) {
+		field := strings.TrimPrefix(string(se.JSONPointer), "/")
+		switch {
+		case errors.Is(se.Err, jsonv2.ErrUnknownName):
+			return fmt.Sprintf("unknown field %q (field names are case-sensitive)", se.JSONPointer.LastToken())
+		case field != "" && se.GoType != nil:
+			got := "JSON " + se.JSONKind.String()
+			if v := string(se.JSONValue); v != "" && len(v) <= 40 {
+				got += " " + v
+			}
+			return fmt.Sprintf("field %q: %s is not %s", field, got, goKindName(se.GoType.Kind()))
 		}
-		return &RequestError{http.StatusBadRequest, "malformed_json", "malformed JSON: " + err.Error()}
 	}
-	// Read to the end: trailing data is malformed, and a body padded past
-	// the limit after a small valid object is still too large.
-	switch _, err := dec.Token(); {
-	case errors.Is(err, io.EOF):
+	var sx *jsontext.SyntacticError
+	if errors.As(err, &sx) {
+		if sx.JSONPointer != "" {
+			return fmt.Sprintf("%v within %q at byte %d", sx.Err, sx.JSONPointer, sx.ByteOffset)
+		}
+		return fmt.Sprintf("%v at byte %d", sx.Err, sx.ByteOffset)
+	}
+	return err.Error()
+}
+
+func goKindName(k reflect.Kind) string {
+	switch {
+	case k >= reflect.Int && k <= reflect.Uint64:
+		return "an integer in the field's range (digits only: no fraction or exponent)"
+	case k == reflect.Float32 || k == reflect.Float64:
+		return "a number"
+	case k == reflect.String:
+		return "a string"
+	case k == reflect.Bool:
+		return "a boolean"
+	case k == reflect.Struct || k == reflect.Map:
+		return "an object"
+	case k == reflect.Slice || k == reflect.Array:
+		return "an array"
+	}
+	return "of the expected type"
+}
+
+// checkContentType accepts an empty value or the media type
+// application/json with any parameters but a charset other than utf-8.
+func checkContentType(ct string) error {
+	if ct == "" {
 		return nil
-	case errors.As(err, new(*http.MaxBytesError)):
-		return &RequestError{http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body exceeds %d bytes", MaxBodyBytes)}
-	default:
-		return &RequestError{http.StatusBadRequest, "malformed_json", "request body has data after the JSON object"}
 	}
+	unsupported := func(why string) error {
+		return &RequestError{http.StatusUnsupportedMediaType, "unsupported_media_type",
+			fmt.Sprintf("content type %q %s; send Content-Type: application/json", ct, why)}
+	}
+	mediaType, params, err := mime.ParseMediaType(ct)
+	switch {
+	case err != nil:
+		return unsupported("is not a valid media type")
+	case mediaType != "application/json":
+		return unsupported("is not application/json")
+	case params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8"):
+		return unsupported("has a charset other than utf-8 (JSON is UTF-8)")
+	}
+	return nil
 }
 
 // Serve runs srv on ln until ctx ends, then shuts it down gracefully,

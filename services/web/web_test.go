@@ -6,12 +6,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/faultline-harness/faultline/services/web"
 )
@@ -46,7 +48,8 @@ func errorBody(t testing.TB, w *httptest.ResponseRecorder) web.ErrorBody {
 }
 
 func TestDecodeAccepts(t *testing.T) {
-	for _, ct := range []string{"", "application/json", "application/json; charset=utf-8", "Application/JSON"} {
+	for _, ct := range []string{"", "application/json", "application/json; charset=utf-8", "Application/JSON",
+		"application/json;charset=UTF-8", "application/json ; charset=\"utf-8\"", "application/json; profile=x"} {
 		w, p, ok := decode(t, ` {"sku":"SKU-1","quantity":2}`+"\n", ct)
 		if !ok || p != (payload{"SKU-1", 2}) || w.Body.Len() != 0 {
 			t.Errorf("content type %q: ok %v, %+v, wrote %s", ct, ok, p, w.Body)
@@ -60,27 +63,45 @@ func TestDecodeErrors(t *testing.T) {
 		body, ct string
 		status   int
 		code     string
+		msgHas   string // the message names the problem
 	}{
-		"empty body":                             {"", "", 400, "malformed_json"},
-		"whitespace only":                        {"  \n", "", 400, "malformed_json"},
-		"truncated":                              {`{"sku":`, "", 400, "malformed_json"},
-		"unknown field":                          {`{"sku":"a","color":"red"}`, "", 400, "malformed_json"},
-		"wrong type":                             {`{"quantity":"2"}`, "", 400, "malformed_json"},
-		"trailing object":                        {`{"sku":"a"} {}`, "", 400, "malformed_json"},
-		"trailing junk":                          {`{"sku":"a"}x`, "", 400, "malformed_json"},
-		"not an object":                          {`[1,2]`, "", 400, "malformed_json"},
-		"over 1 MiB":                             {big, "", 413, "body_too_large"},
-		"padded past 1 MiB after a valid object": {`{"sku":"a"}` + strings.Repeat(" ", web.MaxBodyBytes+1), "", 413, "body_too_large"},
-		"text/plain":                             {`{"sku":"a"}`, "text/plain", 415, "unsupported_media_type"},
-		"form":                                   {`sku=a`, "application/x-www-form-urlencoded", 415, "unsupported_media_type"},
+		// Strict JSON: encoding/json v1 accepted each of these.
+		"duplicate key":         {`{"sku":"a","quantity":1,"quantity":5}`, "", 400, "malformed_json", "duplicate"},
+		"name in another case":  {`{"SKU":"a","QUANTITY":1}`, "", 400, "malformed_json", `unknown field "SKU"`},
+		"invalid UTF-8":         {"{\"sku\":\"a\xff\"}", "", 400, "malformed_json", "invalid UTF-8"},
+		"lone surrogate escape": {`{"sku":"\ud800"}`, "", 400, "malformed_json", "surrogate"},
+		"fraction":              {`{"quantity":1.5}`, "", 400, "malformed_json", `field "quantity"`},
+		"exponent":              {`{"quantity":1e3}`, "", 400, "malformed_json", `field "quantity"`},
+		"beyond int64":          {`{"quantity":9223372036854775808}`, "", 400, "malformed_json", `field "quantity"`},
+		"null body":             {`null`, "", 400, "malformed_json", "JSON object"},
+		"string body":           {`"sku"`, "", 400, "malformed_json", "JSON object"},
+		// Content-Type must be the media type application/json.
+		"jsonp":                                  {`{"sku":"a"}`, "application/jsonp", 415, "unsupported_media_type", "application/jsonp"},
+		"json prefix":                            {`{"sku":"a"}`, "application/jsonx", 415, "unsupported_media_type", ""},
+		"json suffix type":                       {`{"sku":"a"}`, "application/merge-patch+json", 415, "unsupported_media_type", ""},
+		"text/json":                              {`{"sku":"a"}`, "text/json", 415, "unsupported_media_type", ""},
+		"latin-1 charset":                        {`{"sku":"a"}`, "application/json; charset=iso-8859-1", 415, "unsupported_media_type", "utf-8"},
+		"invalid media type":                     {`{"sku":"a"}`, "application/json; =x", 415, "unsupported_media_type", "not a valid media type"},
+		"empty body":                             {"", "", 400, "malformed_json", ""},
+		"whitespace only":                        {"  \n", "", 400, "malformed_json", ""},
+		"truncated":                              {`{"sku":`, "", 400, "malformed_json", ""},
+		"unknown field":                          {`{"sku":"a","color":"red"}`, "", 400, "malformed_json", ""},
+		"wrong type":                             {`{"quantity":"2"}`, "", 400, "malformed_json", ""},
+		"trailing object":                        {`{"sku":"a"} {}`, "", 400, "malformed_json", ""},
+		"trailing junk":                          {`{"sku":"a"}x`, "", 400, "malformed_json", ""},
+		"not an object":                          {`[1,2]`, "", 400, "malformed_json", ""},
+		"over 1 MiB":                             {big, "", 413, "body_too_large", ""},
+		"padded past 1 MiB after a valid object": {`{"sku":"a"}` + strings.Repeat(" ", web.MaxBodyBytes+1), "", 413, "body_too_large", ""},
+		"text/plain":                             {`{"sku":"a"}`, "text/plain", 415, "unsupported_media_type", ""},
+		"form":                                   {`sku=a`, "application/x-www-form-urlencoded", 415, "unsupported_media_type", ""},
 	} {
 		t.Run(name, func(t *testing.T) {
 			w, _, ok := decode(t, tc.body, tc.ct)
 			if ok {
 				t.Fatal("Decode accepted it")
 			}
-			if eb := errorBody(t, w); w.Code != tc.status || eb.Error.Code != tc.code {
-				t.Fatalf("got %d %s, want %d %s", w.Code, eb.Error.Code, tc.status, tc.code)
+			if eb := errorBody(t, w); w.Code != tc.status || eb.Error.Code != tc.code || !strings.Contains(eb.Error.Message, tc.msgHas) {
+				t.Fatalf("got %d %s %q, want %d %s mentioning %q", w.Code, eb.Error.Code, eb.Error.Message, tc.status, tc.code, tc.msgHas)
 			}
 		})
 	}
@@ -231,7 +252,10 @@ func TestServeReportsAServeError(t *testing.T) {
 
 // FuzzDecode: whatever the body and content type, Decode never panics,
 // answers either success (nothing written) or one of its documented
-// errors with an ErrorBody.
+// errors with an ErrorBody. What it accepts has the media type
+// application/json (or none) and is a JSON object that encoding/json v1,
+// with unknown fields refused, reads the same way: no duplicate or
+// other-case names, no invalid UTF-8.
 func FuzzDecode(f *testing.F) {
 	f.Add(`{"sku":"SKU-1","quantity":2}`, "application/json")
 	f.Add(`{"sku":"SKU-1","quantity":2} {}`, "")
@@ -248,6 +272,15 @@ func FuzzDecode(f *testing.F) {
 		if web.Decode(w, r, &p) {
 			if w.Body.Len() != 0 {
 				t.Fatalf("Decode succeeded but wrote %s", w.Body)
+			}
+			if mt, _, err := mime.ParseMediaType(contentType); contentType != "" && (err != nil || mt != "application/json") {
+				t.Fatalf("accepted content type %q", contentType)
+			}
+			var v1 payload
+			dec := json.NewDecoder(strings.NewReader(body))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&v1); err != nil || v1 != p || !utf8.ValidString(body) || strings.TrimSpace(body)[0] != '{' {
+				t.Fatalf("accepted %q as %+v; encoding/json v1 reads %+v, %v", body, p, v1, err)
 			}
 			return
 		}
