@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"mime"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/faultline-harness/faultline/services/events"
 )
@@ -16,8 +18,10 @@ import (
 // FuzzCreateOrder throws arbitrary bodies, content types and
 // Idempotency-Keys at POST /orders (async mode: nothing leaves the
 // process). It never panics, answers only documented statuses with the
-// documented error codes, and accepts only well-formed orders, which it
-// stores with their outbox record.
+// documented error codes, and accepts only well-formed orders within the
+// bounds (events.CheckSKU, events.CheckQuantity), sent as
+// application/json (or without Content-Type), which it stores with their
+// outbox record.
 func FuzzCreateOrder(f *testing.F) {
 	s := newService(f, Config{Mode: ModeAsync, Catalog: map[string]int{"SKU-1": 1, "SKU-2": 1}})
 	f.Add(`{"sku":"SKU-1","quantity":2}`, "application/json", "")
@@ -28,6 +32,10 @@ func FuzzCreateOrder(f *testing.F) {
 	f.Add(`{"sku":"SKU-1","quantity":-1}`, "", "")
 	f.Add(`{"sku":"SKU-1","quantity":1,"x":1}`, "", "")
 	f.Add(`{"sku":`, "text/plain", strings.Repeat("k", 300))
+	f.Add(`{"sku":"SKU-1","quantity":1,"quantity":5}`, "application/json", "")
+	f.Add(`{"SKU":"SKU-1","QUANTITY":1}`, "", "")
+	f.Add(`{"sku":"SKU-1","quantity":10001}`, "application/json; charset=utf-8", "")
+	f.Add(`{"sku":"SKU-1","quantity":1}`, "application/jsonp", "")
 	f.Fuzz(func(t *testing.T, body, contentType, key string) {
 		hdr := map[string]string{"Content-Type": contentType}
 		if key != "" {
@@ -39,8 +47,14 @@ func FuzzCreateOrder(f *testing.F) {
 			var req createRequest
 			dec := json.NewDecoder(bytes.NewReader([]byte(body)))
 			dec.DisallowUnknownFields()
-			if err := dec.Decode(&req); err != nil || strings.TrimSpace(req.SKU) == "" || req.Quantity <= 0 || len(key) > MaxIdempotencyKeyLen {
+			if err := dec.Decode(&req); err != nil || events.CheckSKU(req.SKU) != nil || events.CheckQuantity(req.Quantity) != nil || len(key) > MaxIdempotencyKeyLen {
 				t.Fatalf("accepted a bad request %q (key %d bytes): %s", body, len(key), res.body)
+			}
+			if mt, _, err := mime.ParseMediaType(contentType); contentType != "" && (err != nil || mt != "application/json") {
+				t.Fatalf("accepted content type %q", contentType)
+			}
+			if !utf8.ValidString(body) {
+				t.Fatalf("accepted invalid UTF-8 %q", body)
 			}
 			o := res.order(t)
 			if o.SKU != req.SKU || o.Quantity != req.Quantity || o.Status != StatusPending || res.header.Get("Location") != "/orders/"+o.ID {

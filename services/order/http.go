@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/faultline-harness/faultline/services/events"
+	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/web"
 )
 
@@ -48,13 +49,41 @@ type createRequest struct {
 	Quantity int    `json:"quantity"`
 }
 
+// check applies the bounds shared with inventory and the event schema
+// (events.MaxSKULen, events.MaxQuantity) and the Idempotency-Key limit. It
+// returns every violation, joined by "; ", or nil.
+func (req createRequest) check(key string) error {
+	var errs []string
+	if err := events.CheckSKU(req.SKU); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if err := events.CheckQuantity(req.Quantity); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if len(key) > MaxIdempotencyKeyLen {
+		errs = append(errs, fmt.Sprintf("Idempotency-Key must be at most %d bytes, got %d", MaxIdempotencyKeyLen, len(key)))
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
 // handleCreate is POST /orders.
 //
-// Request errors, in both modes, create nothing:
-//   - 400 malformed_json (bad JSON, unknown field, empty body, trailing data),
-//     413 body_too_large (> 1 MiB), 415 unsupported_media_type;
-//   - 400 invalid_request: empty sku, quantity <= 0, Idempotency-Key over
-//     255 bytes;
+// Request errors, in both modes, store nothing and leave the
+// Idempotency-Key unused:
+//   - 415 unsupported_media_type: Content-Type present and not the media
+//     type application/json (see web.Decode; a missing one is read as JSON);
+//   - 413 body_too_large (> 1 MiB);
+//   - 400 malformed_json: not one strict JSON object (web.Decode: unknown or
+//     other-case field, duplicate field, invalid UTF-8, quantity not an
+//     integer or beyond int64, wrong type, empty body, trailing data);
+//   - 400 invalid_request, naming each field and its bound: sku not 1 to
+//     64 bytes of printable UTF-8 (events.MaxSKULen), quantity not 1 to
+//     10,000 (events.MaxQuantity), Idempotency-Key over 255 bytes, or an
+//     order-placed record over the producer's limit (cannot happen within
+//     these bounds; checked anyway);
 //   - 422 unknown_sku: SKU not in Config.Catalog (when a catalog is set);
 //   - 422 idempotency_key_reused: the key was used with another sku/quantity;
 //   - 409 request_in_progress (Retry-After: 1): the key's first request is
@@ -83,15 +112,8 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := r.Header.Get("Idempotency-Key")
-	switch {
-	case strings.TrimSpace(req.SKU) == "":
-		web.WriteError(w, http.StatusBadRequest, "invalid_request", "sku is required")
-		return
-	case req.Quantity <= 0:
-		web.WriteError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("quantity must be > 0, got %d", req.Quantity))
-		return
-	case len(key) > MaxIdempotencyKeyLen:
-		web.WriteError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("Idempotency-Key is longer than %d bytes", MaxIdempotencyKeyLen))
+	if err := req.check(key); err != nil {
+		web.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
 		return
 	}
 	if len(s.cfg.Catalog) > 0 {
@@ -100,26 +122,31 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	now := time.Now().UTC()
+	o := Order{ID: uuid.NewString(), SKU: req.SKU, Quantity: req.Quantity, Mode: s.cfg.Mode, Status: StatusPending, CreatedAt: now, UpdatedAt: now}
+	// Both modes: no order is accepted whose event could not be published.
+	msg, err := orderPlacedRecord(o, uuid.NewString())
+	switch {
+	case errors.Is(err, events.ErrInvalid) || errors.Is(err, messaging.ErrTooLarge):
+		web.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	case err != nil:
+		s.internalError(w, "build order-placed event", err)
+		return
+	}
 	if key != "" && s.replay(r.Context(), w, key, req) {
 		return
 	}
-	now := time.Now().UTC()
-	o := Order{ID: uuid.NewString(), SKU: req.SKU, Quantity: req.Quantity, Mode: s.cfg.Mode, Status: StatusPending, CreatedAt: now, UpdatedAt: now}
 	if s.cfg.Mode == ModeAsync {
-		s.placeAsync(w, r, o, key)
+		s.placeAsync(w, r, o, key, msg)
 	} else {
 		s.placeSync(w, r, o, key)
 	}
 }
 
-// placeAsync commits the order and its order-placed outbox row in one
+// placeAsync commits the order and its order-placed outbox row msg in one
 // transaction, answers 202 and wakes the relay.
-func (s *Service) placeAsync(w http.ResponseWriter, r *http.Request, o Order, key string) {
-	msg, err := events.Record(OrderPlacedEvent(o, uuid.NewString(), o.CreatedAt))
-	if err != nil {
-		s.internalError(w, "build order-placed event", err)
-		return
-	}
+func (s *Service) placeAsync(w http.ResponseWriter, r *http.Request, o Order, key string, msg events.Message) {
 	resp := response{status: http.StatusAccepted, body: jsonBody(o)}
 	created, err := s.store.create(r.Context(), o, key, resp, &msg)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,54 +13,140 @@ import (
 	"time"
 
 	"github.com/faultline-harness/faultline/services/events"
+	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/web"
 )
 
 func TestCreateOrderRequestErrors(t *testing.T) {
 	big := `{"sku":"` + strings.Repeat("a", web.MaxBodyBytes+10) + `","quantity":1}`
+	mibSKU := `{"sku":"` + strings.Repeat("a", web.MaxBodyBytes-100) + `","quantity":1}` // under the body limit
+	ctJSON := map[string]string{"Content-Type": "application/json"}
 	cases := []struct {
 		name   string
 		body   string
 		header map[string]string
 		status int
 		code   string
+		msgHas string // the message names the field (and the bound)
 	}{
-		{"malformed json", `{"sku":`, nil, 400, "malformed_json"},
-		{"unknown field", `{"sku":"SKU-1","quantity":1,"color":"red"}`, nil, 400, "malformed_json"},
-		{"empty body", ``, nil, 400, "malformed_json"},
-		{"trailing data", `{"sku":"SKU-1","quantity":1} {}`, nil, 400, "malformed_json"},
-		{"quantity wrong type", `{"sku":"SKU-1","quantity":"2"}`, nil, 400, "malformed_json"},
-		{"body over 1 MiB", big, nil, 413, "body_too_large"},
-		{"wrong content type", `{"sku":"SKU-1","quantity":1}`, map[string]string{"Content-Type": "text/plain"}, 415, "unsupported_media_type"},
-		{"quantity zero", `{"sku":"SKU-1","quantity":0}`, nil, 400, "invalid_request"},
-		{"quantity negative", `{"sku":"SKU-1","quantity":-3}`, nil, 400, "invalid_request"},
-		{"missing sku", `{"quantity":1}`, nil, 400, "invalid_request"},
-		{"blank sku", `{"sku":"  ","quantity":1}`, nil, 400, "invalid_request"},
-		{"unknown sku in catalog", `{"sku":"NOPE","quantity":1}`, nil, 422, "unknown_sku"},
-		{"idempotency key too long", `{"sku":"SKU-1","quantity":1}`, map[string]string{"Idempotency-Key": strings.Repeat("k", MaxIdempotencyKeyLen+1)}, 400, "invalid_request"},
+		{"malformed json", `{"sku":`, nil, 400, "malformed_json", ""},
+		{"unknown field", `{"sku":"SKU-1","quantity":1,"color":"red"}`, nil, 400, "malformed_json", "color"},
+		{"empty body", ``, nil, 400, "malformed_json", "empty"},
+		{"trailing data", `{"sku":"SKU-1","quantity":1} {}`, nil, 400, "malformed_json", ""},
+		{"quantity wrong type", `{"sku":"SKU-1","quantity":"2"}`, nil, 400, "malformed_json", "quantity"},
+		{"body over 1 MiB", big, nil, 413, "body_too_large", ""},
+		{"wrong content type", `{"sku":"SKU-1","quantity":1}`, map[string]string{"Content-Type": "text/plain"}, 415, "unsupported_media_type", ""},
+		{"quantity zero", `{"sku":"SKU-1","quantity":0}`, nil, 400, "invalid_request", "quantity must be from 1 to 10000"},
+		{"quantity negative", `{"sku":"SKU-1","quantity":-3}`, nil, 400, "invalid_request", "quantity"},
+		{"missing sku", `{"quantity":1}`, nil, 400, "invalid_request", "sku is required"},
+		{"blank sku", `{"sku":"  ","quantity":1}`, nil, 400, "invalid_request", "sku"},
+		{"unknown sku in catalog", `{"sku":"NOPE","quantity":1}`, nil, 422, "unknown_sku", ""},
+		{"idempotency key too long", `{"sku":"SKU-1","quantity":1}`, map[string]string{"Idempotency-Key": strings.Repeat("k", MaxIdempotencyKeyLen+1)}, 400, "invalid_request", "Idempotency-Key"},
+		// Bounds (events.MaxSKULen, events.MaxQuantity).
+		{"quantity over the bound", `{"sku":"SKU-1","quantity":10001}`, ctJSON, 400, "invalid_request", "quantity must be from 1 to 10000, got 10001"},
+		{"quantity max int64", `{"sku":"SKU-1","quantity":9223372036854775807}`, ctJSON, 400, "invalid_request", "quantity must be from 1 to 10000"},
+		{"sku over the bound", `{"sku":"` + strings.Repeat("S", 65) + `","quantity":1}`, ctJSON, 400, "invalid_request", "sku must be at most 64 bytes, got 65"},
+		{"sku of almost 1 MiB", mibSKU, ctJSON, 400, "invalid_request", "sku must be at most 64 bytes"},
+		{"sku with a line break", `{"sku":"SKU\n1","quantity":1}`, ctJSON, 400, "invalid_request", "sku must be printable"},
+		{"both out of bounds", `{"sku":"` + strings.Repeat("S", 65) + `","quantity":0}`, ctJSON, 400, "invalid_request", "sku must be at most 64 bytes, got 65; quantity"},
+		// Strict JSON (encoding/json v1 accepted each of these).
+		{"duplicate key", `{"sku":"SKU-1","quantity":1,"quantity":5}`, ctJSON, 400, "malformed_json", "duplicate"},
+		{"field names in another case", `{"SKU":"SKU-1","QUANTITY":1}`, ctJSON, 400, "malformed_json", "SKU"},
+		{"invalid UTF-8", "{\"sku\":\"SKU-1\xff\",\"quantity\":1}", ctJSON, 400, "malformed_json", "UTF-8"},
+		{"quantity beyond int64", `{"sku":"SKU-1","quantity":9223372036854775808}`, ctJSON, 400, "malformed_json", "quantity"},
+		{"quantity fraction", `{"sku":"SKU-1","quantity":1.5}`, ctJSON, 400, "malformed_json", "quantity"},
+		{"quantity exponent", `{"sku":"SKU-1","quantity":1e2}`, ctJSON, 400, "malformed_json", "quantity"},
+		{"null body", `null`, ctJSON, 400, "malformed_json", "object"},
+		// Content-Type is the media type application/json, nothing else.
+		{"jsonp content type", `{"sku":"SKU-1","quantity":1}`, map[string]string{"Content-Type": "application/jsonp"}, 415, "unsupported_media_type", "application/jsonp"},
+		{"latin-1 charset", `{"sku":"SKU-1","quantity":1}`, map[string]string{"Content-Type": "application/json; charset=latin1"}, 415, "unsupported_media_type", "utf-8"},
 	}
 	for _, mode := range []Mode{ModeSync, ModeAsync} {
 		t.Run(string(mode), func(t *testing.T) {
-			inv := newFakeInventory(t, map[string]int{"SKU-1": 10}, func(w http.ResponseWriter, r *http.Request) {
-				t.Errorf("inventory called for a bad request: %s %s", r.Method, r.URL)
-				w.WriteHeader(http.StatusInternalServerError)
-			})
+			inv := newFakeInventory(t, map[string]int{"SKU-1": 1000}, nil)
 			s := newService(t, Config{Mode: mode, InventoryURL: inv.URL, Catalog: map[string]int{"SKU-1": 10}})
-			for _, tc := range cases {
+			want := map[Mode]int{ModeSync: http.StatusCreated, ModeAsync: http.StatusAccepted}[mode]
+			for i, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
-					res := do(t, s.Handler(), http.MethodPost, "/orders", []byte(tc.body), tc.header)
+					header := map[string]string{"Idempotency-Key": fmt.Sprintf("bad-request-%d", i)}
+					for k, v := range tc.header {
+						header[k] = v
+					}
+					orders, outbox := counts(t, s.Store())
+					res := do(t, s.Handler(), http.MethodPost, "/orders", []byte(tc.body), header)
 					if res.status != tc.status {
 						t.Fatalf("status = %d, want %d; body %.200s", res.status, tc.status, res.body)
 					}
 					if code := res.errCode(t); code != tc.code {
 						t.Fatalf("error code = %q, want %q", code, tc.code)
 					}
-					if o, ob := counts(t, s.Store()); o != 0 || ob != 0 {
-						t.Fatalf("side effects: %d orders, %d outbox rows", o, ob)
+					if !strings.Contains(string(res.body), tc.msgHas) {
+						t.Fatalf("error body %.300s does not mention %q", res.body, tc.msgHas)
+					}
+					if o, ob := counts(t, s.Store()); o != orders || ob != outbox {
+						t.Fatalf("side effects: %d orders, %d outbox rows, had %d and %d", o, ob, orders, outbox)
+					}
+					if len(inv.calls) != 0 {
+						t.Fatalf("inventory called for a bad request: %+v", <-inv.calls)
+					}
+					if key := header["Idempotency-Key"]; len(key) <= MaxIdempotencyKeyLen {
+						// The key is still unused: a good request with it places an order.
+						res := postOrder(t, s.Handler(), "SKU-1", 1, key)
+						if res.status != want || res.header.Get("Idempotent-Replayed") != "" {
+							t.Fatalf("good request with the refused request's key: %d %s (replayed %q)", res.status, res.body, res.header.Get("Idempotent-Replayed"))
+						}
+						if mode == ModeSync {
+							<-inv.calls
+						}
 					}
 				})
 			}
 		})
+	}
+}
+
+// TestCreateOrderAtTheBounds: a SKU of exactly events.MaxSKULen bytes and
+// a quantity of events.MaxQuantity are accepted in both modes, and the
+// largest order's record is far under the producer's MaxMessageBytes.
+func TestCreateOrderAtTheBounds(t *testing.T) {
+	sku := strings.Repeat("Ü", events.MaxSKULen/2) // 2 bytes each
+	for _, mode := range []Mode{ModeSync, ModeAsync} {
+		t.Run(string(mode), func(t *testing.T) {
+			inv := newFakeInventory(t, map[string]int{sku: events.MaxQuantity}, nil)
+			s := newService(t, Config{Mode: mode, InventoryURL: inv.URL})
+			res := postOrder(t, s.Handler(), sku, events.MaxQuantity, "at-the-bounds")
+			if res.status != map[Mode]int{ModeSync: http.StatusCreated, ModeAsync: http.StatusAccepted}[mode] {
+				t.Fatalf("order at the bounds: %d %s", res.status, res.body)
+			}
+			if o := res.order(t); o.SKU != sku || o.Quantity != events.MaxQuantity {
+				t.Fatalf("order %+v", o)
+			}
+		})
+	}
+	o := Order{ID: strings.Repeat("o", events.MaxOrderIDLen), SKU: strings.Repeat("S", events.MaxSKULen), Quantity: events.MaxQuantity, CreatedAt: time.Now()}
+	msg, err := orderPlacedRecord(o, strings.Repeat("e", events.MaxEventIDLen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := messaging.RecordSize(msg); n > 1000 {
+		t.Fatalf("the largest order-placed record is %d bytes; the bounds should keep it under 1000 (limit %d)", n, messaging.MaxMessageBytes)
+	}
+}
+
+// TestRecordSizeCheck: a record over the limit is refused with
+// messaging.ErrTooLarge (permanent), one at the limit passes.
+func TestRecordSizeCheck(t *testing.T) {
+	msg, err := orderPlacedRecord(Order{ID: "o", SKU: "SKU-1", Quantity: 1, CreatedAt: time.Now()}, "e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := messaging.RecordSize(msg)
+	if err := checkRecordSize(msg, n); err != nil {
+		t.Fatalf("record of %d bytes at a limit of %d: %v", n, n, err)
+	}
+	err = checkRecordSize(msg, n-1)
+	if !errors.Is(err, messaging.ErrTooLarge) || !messaging.IsPermanent(err) || !strings.Contains(err.Error(), fmt.Sprint(n)) {
+		t.Fatalf("record of %d bytes at a limit of %d: %v, want ErrTooLarge naming the size", n, n-1, err)
 	}
 }
 
