@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/inventory"
@@ -17,8 +19,11 @@ import (
 
 // FuzzPostReservation throws arbitrary bodies and content types at
 // POST /reservations: it never panics, answers only documented statuses
-// and codes, reserves only for well-formed requests, and a repeat of an
-// accepted request is answered the same way without moving stock again.
+// and codes, reserves only for well-formed requests within the bounds
+// (events.CheckOrderID, CheckSKU, CheckQuantity) sent as application/json
+// or without Content-Type, never moves stock on an error (409 included),
+// and a repeat of an accepted request is answered the same way without
+// moving stock again.
 func FuzzPostReservation(f *testing.F) {
 	svc := newService(f, map[string]int{"SKU-A": 1_000_000, "SKU-LOW": 1}, inventory.Config{})
 	f.Add(`{"order_id":"o1","sku":"SKU-A","quantity":1}`, "application/json")
@@ -27,6 +32,10 @@ func FuzzPostReservation(f *testing.F) {
 	f.Add(`{"order_id":" ","sku":"SKU-A","quantity":0}`, "")
 	f.Add(`{"order_id":"o1","sku":"SKU-A","quantity":1,"x":true}`, "")
 	f.Add(`{"order_id":`, "text/plain")
+	f.Add(`{"order_id":"o1","sku":"SKU-A","quantity":2}`, "application/json")
+	f.Add(`{"order_id":"o4","sku":"SKU-A","quantity":1,"quantity":2}`, "")
+	f.Add(`{"order_id":"o5","SKU":"SKU-A","quantity":1}`, "")
+	f.Add(`{"order_id":"o6","sku":"SKU-A","quantity":10001}`, "application/jsonp")
 	f.Fuzz(func(t *testing.T, body, contentType string) {
 		post := func() *httptest.ResponseRecorder {
 			req := httptest.NewRequest(http.MethodPost, "/reservations", strings.NewReader(body))
@@ -46,8 +55,14 @@ func FuzzPostReservation(f *testing.F) {
 			}
 			dec := json.NewDecoder(bytes.NewReader([]byte(body)))
 			dec.DisallowUnknownFields()
-			if err := dec.Decode(&req); err != nil || strings.TrimSpace(req.OrderID) == "" || req.Quantity <= 0 {
+			if err := dec.Decode(&req); err != nil || events.CheckOrderID(req.OrderID) != nil || events.CheckSKU(req.SKU) != nil || events.CheckQuantity(req.Quantity) != nil {
 				t.Fatalf("reserved for a bad request %q: %s", body, rec.Body)
+			}
+			if mt, _, err := mime.ParseMediaType(contentType); contentType != "" && (err != nil || mt != "application/json") {
+				t.Fatalf("accepted content type %q", contentType)
+			}
+			if !utf8.ValidString(body) {
+				t.Fatalf("accepted invalid UTF-8 %q", body)
 			}
 			after := available(t, svc.Store(), "SKU-A") + available(t, svc.Store(), "SKU-LOW")
 			again := post()
@@ -61,7 +76,7 @@ func FuzzPostReservation(f *testing.F) {
 			want := map[int][]string{
 				400: {"malformed_json", "invalid_request"},
 				404: {"unknown_sku"},
-				409: {"insufficient_stock"},
+				409: {"insufficient_stock", "order_id_reused"},
 				413: {"body_too_large"},
 				415: {"unsupported_media_type"},
 			}[rec.Code]
@@ -73,8 +88,8 @@ func FuzzPostReservation(f *testing.F) {
 			if !ok {
 				t.Fatalf("POST /reservations %q (content type %q) = %d %s", body, contentType, rec.Code, rec.Body)
 			}
-			if rec.Code != http.StatusConflict && available(t, svc.Store(), "SKU-A")+available(t, svc.Store(), "SKU-LOW") != before {
-				t.Fatalf("a %d moved stock", rec.Code)
+			if available(t, svc.Store(), "SKU-A")+available(t, svc.Store(), "SKU-LOW") != before {
+				t.Fatalf("a %d %s moved stock", rec.Code, code)
 			}
 		}
 	})
@@ -82,8 +97,10 @@ func FuzzPostReservation(f *testing.F) {
 
 // FuzzHandleOrderPlaced throws arbitrary record values at the order-placed
 // handler: it never panics, calls undecodable or foreign records poison
-// (ErrInvalid: dead-lettered) and handles valid ones, publishing exactly
-// the stored outcome.
+// (ErrInvalid: dead-lettered), and records whose order ID already has a
+// reservation for another SKU or quantity too (ErrOrderIDReused, nothing
+// published), and handles valid ones, publishing exactly the stored
+// outcome.
 func FuzzHandleOrderPlaced(f *testing.F) {
 	pub := &recorder{}
 	svc := newService(f, map[string]int{"SKU-A": 1_000_000}, inventory.Config{Publisher: pub})
@@ -92,6 +109,8 @@ func FuzzHandleOrderPlaced(f *testing.F) {
 	f.Add([]byte(`{"event_id":"e","type":"stock-reserved","order_id":"o","sku":"SKU-A","quantity":1,"occurred_at":"2026-11-29T10:00:00Z"}`))
 	f.Add([]byte(`{"event_id":"e","type":"order-placed","order_id":"o2","sku":"SKU-X","quantity":1,"occurred_at":"2026-11-29T10:00:00Z"}`))
 	f.Add([]byte(`{"event_id":`))
+	f.Add([]byte(`{"event_id":"e","type":"order-placed","order_id":"o","sku":"SKU-A","quantity":2,"occurred_at":"2026-11-29T10:00:00Z"}`))
+	f.Add([]byte(`{"event_id":"e","type":"order-placed","order_id":"o","sku":"SKU-A","quantity":1,"quantity":2,"occurred_at":"2026-11-29T10:00:00Z"}`))
 	f.Fuzz(func(t *testing.T, value []byte) {
 		n := len(pub.sent())
 		err := svc.HandleOrderPlaced(context.Background(), events.Message{Topic: events.TopicOrderPlaced, Key: "k", Value: value})
@@ -103,6 +122,10 @@ func FuzzHandleOrderPlaced(f *testing.F) {
 			}
 			if len(pub.sent()) != n {
 				t.Fatalf("poison %q published an outcome", value)
+			}
+		case errors.Is(err, inventory.ErrOrderIDReused):
+			if !errors.Is(err, events.ErrInvalid) || len(pub.sent()) != n {
+				t.Fatalf("order-placed %q reusing an order ID: err %v, %d outcomes published; want poison, none", value, err, len(pub.sent())-n)
 			}
 		case err != nil:
 			t.Fatalf("valid order-placed %q: %v", value, err)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/web"
 )
 
@@ -37,13 +38,21 @@ type (
 
 // routes builds the HTTP API:
 //
-//	GET  /stock/{sku}             200 {"sku","available"}; 404 unknown_sku
+//	GET  /stock/{sku}             200 {"sku","available"}; 400 invalid_request; 404 unknown_sku
 //	POST /reservations            201 {"order_id","sku","quantity","status"};
 //	                              400 malformed_json|invalid_request, 413 body_too_large,
-//	                              404 unknown_sku, 409 insufficient_stock
-//	GET  /reservations/{order_id} 200 {…,"reason"?,"stock_movements"}; 404 not_found
+//	                              415 unsupported_media_type, 404 unknown_sku,
+//	                              409 insufficient_stock|order_id_reused
+//	GET  /reservations/{order_id} 200 {…,"reason"?,"stock_movements"}; 400 invalid_request; 404 not_found
 //	GET  /stats                   200 {"reserved","rejected","duplicated_effects","consumer_lag","dead_lettered"}
 //	GET  /healthz                 200 {"status":"ok"}
+//
+// Bounds, shared with order-service and the event schema: order_id 1 to
+// 64 bytes (events.MaxOrderIDLen), sku 1 to 64 bytes (events.MaxSKULen),
+// both printable UTF-8; quantity 1 to 10,000 (events.MaxQuantity). Outside
+// them: 400 invalid_request naming each field and its bound, nothing
+// stored. The body is decoded by web.Decode (strict JSON, Content-Type
+// application/json or none, at most 1 MiB).
 //
 // Every error has the web.ErrorBody shape, including unrouted paths (404
 // not_found) and wrong methods (405 method_not_allowed).
@@ -61,6 +70,10 @@ func (s *Service) routes() http.Handler {
 
 func (s *Service) getStock(w http.ResponseWriter, r *http.Request) {
 	sku := r.PathValue("sku")
+	if err := events.CheckSKU(sku); err != nil {
+		web.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
 	n, err := s.store.Available(r.Context(), sku)
 	if err != nil {
 		s.writeErr(w, r, err)
@@ -69,26 +82,31 @@ func (s *Service) getStock(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusOK, stockResponse{SKU: sku, Available: n})
 }
 
+// postReservation is POST /reservations: idempotent by order_id. A repeat
+// with the same sku and quantity gets the first outcome again (201, or 409
+// insufficient_stock); with another sku or quantity it gets 409
+// order_id_reused and nothing changes.
 func (s *Service) postReservation(w http.ResponseWriter, r *http.Request) {
 	var req reserveRequest
 	if !web.Decode(w, r, &req) {
 		return
 	}
-	var missing []string
-	if strings.TrimSpace(req.OrderID) == "" {
-		missing = append(missing, "order_id is required")
+	var errs []string
+	for _, err := range []error{events.CheckOrderID(req.OrderID), events.CheckSKU(req.SKU), events.CheckQuantity(req.Quantity)} {
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
 	}
-	if strings.TrimSpace(req.SKU) == "" {
-		missing = append(missing, "sku is required")
-	}
-	if req.Quantity <= 0 {
-		missing = append(missing, fmt.Sprintf("quantity must be > 0, got %d", req.Quantity))
-	}
-	if len(missing) > 0 {
-		web.WriteError(w, http.StatusBadRequest, "invalid_request", strings.Join(missing, "; "))
+	if len(errs) > 0 {
+		web.WriteError(w, http.StatusBadRequest, "invalid_request", strings.Join(errs, "; "))
 		return
 	}
 	res, err := s.store.Reserve(r.Context(), req.OrderID, req.SKU, req.Quantity)
+	if errors.Is(err, ErrOrderIDReused) {
+		web.WriteError(w, http.StatusConflict, "order_id_reused", fmt.Sprintf(
+			"order_id %q already has a reservation for %d x %q; a repeat must carry the same sku and quantity", res.OrderID, res.Quantity, res.SKU))
+		return
+	}
 	if err == nil {
 		err = res.Err()
 	}
@@ -100,7 +118,12 @@ func (s *Service) postReservation(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) getReservation(w http.ResponseWriter, r *http.Request) {
-	res, moves, err := s.store.Reservation(r.Context(), r.PathValue("order_id"))
+	id := r.PathValue("order_id")
+	if err := events.CheckOrderID(id); err != nil {
+		web.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	res, moves, err := s.store.Reservation(r.Context(), id)
 	if err != nil {
 		s.writeErr(w, r, err)
 		return

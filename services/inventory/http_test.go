@@ -40,6 +40,20 @@ func TestReservationRequestErrors(t *testing.T) {
 		{"negative quantity", "", `{"order_id":"o1","sku":"SKU-A","quantity":-3}`, 400, "invalid_request", "quantity"},
 		{"empty object", "", `{}`, 400, "invalid_request", "order_id"},
 		{"unknown SKU", "", `{"order_id":"o1","sku":"SKU-NOPE","quantity":1}`, 404, "unknown_sku", "SKU-NOPE"},
+		// Bounds (events.MaxOrderIDLen, MaxSKULen, MaxQuantity).
+		{"quantity over the bound", "", `{"order_id":"o1","sku":"SKU-A","quantity":10001}`, 400, "invalid_request", "quantity must be from 1 to 10000, got 10001"},
+		{"quantity max int64", "", `{"order_id":"o1","sku":"SKU-A","quantity":9223372036854775807}`, 400, "invalid_request", "quantity must be from 1 to 10000"},
+		{"sku over the bound", "", `{"order_id":"o1","sku":"` + strings.Repeat("S", 65) + `","quantity":1}`, 400, "invalid_request", "sku must be at most 64 bytes, got 65"},
+		{"order_id over the bound", "", `{"order_id":"` + strings.Repeat("o", 65) + `","sku":"SKU-A","quantity":1}`, 400, "invalid_request", "order_id must be at most 64 bytes, got 65"},
+		{"order_id with a control character", "", `{"order_id":"o\u00071","sku":"SKU-A","quantity":1}`, 400, "invalid_request", "order_id must be printable"},
+		{"every field out of bounds", "", `{"order_id":"` + strings.Repeat("o", 65) + `","sku":"` + strings.Repeat("S", 65) + `","quantity":0}`, 400, "invalid_request", "order_id must be at most 64 bytes, got 65; sku must be at most 64 bytes, got 65; quantity"},
+		// Strict JSON (encoding/json v1 accepted each of these).
+		{"duplicate key", "", `{"order_id":"o1","sku":"SKU-A","quantity":1,"quantity":5}`, 400, "malformed_json", "duplicate"},
+		{"field names in another case", "", `{"ORDER_ID":"o1","SKU":"SKU-A","Quantity":1}`, 400, "malformed_json", "ORDER_ID"},
+		{"invalid UTF-8", "", "{\"order_id\":\"o1\",\"sku\":\"SKU-A\xff\",\"quantity\":1}", 400, "malformed_json", "UTF-8"},
+		{"quantity beyond int64", "", `{"order_id":"o1","sku":"SKU-A","quantity":9223372036854775808}`, 400, "malformed_json", "quantity"},
+		{"quantity fraction", "", `{"order_id":"o1","sku":"SKU-A","quantity":1.5}`, 400, "malformed_json", "quantity"},
+		{"jsonp content type", "application/jsonp", `{"order_id":"o1","sku":"SKU-A","quantity":1}`, 415, "unsupported_media_type", "application/jsonp"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,13 +100,19 @@ func TestReserveOverHTTP(t *testing.T) {
 	if string(first) != want {
 		t.Errorf("reserve body %s, want %s", first, want)
 	}
-	// Repeat, even with another quantity: same status and body, no second
-	// reservation.
-	for _, q := range []int{2, 7} {
-		req["quantity"] = q
-		status, again := call(t, h, "POST", "/reservations", jsonBody(req))
-		if status != http.StatusCreated || !bytes.Equal(again, first) {
-			t.Errorf("repeat (quantity %d): %d %s, want 201 %s", q, status, again, first)
+	// A repeat with the same sku and quantity: same status and body, no
+	// second reservation. Another quantity or SKU: 409 order_id_reused.
+	status, again := call(t, h, "POST", "/reservations", jsonBody(req))
+	if status != http.StatusCreated || !bytes.Equal(again, first) {
+		t.Errorf("repeat: %d %s, want 201 %s", status, again, first)
+	}
+	for _, other := range []map[string]any{
+		{"order_id": "o1", "sku": "SKU-A", "quantity": 7},
+		{"order_id": "o1", "sku": "SKU-LOW", "quantity": 2},
+	} {
+		status, body := call(t, h, "POST", "/reservations", jsonBody(other))
+		if status != http.StatusConflict || errCode(t, body) != "order_id_reused" || !bytes.Contains(body, []byte(`2 x \"SKU-A\"`)) {
+			t.Errorf("reused order_id %v: %d %s, want 409 order_id_reused naming the first reservation", other, status, body)
 		}
 	}
 	if status, body := call(t, h, "GET", "/stock/SKU-A", nil); status != 200 || string(body) != `{"sku":"SKU-A","available":8}`+"\n" {
@@ -109,7 +129,7 @@ func TestReserveOverHTTP(t *testing.T) {
 	if status != http.StatusConflict || errCode(t, rejected) != "insufficient_stock" {
 		t.Errorf("reserve 6 of 5: %d %s, want 409 insufficient_stock", status, rejected)
 	}
-	status, again := call(t, h, "POST", "/reservations", jsonBody(map[string]any{"order_id": "o2", "sku": "SKU-LOW", "quantity": 6}))
+	status, again = call(t, h, "POST", "/reservations", jsonBody(map[string]any{"order_id": "o2", "sku": "SKU-LOW", "quantity": 6}))
 	if status != http.StatusConflict || !bytes.Equal(again, rejected) {
 		t.Errorf("repeat rejected: %d %s, want 409 %s", status, again, rejected)
 	}
@@ -146,6 +166,9 @@ func TestReadEndpoints(t *testing.T) {
 		{"GET", "/stock/SKU-A", 200, "", `{"sku":"SKU-A","available":10}`},
 		{"GET", "/stock/SKU-NOPE", 404, "unknown_sku", ""},
 		{"GET", "/reservations/nope", 404, "not_found", ""},
+		{"GET", "/stock/" + strings.Repeat("S", 65), 400, "invalid_request", ""},
+		{"GET", "/stock/SKU%0A1", 400, "invalid_request", ""},
+		{"GET", "/reservations/" + strings.Repeat("o", 65), 400, "invalid_request", ""},
 		{"GET", "/nowhere", 404, "not_found", ""},
 		{"DELETE", "/stock/SKU-A", 405, "method_not_allowed", ""},
 		{"GET", "/reservations", 405, "method_not_allowed", ""},

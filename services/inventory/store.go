@@ -8,6 +8,9 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+
+	"github.com/faultline-harness/faultline/services/events"
+	"github.com/faultline-harness/faultline/services/messaging"
 )
 
 // Sentinel errors of the store; match them with errors.Is.
@@ -19,6 +22,14 @@ var (
 	ErrInsufficientStock = errors.New("insufficient stock")
 	// ErrNotFound: no reservation exists for the order.
 	ErrNotFound = errors.New("not found")
+	// ErrOrderIDReused: the order already has a reservation for another
+	// SKU or quantity. Reserve returns it wrapped together with
+	// events.ErrInvalid and messaging.ErrPermanent: over HTTP it is 409
+	// order_id_reused; on the order-placed consumer path the record
+	// contradicts its order's first event, so it is poison (dead-lettered
+	// with this reason, never retried), stock stays untouched and no
+	// outcome is published.
+	ErrOrderIDReused = errors.New("order_id reused with another sku or quantity")
 )
 
 // Reservation statuses and rejection reasons, as stored and as sent on the
@@ -139,26 +150,34 @@ func (st *Store) Available(ctx context.Context, sku string) (int, error) {
 	return n, nil
 }
 
-// Reserve reserves qty (> 0) units of sku for orderID (both non-empty), in one transaction,
-// idempotently by orderID:
-//   - the first call decides: with enough stock the stock is decremented,
+// Reserve reserves qty units of sku for orderID, in one transaction,
+// idempotently by orderID. orderID, sku and qty must be within the events
+// bounds (events.CheckOrderID, CheckSKU, CheckQuantity), else an error.
+//   - The first call decides: with enough stock the stock is decremented,
 //     one row is written to the stock-movement ledger and the reservation
 //     has StatusReserved; otherwise nothing changes but the stored
 //     reservation, StatusRejected with ReasonInsufficientStock (a business
-//     outcome, so the error is nil; see Reservation.Err);
-//   - later calls return that stored outcome unchanged, even when sku or
-//     qty differ, and change nothing.
+//     outcome, so the error is nil; see Reservation.Err).
+//   - A later call with the same sku and qty returns that stored outcome
+//     unchanged and changes nothing (a replay).
+//   - A later call with another sku or qty changes nothing and returns
+//     the stored reservation with an error wrapping ErrOrderIDReused
+//     (and events.ErrInvalid, messaging.ErrPermanent: see ErrOrderIDReused).
 //
 // An unknown SKU returns ErrUnknownSKU and stores nothing.
 func (st *Store) Reserve(ctx context.Context, orderID, sku string, qty int) (Reservation, error) {
-	if orderID == "" || sku == "" || qty <= 0 {
-		return Reservation{}, fmt.Errorf("reserve order %q: need order ID, SKU and quantity > 0, got sku %q quantity %d", orderID, sku, qty)
+	if err := errors.Join(events.CheckOrderID(orderID), events.CheckSKU(sku), events.CheckQuantity(qty)); err != nil {
+		return Reservation{}, fmt.Errorf("reserve order %q: %w", orderID, err)
 	}
 	var r Reservation
 	err := st.tx(ctx, func(tx *sql.Tx) error {
 		prev, err := scanReservation(tx.QueryRowContext(ctx, selectReservation, orderID))
 		if err == nil {
 			r = prev
+			if prev.SKU != sku || prev.Quantity != qty {
+				return messaging.Permanent(fmt.Errorf("%w: order %q was reserved for %d x %q, asked %d x %q: %w",
+					ErrOrderIDReused, orderID, prev.Quantity, prev.SKU, qty, sku, events.ErrInvalid))
+			}
 			return nil
 		}
 		if !errors.Is(err, ErrNotFound) {
@@ -189,6 +208,9 @@ func (st *Store) Reserve(ctx context.Context, orderID, sku string, qty int) (Res
 		}
 		return nil
 	})
+	if errors.Is(err, ErrOrderIDReused) {
+		return r, err
+	}
 	if err != nil {
 		return Reservation{}, fmt.Errorf("reserve order %q: %w", orderID, err)
 	}

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/inventory"
 )
 
@@ -23,22 +25,20 @@ func TestReserveIsIdempotentByOrderID(t *testing.T) {
 	if first.Status != inventory.StatusReserved || first.Reason != "" || first.CreatedAt.IsZero() {
 		t.Fatalf("first reserve = %+v, want reserved with a time", first)
 	}
-	// Same order again, then with a different SKU and quantity: the stored
-	// first outcome comes back and nothing changes.
-	for _, again := range []struct {
-		sku string
-		qty int
-	}{{"SKU-A", 3}, {"SKU-B", 5}, {"SKU-A", 100}} {
-		got, err := st.Reserve(ctx, "order-1", again.sku, again.qty)
+	// Same order, same SKU and quantity: the stored first outcome comes
+	// back and nothing changes. Another SKU or quantity: ErrOrderIDReused
+	// (reuse_test.go).
+	for range 2 {
+		got, err := st.Reserve(ctx, "order-1", "SKU-A", 3)
 		if err != nil {
-			t.Fatalf("repeat reserve %+v: %v", again, err)
+			t.Fatalf("repeat reserve: %v", err)
 		}
 		if !got.CreatedAt.Equal(first.CreatedAt) {
 			t.Errorf("repeat CreatedAt %v, want %v", got.CreatedAt, first.CreatedAt)
 		}
 		got.CreatedAt = first.CreatedAt
 		if got != first {
-			t.Errorf("repeat reserve %+v = %+v, want the first outcome %+v", again, got, first)
+			t.Errorf("repeat reserve = %+v, want the first outcome %+v", got, first)
 		}
 	}
 	if n := available(t, st, "SKU-A"); n != 7 {
@@ -100,10 +100,13 @@ func TestReserveErrors(t *testing.T) {
 	if _, err := st.Available(ctx, "NOPE"); !errors.Is(err, inventory.ErrUnknownSKU) {
 		t.Errorf("Available(NOPE) err %v, want ErrUnknownSKU", err)
 	}
-	for _, qty := range []int{0, -1} {
-		if _, err := st.Reserve(ctx, "o2", "SKU-A", qty); err == nil {
-			t.Errorf("Reserve quantity %d: no error", qty)
+	for _, qty := range []int{0, -1, events.MaxQuantity + 1} {
+		if _, err := st.Reserve(ctx, "o2", "SKU-A", qty); err == nil || !strings.Contains(err.Error(), "quantity") {
+			t.Errorf("Reserve quantity %d: err %v, want one naming quantity", qty, err)
 		}
+	}
+	if _, err := st.Reserve(ctx, strings.Repeat("o", events.MaxOrderIDLen+1), "SKU-A", 1); err == nil || !strings.Contains(err.Error(), "order_id") {
+		t.Errorf("Reserve with a 65-byte order ID: err %v, want one naming order_id", err)
 	}
 	if err := st.SetStock(ctx, "SKU-A", -1); err == nil {
 		t.Error("SetStock -1: no error")
