@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 )
 
@@ -73,8 +74,8 @@ func DefaultCatalog() map[string]int {
 
 // LoadCatalog reads a JSON object mapping SKU to initial stock in units,
 // e.g. {"SKU-1": 100, "SKU-2": 0}. It fails when the file cannot be read,
-// is not exactly one such object, is empty, or holds a blank SKU or a
-// negative or non-integer stock.
+// is not exactly one such object, is empty, or holds a blank SKU, a SKU
+// outside events.CheckSKU's bounds, or a negative or non-integer stock.
 func LoadCatalog(path string) (map[string]int, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -94,6 +95,9 @@ func LoadCatalog(path string) (map[string]int, error) {
 	for sku, n := range cat {
 		if strings.TrimSpace(sku) == "" {
 			return nil, fmt.Errorf("catalog %s: blank SKU", path)
+		}
+		if err := events.CheckSKU(sku); err != nil { // it could never be ordered
+			return nil, fmt.Errorf("catalog %s: %w", path, err)
 		}
 		if n < 0 {
 			return nil, fmt.Errorf("catalog %s: SKU %q has negative stock %d", path, sku, n)

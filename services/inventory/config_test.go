@@ -50,6 +50,7 @@ func TestLoadCatalog(t *testing.T) {
 		"null":          {`null`, "no SKUs"},
 		"empty file":    {``, "parse catalog"},
 		"blank SKU":     {`{" ": 5}`, "blank SKU"},
+		"SKU too long":  {`{"` + strings.Repeat("S", 65) + `": 5}`, "sku must be at most 64 bytes"},
 		"trailing data": {`{"SKU-1": 5} {}`, "after the JSON object"},
 	}
 	for name, tc := range bad {
