@@ -79,8 +79,9 @@ func (c *InventoryClient) Stock(ctx context.Context, sku string) (Stock, error) 
 }
 
 // Reserve reserves r.Quantity of r.SKU for r.OrderID: ErrInsufficientStock
-// on 409, ErrUnknownSKU on 404, ErrInventoryUnavailable on anything but 201
-// (200 is accepted too, for an idempotent replay) and on transport errors.
+// on 409 insufficient_stock, ErrUnknownSKU on 404, ErrInventoryUnavailable
+// on anything but 201 (200 is accepted too, for an idempotent replay),
+// 409 order_id_reused included, and on transport errors.
 func (c *InventoryClient) Reserve(ctx context.Context, r ReservationRequest) (Reservation, error) {
 	body, err := json.Marshal(r)
 	if err != nil {
@@ -125,7 +126,10 @@ func (c *InventoryClient) do(ctx context.Context, method, path string, body []by
 	case http.StatusNotFound:
 		return fmt.Errorf("%w: %s", ErrUnknownSKU, errorMessage(data))
 	case http.StatusConflict:
-		if method == http.MethodPost {
+		// Only 409 insufficient_stock is an answer; 409 order_id_reused
+		// (inventory holds another reservation under this order ID) is not.
+		var eb web.ErrorBody
+		if method == http.MethodPost && json.Unmarshal(data, &eb) == nil && eb.Error.Code == "insufficient_stock" {
 			return fmt.Errorf("%w: %s", ErrInsufficientStock, errorMessage(data))
 		}
 	}

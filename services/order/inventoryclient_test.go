@@ -56,6 +56,10 @@ func TestInventoryClientUnavailable(t *testing.T) {
 		"empty 201":  respond(201, ""),
 		"dropped":    func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) },
 		"teapot 418": respond(418, `{"error":{"code":"teapot","message":"short and stout"}}`),
+		"409 order_id_reused": func(w http.ResponseWriter, r *http.Request) {
+			web.WriteError(w, http.StatusConflict, "order_id_reused", "order_id \"o\" already has a reservation for 2 x \"SKU-1\"")
+		},
+		"409 not an error body": respond(409, "conflict"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			srv := httptest.NewServer(h)
