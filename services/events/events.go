@@ -80,7 +80,7 @@ type Event struct {
 // Bounds of the fields, shared by both services' HTTP APIs and the event
 // schema: a request outside them gets 400 invalid_request, an event
 // outside them is invalid (ErrInvalid: a poison record). With them an
-// event's record is a few hundred bytes, far under the producer's
+// event's record is at most about 1 KB, far under the producer's
 // MaxMessageBytes.
 const (
 	// MaxSKULen: a SKU is 1 to 64 bytes of UTF-8, printable characters
@@ -89,12 +89,13 @@ const (
 	MaxSKULen = 64
 	// MaxQuantity: a quantity is a whole number from 1 to 10,000 units.
 	MaxQuantity = 10_000
-	// MaxOrderIDLen: an order ID is 1 to 64 bytes, printable, not all
-	// spaces (order-service's are 36-character UUIDs).
-	MaxOrderIDLen = 64
-	// MaxEventIDLen: an event ID is 1 to 128 bytes, printable, not all
-	// spaces.
-	MaxEventIDLen = 128
+	// MaxOrderIDLen: an order ID is 1 to 128 bytes, printable, not all
+	// spaces (order-service's are 36-character UUIDs; the room is for
+	// other producers' and tests' IDs).
+	MaxOrderIDLen = 128
+	// MaxEventIDLen: an event ID is 1 to 256 bytes, printable, not all
+	// spaces (inventory's are "stock-rejected:<order ID>").
+	MaxEventIDLen = 256
 	// MaxReasonLen: a reason is at most 64 bytes, printable.
 	MaxReasonLen = 64
 )

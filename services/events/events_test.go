@@ -38,9 +38,9 @@ func TestValidate(t *testing.T) {
 		"sku bad utf-8":     {func(e *events.Event) { e.SKU = "SKU-\xff" }, "sku is not valid UTF-8"},
 		"quantity too big":  {func(e *events.Event) { e.Quantity = events.MaxQuantity + 1 }, "quantity must be from 1 to 10000"},
 		"quantity max int":  {func(e *events.Event) { e.Quantity = math.MaxInt }, "quantity"},
-		"order id too long": {func(e *events.Event) { e.OrderID = strings.Repeat("o", events.MaxOrderIDLen+1) }, "order_id must be at most 64"},
+		"order id too long": {func(e *events.Event) { e.OrderID = strings.Repeat("o", events.MaxOrderIDLen+1) }, "order_id must be at most 128"},
 		"order id control":  {func(e *events.Event) { e.OrderID = "o\x001" }, "order_id must be printable"},
-		"event id too long": {func(e *events.Event) { e.EventID = strings.Repeat("e", events.MaxEventIDLen+1) }, "event_id must be at most 128"},
+		"event id too long": {func(e *events.Event) { e.EventID = strings.Repeat("e", events.MaxEventIDLen+1) }, "event_id must be at most 256"},
 		"reason too long":   {func(e *events.Event) { e.Reason = strings.Repeat("r", events.MaxReasonLen+1) }, "reason must be at most 64"},
 		"reason control":    {func(e *events.Event) { e.Reason = "a\tb" }, "reason must be printable"},
 	} {

@@ -48,7 +48,7 @@ type (
 //	GET  /healthz                 200 {"status":"ok"}
 //
 // Bounds, shared with order-service and the event schema: order_id 1 to
-// 64 bytes (events.MaxOrderIDLen), sku 1 to 64 bytes (events.MaxSKULen),
+// 128 bytes (events.MaxOrderIDLen), sku 1 to 64 bytes (events.MaxSKULen),
 // both printable UTF-8; quantity 1 to 10,000 (events.MaxQuantity). Outside
 // them: 400 invalid_request naming each field and its bound, nothing
 // stored. The body is decoded by web.Decode (strict JSON, Content-Type
