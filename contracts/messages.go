@@ -2,13 +2,6 @@ package contracts
 
 import "github.com/faultline-harness/faultline/services/events"
 
-// MessageMetadata is the metadata a consumer expects with a message on
-// topic keyed by key: content type application/json, the topic and the
-// record key (the order ID) under MetaKey.
-func MessageMetadata(topic, key string) map[string]string {
-	return map[string]string{MetaContentType: events.ContentType, MetaTopic: topic, MetaKey: key}
-}
-
 // RecordMetadata is the metadata a provider message handler returns for
 // record m: its content-type header, its topic and its key. A record
 // without a content-type header gets "" (and fails verification).

@@ -1,6 +1,11 @@
 // Package contracts is the registry of the project's Pact contracts: which
 // service consumes what from which, every interaction's description and
-// provider states, and the example values both sides of a pact agree on.
+// provider states, and the example data the provider states set up.
+//
+// The registry holds names, never the provider's values: the status codes,
+// fields, event types, reasons, topics and content types a consumer depends
+// on are literals in its consumer test (contracts/consumer), so a change on
+// the provider side cannot change the consumer's pact along with it.
 //
 // Consumer tests (contracts/consumer) take every description and provider
 // state from here, provider tests (contracts/provider) register a state
@@ -13,11 +18,7 @@
 // libpact_ffi); this package is plain Go.
 package contracts
 
-import (
-	"slices"
-
-	"github.com/faultline-harness/faultline/services/events"
-)
+import "slices"
 
 // Pacticipant names, as they appear in pact files and on the Pact Broker.
 const (
@@ -34,8 +35,9 @@ const (
 	Message Kind = "Asynchronous/Messages"
 )
 
-// Example values shared by the consumer tests (what they expect) and the
-// provider states (what they set up). Each interaction uses its own order
+// Example data shared by the consumer tests (what they send and expect)
+// and the provider states (what they set up): test data named in the
+// provider states, not values of the provider's code. Each interaction uses its own order
 // ID, so provider states never interfere with each other in the one
 // provider database a verification run uses.
 const (
@@ -100,13 +102,14 @@ const (
 	MetaKey         = "kafka_key"   // the record key: the order ID
 )
 
-// Interaction is one interaction of a pact.
+// Interaction is one interaction of a pact: its description, provider
+// states and kind. What the interaction carries (paths, status codes,
+// fields, topics, literals) is stated by its consumer test, as a separately
+// deployed consumer would state it, never taken from the provider's code.
 type Interaction struct {
 	Description string
 	States      []string
 	Kind        Kind
-	// Topic is the Kafka topic of a message interaction; empty for HTTP.
-	Topic string
 }
 
 // Pact is the contract between one consumer and one provider.
@@ -153,15 +156,15 @@ func Pacts() []Pact {
 				{Description: DescReserveInsufficient, States: []string{StateOutOfStock}, Kind: HTTP},
 				{Description: DescReserveUnknownSKU, States: []string{StateNoUnknownSKU}, Kind: HTTP},
 				{Description: DescReserveRepeated, States: []string{StateReservationMade}, Kind: HTTP},
-				{Description: DescStockReserved, States: []string{StateInStock}, Kind: Message, Topic: events.TopicStockReserved},
-				{Description: DescStockRejectedShort, States: []string{StateOutOfStock}, Kind: Message, Topic: events.TopicStockRejected},
-				{Description: DescStockRejectedUnknown, States: []string{StateNoUnknownSKU}, Kind: Message, Topic: events.TopicStockRejected},
+				{Description: DescStockReserved, States: []string{StateInStock}, Kind: Message},
+				{Description: DescStockRejectedShort, States: []string{StateOutOfStock}, Kind: Message},
+				{Description: DescStockRejectedUnknown, States: []string{StateNoUnknownSKU}, Kind: Message},
 			},
 		},
 		{
 			Consumer: InventoryService, Provider: OrderService,
 			Interactions: []Interaction{
-				{Description: DescOrderPlaced, States: []string{StateOrderPlaced}, Kind: Message, Topic: events.TopicOrderPlaced},
+				{Description: DescOrderPlaced, States: []string{StateOrderPlaced}, Kind: Message},
 			},
 		},
 	}

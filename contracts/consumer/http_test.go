@@ -19,10 +19,14 @@ import (
 )
 
 // Regular expressions of the matchers. Pact runs them in Rust's regex
-// dialect, which reads these the same way as Go's.
+// dialect, which reads these the same way as Go's, and a value must match
+// as a whole: pact_ffi 0.4.28 failed "application/json; charset=utf-8"
+// against `^application/json` (make mutants: stock-content-type-charset).
 const (
-	anyID        = `^\S+$`
-	jsonType     = `^application/json`
+	anyID = `^\S+$`
+	// jsonType is the media type application/json with any parameters
+	// (charset=utf-8 is harmless; application/jsonp is not JSON).
+	jsonType     = `^application/json(\s*;.*)?$`
 	rfc3339Regex = `^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$`
 )
 

@@ -20,13 +20,41 @@ import (
 	"github.com/faultline-harness/faultline/services/order"
 )
 
-// eventBody is the JSON event (events.Event) a consumer expects: fixed
-// type (and reason, when given), any event ID matching eventIDRegex, any
-// order ID, any SKU string, an integer quantity and an RFC 3339 time.
-func eventBody(typ events.Type, eventID, eventIDRegex, orderID, sku, reason string) map[string]any {
+// What the message consumers depend on, stated as a separately deployed
+// consumer would state it: literals, never the provider's constants
+// (events.Topic*, events.Type, inventory.Reason*). A provider that renames
+// one of them changes its messages, not these expectations, and fails
+// verification.
+const (
+	topicOrderPlaced   = "order-placed"
+	topicStockReserved = "stock-reserved"
+	topicStockRejected = "stock-rejected"
+
+	typeOrderPlaced   = "order-placed"
+	typeStockReserved = "stock-reserved"
+	typeStockRejected = "stock-rejected"
+
+	reasonInsufficientStock = "insufficient_stock"
+	reasonUnknownSKU        = "unknown_sku"
+
+	// contentTypeJSON is the content-type header every record carries.
+	contentTypeJSON = "application/json"
+)
+
+// messageMetadata is the metadata a consumer expects with a message on
+// topic keyed by key (the order ID): content type application/json, the
+// topic and the record key.
+func messageMetadata(topic, key string) map[string]string {
+	return map[string]string{contracts.MetaContentType: contentTypeJSON, contracts.MetaTopic: topic, contracts.MetaKey: key}
+}
+
+// eventBody is the JSON event a consumer expects: exactly this type (and
+// reason, when given), any event ID matching eventIDRegex, any order ID,
+// any SKU string, an integer quantity and an RFC 3339 time.
+func eventBody(typ, eventID, eventIDRegex, orderID, sku, reason string) map[string]any {
 	body := map[string]any{
 		"event_id":    matchers.Regex(eventID, eventIDRegex),
-		"type":        string(typ),
+		"type":        typ,
 		"order_id":    matchers.Regex(orderID, anyID),
 		"sku":         matchers.Like(sku),
 		"quantity":    matchers.Integer(contracts.Quantity),
@@ -51,8 +79,8 @@ func keyedRecord(metadata map[string]string, m message.AsynchronousMessage) (eve
 	if rec.Key == "" || rec.Key != e.OrderID {
 		return events.Message{}, fmt.Errorf("metadata %s = %q, want the event's order_id %q", contracts.MetaKey, rec.Key, e.OrderID)
 	}
-	if rec.Header(events.HeaderContentType) != events.ContentType {
-		return events.Message{}, fmt.Errorf("metadata %s = %q, want %q", contracts.MetaContentType, rec.Header(events.HeaderContentType), events.ContentType)
+	if got := rec.Header(events.HeaderContentType); got != contentTypeJSON {
+		return events.Message{}, fmt.Errorf("metadata %s = %q, want %q", contracts.MetaContentType, got, contentTypeJSON)
 	}
 	return rec, nil
 }
@@ -68,7 +96,7 @@ func TestInventoryConsumesOrderPlaced(t *testing.T) {
 	if err != nil {
 		t.Fatalf("new message pact: %v", err)
 	}
-	metadata := contracts.MessageMetadata(in.Topic, contracts.OrderPlaced)
+	metadata := messageMetadata(topicOrderPlaced, contracts.OrderPlaced)
 
 	b := p.AddAsynchronousMessage()
 	for _, s := range in.States {
@@ -76,7 +104,7 @@ func TestInventoryConsumesOrderPlaced(t *testing.T) {
 	}
 	err = b.ExpectsToReceive(in.Description).
 		WithMetadata(metadata).
-		WithJSONContent(eventBody(events.OrderPlaced, "5f0c3a52-8f1e-4c55-9a8e-2d0e4c1b7a90", anyID, contracts.OrderPlaced, contracts.SKU, "")).
+		WithJSONContent(eventBody(typeOrderPlaced, "5f0c3a52-8f1e-4c55-9a8e-2d0e4c1b7a90", anyID, contracts.OrderPlaced, contracts.SKU, "")).
 		ConsumedBy(func(m message.AsynchronousMessage) error {
 			rec, err := keyedRecord(metadata, m)
 			if err != nil {
@@ -110,8 +138,8 @@ func TestInventoryConsumesOrderPlaced(t *testing.T) {
 				return fmt.Errorf("available %s = %d (%v), want %d", contracts.SKU, n, err, contracts.InStock-contracts.Quantity)
 			}
 			sent := pub.messages()
-			if len(sent) != 1 || sent[0].Topic != events.TopicStockReserved || sent[0].Key != rec.Key {
-				return fmt.Errorf("published %+v, want one %s record keyed %q", sent, events.TopicStockReserved, rec.Key)
+			if len(sent) != 1 || sent[0].Topic != topicStockReserved || sent[0].Key != rec.Key {
+				return fmt.Errorf("published %+v, want one %s record keyed %q", sent, topicStockReserved, rec.Key)
 			}
 			return nil
 		}).
@@ -129,6 +157,7 @@ func TestOrderServiceConsumesStockOutcomes(t *testing.T) {
 
 	tests := []struct {
 		description string
+		topic       string
 		orderID     string
 		sku         string
 		body        map[string]any
@@ -137,35 +166,38 @@ func TestOrderServiceConsumesStockOutcomes(t *testing.T) {
 	}{
 		{
 			description: contracts.DescStockReserved,
+			topic:       topicStockReserved,
 			orderID:     contracts.OrderStockOK,
 			sku:         contracts.SKU,
-			body: eventBody(events.StockReserved, "stock-reserved:"+contracts.OrderStockOK, `^stock-reserved:\S+$`,
+			body: eventBody(typeStockReserved, "stock-reserved:"+contracts.OrderStockOK, `^stock-reserved:\S+$`,
 				contracts.OrderStockOK, contracts.SKU, ""),
 			wantStatus: order.StatusConfirmed,
 		},
 		{
 			description: contracts.DescStockRejectedShort,
+			topic:       topicStockRejected,
 			orderID:     contracts.OrderStockShort,
 			sku:         contracts.SKU,
-			body: eventBody(events.StockRejected, "stock-rejected:"+contracts.OrderStockShort, `^stock-rejected:\S+$`,
-				contracts.OrderStockShort, contracts.SKU, inventory.ReasonInsufficientStock),
+			body: eventBody(typeStockRejected, "stock-rejected:"+contracts.OrderStockShort, `^stock-rejected:\S+$`,
+				contracts.OrderStockShort, contracts.SKU, reasonInsufficientStock),
 			wantStatus: order.StatusRejected,
-			wantReason: inventory.ReasonInsufficientStock,
+			wantReason: reasonInsufficientStock,
 		},
 		{
 			description: contracts.DescStockRejectedUnknown,
+			topic:       topicStockRejected,
 			orderID:     contracts.OrderStockUnknown,
 			sku:         contracts.UnknownSKU,
-			body: eventBody(events.StockRejected, "stock-rejected:"+contracts.OrderStockUnknown, `^stock-rejected:\S+$`,
-				contracts.OrderStockUnknown, contracts.UnknownSKU, inventory.ReasonUnknownSKU),
+			body: eventBody(typeStockRejected, "stock-rejected:"+contracts.OrderStockUnknown, `^stock-rejected:\S+$`,
+				contracts.OrderStockUnknown, contracts.UnknownSKU, reasonUnknownSKU),
 			wantStatus: order.StatusRejected,
-			wantReason: inventory.ReasonUnknownSKU,
+			wantReason: reasonUnknownSKU,
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.description, func(t *testing.T) {
 			in := interaction(t, reg, tc.description, contracts.Message)
-			metadata := contracts.MessageMetadata(in.Topic, tc.orderID)
+			metadata := messageMetadata(tc.topic, tc.orderID)
 			// One pact per message: pact_ffi 0.4.28 duplicates an
 			// interaction when one message pact holding three messages
 			// is written three times (each write merges into the file).

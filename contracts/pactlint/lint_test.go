@@ -16,7 +16,7 @@ func fixtureRegistry() []contracts.Pact {
 		Consumer: "web", Provider: "things",
 		Interactions: []contracts.Interaction{
 			{Description: "a request for thing-1", States: []string{"thing-1 exists"}, Kind: contracts.HTTP},
-			{Description: "a thing-changed event", States: []string{"thing-1 exists"}, Kind: contracts.Message, Topic: "things"},
+			{Description: "a thing-changed event", States: []string{"thing-1 exists"}, Kind: contracts.Message},
 		},
 	}}
 }
