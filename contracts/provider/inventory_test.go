@@ -3,14 +3,12 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,16 +21,6 @@ import (
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/inventory"
 )
-
-// Mutants of inventory-service.
-const (
-	// mutantStockFieldRenamed answers GET /stock/{sku} with "qty" where
-	// the contract says "available".
-	mutantStockFieldRenamed = "stock-field-renamed"
-)
-
-// stateTimeout bounds each state or message handler.
-const stateTimeout = 10 * time.Second
 
 // TestInventoryProvider verifies inventory-service against every pact it
 // provides (order-service's HTTP calls and its stock-reserved and
@@ -51,42 +39,41 @@ func TestInventoryProvider(t *testing.T) {
 	t.Cleanup(func() { _ = svc.Close() })
 	st := svc.Store()
 
+	sw := mutantSwitch(t)
 	var handler http.Handler = svc.Handler()
-	if mutant() == mutantStockFieldRenamed {
-		handler = renameStockField(handler)
+	if sw != nil {
+		handler = sw.Handler(handler)
 	}
 	srv := httptest.NewServer(handler) // 127.0.0.1:0
 	t.Cleanup(srv.Close)
 
 	// The verifier calls these on its own goroutines, one interaction at
 	// a time. The store is safe for concurrent use, the publisher locks,
-	// and mu keeps each handler whole if calls ever overlap.
+	// and mu keeps each message handler whole if calls ever overlap.
 	var mu sync.Mutex
-	locked := func(f func(ctx context.Context) error) func() error {
-		return func() error {
-			mu.Lock()
-			defer mu.Unlock()
-			ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
-			defer cancel()
-			return f(ctx)
-		}
+	locked := func(f func(ctx context.Context) error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
+		defer cancel()
+		return f(ctx)
 	}
 
-	states := models.StateHandlers{
-		contracts.StateInStock: setupOnly(locked(func(ctx context.Context) error {
+	states := map[string]stateSetup{
+		contracts.StateInStock: func(ctx context.Context) error {
 			return st.SetStock(ctx, contracts.SKU, contracts.InStock)
-		})),
-		contracts.StateOutOfStock: setupOnly(locked(func(ctx context.Context) error {
+		},
+		contracts.StateOutOfStock: func(ctx context.Context) error {
 			return st.SetStock(ctx, contracts.SKU, 0)
-		})),
-		contracts.StateNoUnknownSKU: setupOnly(locked(func(ctx context.Context) error {
+		},
+		contracts.StateNoUnknownSKU: func(ctx context.Context) error {
 			_, err := st.Available(ctx, contracts.UnknownSKU)
 			if errors.Is(err, inventory.ErrUnknownSKU) {
 				return nil
 			}
 			return fmt.Errorf("state %q: %s must be unknown, Available returned %v", contracts.StateNoUnknownSKU, contracts.UnknownSKU, err)
-		})),
-		contracts.StateReservationMade: setupOnly(locked(func(ctx context.Context) error {
+		},
+		contracts.StateReservationMade: func(ctx context.Context) error {
 			// Exactly enough stock, reserved: only the stored outcome can
 			// answer the repeated request with 201 now.
 			if err := st.SetStock(ctx, contracts.SKU, contracts.Quantity); err != nil {
@@ -100,7 +87,7 @@ func TestInventoryProvider(t *testing.T) {
 				return fmt.Errorf("state %q: reservation %+v, want reserved", contracts.StateReservationMade, r)
 			}
 			return nil
-		})),
+		},
 	}
 
 	// outcome runs the real order-placed handler for one order and returns
@@ -125,7 +112,10 @@ func TestInventoryProvider(t *testing.T) {
 					return fmt.Errorf("HandleOrderPlaced %s published nothing", orderID)
 				}
 				return nil
-			})()
+			})
+			if err == nil && sw != nil {
+				rec, err = sw.Record(rec)
+			}
 			if err != nil {
 				return nil, nil, err
 			}
@@ -142,31 +132,10 @@ func TestInventoryProvider(t *testing.T) {
 	req := provider.VerifyRequest{
 		Provider:        contracts.InventoryService,
 		ProviderBaseURL: srv.URL,
-		StateHandlers:   states,
-		MessageHandlers: messages,
+		MessageHandlers: messageHandlers(messages, sw),
 	}
 	pactSource(t, &req)
-	verify(t, req)
-}
-
-// renameStockField breaks inventory-service on purpose: GET /stock/{sku}
-// answers with "qty" instead of "available".
-func renameStockField(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, "/stock/") {
-			next.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		body := bytes.ReplaceAll(rec.Body.Bytes(), []byte(`"available":`), []byte(`"qty":`))
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.Header().Del("Content-Length")
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(body)
-	})
+	verify(t, req, startStates(t, states, sw))
 }
 
 // recordingPublisher is the inventory.Publisher of the provider test: it

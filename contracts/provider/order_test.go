@@ -4,11 +4,11 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -23,54 +23,64 @@ import (
 	"github.com/faultline-harness/faultline/services/order"
 )
 
-// Mutants of order-service.
-const (
-	// mutantOrderPlacedWithoutSKU publishes order-placed without "sku".
-	mutantOrderPlacedWithoutSKU = "order-placed-without-sku"
-)
-
 // TestOrderProvider verifies order-service against the order-placed pact:
 // the provider state places a real order (order row and outbox record in
-// one transaction), and the message is the record order-service's real
-// outbox relay publishes for it.
+// one transaction) in a new, empty order store, and the message is the
+// record order-service's real outbox relay publishes for it.
 func TestOrderProvider(t *testing.T) {
-	ctx := t.Context()
-	st, err := order.OpenStore(ctx, filepath.Join(t.TempDir(), "orders.db"))
-	if err != nil {
-		t.Fatalf("open order store: %v", err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
 	log := testLogger(t)
+	sw := mutantSwitch(t)
 	// order-service provides messages only; the verifier still needs an
 	// HTTP base URL.
 	srv := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(srv.Close)
 
-	var mu sync.Mutex // the verifier calls handlers on its goroutines
-	states := models.StateHandlers{
-		contracts.StateOrderPlaced: setupOnly(func() error {
+	// The verifier calls handlers on its goroutines: mu guards st. Every
+	// setup of the state starts from a new store, so the state can be set
+	// up again for the next interaction (make mutants verifies copies).
+	var mu sync.Mutex
+	var st *order.Store
+	t.Cleanup(func() {
+		if st != nil {
+			_ = st.Close()
+		}
+	})
+	base := t.TempDir()
+	states := map[string]stateSetup{
+		contracts.StateOrderPlaced: func(ctx context.Context) error {
 			mu.Lock()
 			defer mu.Unlock()
-			ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
-			defer cancel()
-			_, err := st.PlaceAsync(ctx, order.Order{ID: contracts.OrderPlaced, SKU: contracts.SKU, Quantity: contracts.Quantity}, uuid.NewString())
+			dir, err := os.MkdirTemp(base, "orders-")
+			if err != nil {
+				return err
+			}
+			next, err := order.OpenStore(ctx, filepath.Join(dir, "orders.db"))
+			if err != nil {
+				return fmt.Errorf("open order store: %w", err)
+			}
+			if st != nil {
+				_ = st.Close()
+			}
+			st = next
+			_, err = st.PlaceAsync(ctx, order.Order{ID: contracts.OrderPlaced, SKU: contracts.SKU, Quantity: contracts.Quantity}, uuid.NewString())
 			return err
-		}),
+		},
 	}
 	messages := message.Handlers{
 		contracts.DescOrderPlaced: func([]models.ProviderState) (message.Body, message.Metadata, error) {
 			mu.Lock()
 			defer mu.Unlock()
+			if st == nil {
+				return nil, nil, fmt.Errorf("no order placed: the state %q was not set up", contracts.StateOrderPlaced)
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
 			defer cancel()
 			rec, err := relayOnce(ctx, st, contracts.OrderPlaced, log)
+			if err == nil && sw != nil {
+				rec, err = sw.Record(rec)
+			}
 			if err != nil {
 				return nil, nil, err
-			}
-			if mutant() == mutantOrderPlacedWithoutSKU {
-				if rec.Value, err = dropField(rec.Value, "sku"); err != nil {
-					return nil, nil, err
-				}
 			}
 			return rec.Value, contracts.RecordMetadata(rec), nil
 		},
@@ -80,11 +90,10 @@ func TestOrderProvider(t *testing.T) {
 	req := provider.VerifyRequest{
 		Provider:        contracts.OrderService,
 		ProviderBaseURL: srv.URL,
-		StateHandlers:   states,
-		MessageHandlers: messages,
+		MessageHandlers: messageHandlers(messages, sw),
 	}
 	pactSource(t, &req)
-	verify(t, req)
+	verify(t, req, startStates(t, states, sw))
 }
 
 // relayOnce runs order-service's real outbox relay over st, publishing
@@ -128,13 +137,3 @@ func relayOnce(ctx context.Context, st *order.Store, key string, log *slog.Logge
 type publisherFunc func(ctx context.Context, m events.Message) error
 
 func (f publisherFunc) Send(ctx context.Context, m events.Message) error { return f(ctx, m) }
-
-// dropField removes a top-level field from a JSON object.
-func dropField(value []byte, field string) ([]byte, error) {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(value, &obj); err != nil {
-		return nil, fmt.Errorf("drop %q: %w", field, err)
-	}
-	delete(obj, field)
-	return json.Marshal(obj)
-}

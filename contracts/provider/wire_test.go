@@ -3,12 +3,12 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -22,17 +22,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/faultline-harness/faultline/contracts"
+	"github.com/faultline-harness/faultline/contracts/mutants"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/order"
-)
-
-// Mutants of order-service's producer: what reaches Kafka is wrong.
-const (
-	// mutantWireContentType sends the record with content-type text/plain.
-	mutantWireContentType = "wire-content-type"
-	// mutantWireBytes sends the value with "quantity" as a JSON string.
-	mutantWireBytes = "wire-bytes"
 )
 
 // wireTimeout bounds the whole wire check.
@@ -55,10 +48,10 @@ func TestOrderPlacedOnTheWire(t *testing.T) {
 	kafka := messaging.Config{Brokers: cluster.ListenAddrs(), ClientID: "order-service"}
 	placed := order.Order{ID: contracts.OrderPlaced, SKU: contracts.SKU, Quantity: contracts.Quantity}
 
-	if m := mutant(); m == "" {
+	if name := os.Getenv(wireMutantEnv); name == "" {
 		runOrderService(t, kafka, placed)
 	} else {
-		runBrokenProducer(t, kafka, placed, m)
+		runBrokenProducer(t, kafka, placed, name)
 	}
 
 	rec := readRecord(t, ctx, kafka.Brokers, events.TopicOrderPlaced, placed.ID)
@@ -73,9 +66,9 @@ func TestOrderPlacedOnTheWire(t *testing.T) {
 
 	srv := httptest.NewServer(http.NotFoundHandler()) // messages only
 	t.Cleanup(srv.Close)
-	states := models.StateHandlers{
+	states := map[string]stateSetup{
 		// The order was placed above, before the record was read.
-		contracts.StateOrderPlaced: setupOnly(func() error { return nil }),
+		contracts.StateOrderPlaced: func(context.Context) error { return nil },
 	}
 	messages := message.Handlers{
 		contracts.DescOrderPlaced: func([]models.ProviderState) (message.Body, message.Metadata, error) {
@@ -88,9 +81,8 @@ func TestOrderPlacedOnTheWire(t *testing.T) {
 		Provider:        contracts.OrderService,
 		ProviderBaseURL: srv.URL,
 		PactFiles:       []string{filepath.Join(pactDir(t), pact.File())},
-		StateHandlers:   states,
 		MessageHandlers: messages,
-	})
+	}, startStates(t, states, nil))
 }
 
 // runOrderService runs the real order-service in async mode on 127.0.0.1,
@@ -128,10 +120,22 @@ func runOrderService(t *testing.T, kafka messaging.Config, o order.Order) {
 }
 
 // runBrokenProducer publishes o through order-service's real outbox relay
-// and a real producer wrapped so that it sends what mutant says: the check
-// must catch a producer that puts wrong bytes or headers on the wire.
-func runBrokenProducer(t *testing.T, kafka messaging.Config, o order.Order, mutant string) {
+// and a real producer wrapped so that every record it sends is first
+// changed by the catalogue's wire mutant name: the check must catch a
+// producer that puts wrong data or headers on the wire, and must not
+// mind one that re-indents. It prints how often the mutant applied (for
+// TestMutants).
+func runBrokenProducer(t *testing.T, kafka messaging.Config, o order.Order, name string) {
 	t.Helper()
+	m, ok := mutants.ByName(name)
+	if !ok || m.Layer != mutants.LayerWire {
+		t.Fatalf("%s=%q: not a wire mutant of the catalogue", wireMutantEnv, name)
+	}
+	sw := mutants.NewSwitch([]mutants.Mutant{m})
+	if _, err := sw.SetState(mutants.State(name), true); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reportApplied(sw) })
 	st, err := order.OpenStore(t.Context(), filepath.Join(t.TempDir(), "orders.db"))
 	if err != nil {
 		t.Fatalf("open order store: %v", err)
@@ -142,31 +146,15 @@ func runBrokenProducer(t *testing.T, kafka messaging.Config, o order.Order, muta
 		t.Fatalf("new producer: %v", err)
 	}
 	t.Cleanup(func() { _ = prod.Close() })
-	var corrupt func(events.Message) events.Message
-	switch mutant {
-	case mutantWireContentType:
-		corrupt = func(m events.Message) events.Message {
-			m.Headers = slices.Clone(m.Headers)
-			for i, h := range m.Headers {
-				if h.Key == events.HeaderContentType {
-					m.Headers[i].Value = "text/plain"
-				}
-			}
-			return m
-		}
-	case mutantWireBytes:
-		corrupt = func(m events.Message) events.Message {
-			m.Value = bytes.Replace(m.Value, []byte(`"quantity":2`), []byte(`"quantity":"2"`), 1)
-			return m
-		}
-	default:
-		t.Skipf("mutant %q does not apply to the wire check", mutant)
-	}
 	if _, err := st.PlaceAsync(t.Context(), o, uuid.NewString()); err != nil {
 		t.Fatalf("place order: %v", err)
 	}
 	relay := order.NewRelay(st, publisherFunc(func(ctx context.Context, m events.Message) error {
-		return prod.Send(ctx, corrupt(m))
+		changed, err := sw.Record(m)
+		if err != nil {
+			return err
+		}
+		return prod.Send(ctx, changed)
 	}), order.RelayConfig{}, testLogger(t))
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
