@@ -190,3 +190,13 @@ func ForProvider(name string) []Pact {
 	}
 	return out
 }
+
+// ConsumerVersionSelectors select the pacts a provider verifies on a Pact
+// Broker (https://docs.pact.io/selectors): the consumers' main branches,
+// the consumer branch matching the provider's branch, and every consumer
+// version deployed or released to an environment. The provider tests and
+// the lint of fetched pacts (pactlint -broker) use the same list. It
+// returns a new slice on every call.
+func ConsumerVersionSelectors() []map[string]any {
+	return []map[string]any{{"mainBranch": true}, {"matchingBranch": true}, {"deployedOrReleased": true}}
+}

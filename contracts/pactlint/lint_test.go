@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/faultline-harness/faultline/contracts"
+	"github.com/faultline-harness/faultline/internal/testkit"
 )
 
 // fixtureRegistry is what the fixtures in testdata/ were written against.
@@ -99,28 +100,7 @@ func TestRunExitCodes(t *testing.T) {
 // real registry and expects a clean run, so the real registry and the
 // lint agree on the shape of what the consumer tests write.
 func TestRunCleanOnRealRegistry(t *testing.T) {
-	dir := t.TempDir()
-	for _, p := range contracts.Pacts() {
-		var b strings.Builder
-		b.WriteString(`{"consumer":{"name":"` + p.Consumer + `"},"provider":{"name":"` + p.Provider + `"},"interactions":[`)
-		for i, in := range p.Interactions {
-			if i > 0 {
-				b.WriteString(",")
-			}
-			b.WriteString(`{"description":"` + in.Description + `","type":"` + string(in.Kind) + `","providerStates":[`)
-			for j, s := range in.States {
-				if j > 0 {
-					b.WriteString(",")
-				}
-				b.WriteString(`{"name":"` + s + `"}`)
-			}
-			b.WriteString(`],"contents":{"content":{"order_id":"o-1"},"contentType":"application/json"}}`)
-		}
-		b.WriteString(`]}`)
-		if err := os.WriteFile(filepath.Join(dir, p.File()), []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := testkit.WriteSkeletonPacts(t, t.TempDir())
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"-dir", dir}, &stdout, &stderr); code != 0 {
 		t.Fatalf("run exited %d, want 0; stderr:\n%s", code, stderr.String())

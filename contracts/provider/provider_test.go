@@ -147,15 +147,15 @@ func broker(t testing.TB) (b brokerSettings, ok bool) {
 	return b, true
 }
 
-// consumerVersionSelectors select the pacts a provider verifies on the
-// broker: the consumers' main branches, the branch matching the
-// provider's, and what is deployed or released.
+// consumerVersionSelectors are contracts.ConsumerVersionSelectors for
+// pact-go.
 func consumerVersionSelectors() []provider.Selector {
-	return []provider.Selector{
-		&provider.ConsumerVersionSelector{MainBranch: true},
-		&provider.ConsumerVersionSelector{MatchingBranch: true},
-		&provider.ConsumerVersionSelector{DeployedOrReleased: true},
+	var out []provider.Selector
+	for _, s := range contracts.ConsumerVersionSelectors() {
+		u := provider.UntypedConsumerVersionSelector(s)
+		out = append(out, &u)
 	}
+	return out
 }
 
 // pactSource sets where req's pacts come from:
@@ -163,7 +163,7 @@ func consumerVersionSelectors() []provider.Selector {
 //   - PACT_URL set (a webhook's contract_requiring_verification_published):
 //     that one pact;
 //   - PACT_BROKER_BASE_URL set: every pact the broker selects for
-//     req.Provider (consumerVersionSelectors), pending pacts enabled (they
+//     req.Provider (contracts.ConsumerVersionSelectors), pending pacts enabled (they
 //     do not fail the build), work-in-progress pacts since
 //     PACT_INCLUDE_WIP_PACTS_SINCE, and no pact at all is an error;
 //   - in a mutant child: the synthesized pacts of mutantsDirEnv;
