@@ -34,7 +34,7 @@ func (e *BrokerError) Error() string {
 // will, so the lint can read what is about to be verified. Credentials:
 // Token (bearer) or User and Password (basic auth).
 type Broker struct {
-	BaseURL              string
+	BaseURL               string
 	Token, User, Password string
 	// Retries is how many times a request is retried after a transport
 	// error or a 5xx/408/429 answer, with exponential backoff from 500 ms.

@@ -328,8 +328,8 @@ func runCapture(args ...string) (int, string) {
 func TestProviderFromPactURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"http://b/pacts/provider/inventory-service/consumer/order-service/version/1": "inventory-service",
-		"http://b/pacts/provider/a%20b/consumer/c/pact-version/9":                   "a b",
-		"http://b/other/provider/x": "",
+		"http://b/pacts/provider/a%20b/consumer/c/pact-version/9":                    "a b",
+		"http://b/other/provider/x":                                                  "",
 	} {
 		if got := providerFromPactURL(in); got != want {
 			t.Errorf("providerFromPactURL(%q) = %q, want %q", in, got, want)
