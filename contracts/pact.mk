@@ -1,17 +1,22 @@
 # contracts/pact.mk: Pact tooling and Pact Broker verbs.
 # Included from the root Makefile:  include contracts/pact.mk
 #
-#   make tools                                   install libpact_ffi + Pact CLI into .tools/pact/
-#   make contracts                               consumer pacts, lint, provider verification, wire and
-#                                                mutation checks, plain contract tests (see contracts/README.md)
-#   make pact-publish                            publish contracts/pacts to PACT_BROKER_BASE_URL
-#   make pact-verify-broker                      verify both providers against the broker's pacts
+#   make tools                 install libpact_ffi + Pact CLI into .tools/pact/
+#   make contracts             consumer pacts, lint + provenance stamp, provider verification,
+#                              wire check, tooling and plain contract tests (contracts/README.md)
+#   make mutants               the mutant catalogue: every breaking change caught, every harmless one passes
+#   make pact-publish          lint, check provenance, publish contracts/pacts to PACT_BROKER_BASE_URL
+#   make pact-verify-broker    fetch + lint the broker's pacts, verify both providers against them
+#   make pact-verify-changed PACT_URL=...     verify the one pact a webhook names
 #   make can-i-deploy PACTICIPANT=inventory-service ENVIRONMENT=production [VERSION=<sha>]
 #   make record-deployment PACTICIPANT=inventory-service ENVIRONMENT=production [VERSION=<sha>]
+#   make create-environment ENVIRONMENT=staging
+#   make create-webhook PACT_WEBHOOK_URL=https://api.github.com/repos/OWNER/REPO/dispatches
 #
 # Broker credentials come from the environment (or the make command line):
 # PACT_BROKER_TOKEN, or PACT_BROKER_USERNAME and PACT_BROKER_PASSWORD.
-# scripts/pact-broker.sh documents every variable it reads.
+# scripts/pact-broker.sh and scripts/pact-verify-broker.sh document every
+# variable they read and their exit codes.
 
 # Repository root, from this file's location (read before any later include).
 PACT_ROOT := $(patsubst %/,%,$(dir $(abspath $(dir $(lastword $(MAKEFILE_LIST))))))
@@ -47,8 +52,17 @@ PACT_BRANCH           ?= $(shell git -C '$(PACT_ROOT)' branch --show-current 2>/
 PACTICIPANT           ?=
 VERSION               ?= $(PACT_CONSUMER_VERSION)
 ENVIRONMENT           ?=
-# Extra pact CLI arguments, e.g. PACT_BROKER_ARGS='--retry-while-unknown 12 --retry-interval 10'
+# can-i-deploy: re-ask while verification results are unknown (the
+# webhook-triggered verification may still be running).
+PACT_RETRY_WHILE_UNKNOWN ?= 6
+PACT_RETRY_INTERVAL      ?= 10
+# Extra pact CLI arguments for the broker verbs.
 PACT_BROKER_ARGS      ?=
+# Every variable a broker verb reads, passed on from make's command line.
+PACT_BROKER_VARS = PACT_BROKER_BASE_URL='$(PACT_BROKER_BASE_URL)' PACT_DIR='$(PACT_DIR)' \
+	PACT_CONSUMER_VERSION='$(PACT_CONSUMER_VERSION)' PACT_BRANCH='$(PACT_BRANCH)' \
+	PACTICIPANT='$(PACTICIPANT)' VERSION='$(VERSION)' ENVIRONMENT='$(ENVIRONMENT)' \
+	PACT_RETRY_WHILE_UNKNOWN='$(PACT_RETRY_WHILE_UNKNOWN)' PACT_RETRY_INTERVAL='$(PACT_RETRY_INTERVAL)' GO='$(GO)'
 
 PACT_MISSING_LIB_MSG := libpact_ffi not found in .tools/pact/lib: run `make tools` (or `pact-go install` if you have GitHub access)
 
@@ -66,76 +80,64 @@ pact-check-lib: ## fail with a clear message when libpact_ffi is not installed
 	@test -f '$(PACT_LIB)' || { echo '$(PACT_MISSING_LIB_MSG)' >&2; exit 1; }
 
 .PHONY: pact-publish
-pact-publish: ## publish contracts/pacts to PACT_BROKER_BASE_URL (version: git SHA, branch: git branch)
-	@PACT_BROKER_BASE_URL='$(PACT_BROKER_BASE_URL)' PACT_DIR='$(PACT_DIR)' \
-		PACT_CONSUMER_VERSION='$(PACT_CONSUMER_VERSION)' PACT_BRANCH='$(PACT_BRANCH)' \
-		'$(PACT_BROKER_SH)' publish $(PACT_BROKER_ARGS)
+pact-publish: ## lint + provenance check (pacts of this very commit only), then publish contracts/pacts
+	@$(PACT_BROKER_VARS) '$(PACT_BROKER_SH)' publish $(PACT_BROKER_ARGS)
 
 .PHONY: can-i-deploy
-can-i-deploy: ## ask the broker: PACTICIPANT=... ENVIRONMENT=... [VERSION=git SHA]
-	@PACT_BROKER_BASE_URL='$(PACT_BROKER_BASE_URL)' \
-		PACTICIPANT='$(PACTICIPANT)' VERSION='$(VERSION)' ENVIRONMENT='$(ENVIRONMENT)' \
-		'$(PACT_BROKER_SH)' can-i-deploy $(PACT_BROKER_ARGS)
+can-i-deploy: ## ask the broker: PACTICIPANT=... ENVIRONMENT=... [VERSION=git SHA] (exit 1: no, 3: unreachable, 4: broker error)
+	@$(PACT_BROKER_VARS) '$(PACT_BROKER_SH)' can-i-deploy $(PACT_BROKER_ARGS)
 
 .PHONY: record-deployment
 record-deployment: ## tell the broker: PACTICIPANT=... ENVIRONMENT=... [VERSION=git SHA]
-	@PACT_BROKER_BASE_URL='$(PACT_BROKER_BASE_URL)' \
-		PACTICIPANT='$(PACTICIPANT)' VERSION='$(VERSION)' ENVIRONMENT='$(ENVIRONMENT)' \
-		'$(PACT_BROKER_SH)' record-deployment $(PACT_BROKER_ARGS)
+	@$(PACT_BROKER_VARS) '$(PACT_BROKER_SH)' record-deployment $(PACT_BROKER_ARGS)
 
-# --- contracts: the Pact phases ---------------------------------------------
+.PHONY: create-environment
+create-environment: ## create ENVIRONMENT=... on the broker (PACT_ENVIRONMENT_PRODUCTION, PACT_ENVIRONMENT_DISPLAY_NAME)
+	@$(PACT_BROKER_VARS) '$(PACT_BROKER_SH)' create-environment $(PACT_BROKER_ARGS)
+
+.PHONY: create-webhook
+create-webhook: ## create the contract_requiring_verification_published webhook of each provider: PACT_WEBHOOK_URL=...
+	@$(PACT_BROKER_VARS) '$(PACT_BROKER_SH)' create-webhook $(PACT_BROKER_ARGS)
+
+# --- contracts and mutants: the Pact phases ------------------------------
 #
-# Consumer phase (one process: it writes every pact file), lint, provider
-# phase, wire check and mutation checks are separate `go test` runs of the
-# two cgo packages contracts/consumer and contracts/provider; the plain
-# contract packages (registry, pactlint, degraded, brokerwire) run with the
-# race detector like any unit test.
+# scripts/pact-contracts.sh runs the phases in a pact folder of the run's
+# own (two runs in one checkout do not interfere) and, for make contracts,
+# installs the result into PACT_DIR under a lock. It documents every phase.
 
-# Pact tests also run with the race detector: provider state and message
-# handlers run on the verifier's goroutines.
+PACT_CONTRACTS_SH := $(PACT_ROOT)/scripts/pact-contracts.sh
+# Pact test phases also run with the race detector: provider state and
+# message handlers run on the verifier's goroutines.
 PACT_RACE ?= -race
-# Provider test binaries run in a loopback-only network namespace when the
-# machine allows one (scripts/pact-netns.sh): pact-go's verifier proxy
-# listens on all interfaces. PACT_NETNS=off runs them directly.
-PACT_NETNS_EXEC = -exec '$(PACT_ROOT)/scripts/pact-netns.sh'
-# Local pact files only: a broker URL in the developer's environment must not
-# turn `make contracts` into a broker verification.
-PACT_LOCAL = env -u PACT_BROKER_BASE_URL -u PACT_URL PACT_DIR='$(PACT_DIR)'
-PACT_PROVIDER_TESTS = ^(TestInventoryProvider|TestOrderProvider)$$
+PACT_CONTRACTS_VARS = PACT_DIR='$(PACT_DIR)' PACT_RACE='$(PACT_RACE)' GO='$(GO)' PACT_LOG_LEVEL='$(PACT_LOG_LEVEL)'
 
 .PHONY: contracts
-contracts: pact-check-lib ## Pact: consumer phase, lint, provider phase, wire + mutation checks, plain contract tests
-	@start=$$(date +%s); set -e; cd '$(PACT_ROOT)'; \
-	echo "== [$$(( $$(date +%s) - start ))s] contracts: clear $(PACT_DIR)"; \
-	rm -rf '$(PACT_DIR)'; mkdir -p '$(PACT_DIR)'; \
-	echo "== [$$(( $$(date +%s) - start ))s] contracts: consumer phase (order-service, inventory-service as consumers) -> $(PACT_DIR)"; \
-	$(PACT_LOCAL) $(PACT_GO_TEST) $(PACT_RACE) ./contracts/consumer; \
-	echo "== [$$(( $$(date +%s) - start ))s] contracts: lint (stale interactions, messages without content)"; \
-	$(PACT_LOCAL) $(GO) run ./contracts/pactlint; \
-	echo "== [$$(( $$(date +%s) - start ))s] contracts: provider phase (inventory-service HTTP + messages, order-service messages)"; \
-	$(PACT_LOCAL) $(PACT_GO_TEST) $(PACT_RACE) $(PACT_NETNS_EXEC) -run '$(PACT_PROVIDER_TESTS)' ./contracts/provider; \
-	echo "== [$$(( $$(date +%s) - start ))s] contracts: wire check (outbox relay -> kfake -> sarama -> order-placed pact)"; \
-	$(PACT_LOCAL) $(PACT_GO_TEST) $(PACT_RACE) $(PACT_NETNS_EXEC) -run '^TestOrderPlacedOnTheWire$$' ./contracts/provider; \
-	echo "== [$$(( $$(date +%s) - start ))s] contracts: mutation checks (broken providers must fail verification)"; \
-	$(PACT_LOCAL) $(PACT_GO_TEST) $(PACT_RACE) $(PACT_NETNS_EXEC) -v -run '^TestMutantsFailVerification$$' ./contracts/provider; \
-	echo "== [$$(( $$(date +%s) - start ))s] contracts: plain contract tests (registry, pactlint, degraded, brokerwire)"; \
-	$(GO) test -race -count=1 ./contracts/...; \
-	echo "== contracts: all green in $$(( $$(date +%s) - start ))s"
+contracts: pact-check-lib ## Pact: consumer phase, lint + provenance, provider phase, wire check, tooling and plain tests; installs contracts/pacts
+	@$(PACT_CONTRACTS_VARS) '$(PACT_CONTRACTS_SH)' consumer lint provider wire tooling plain install
+
+.PHONY: mutants
+mutants: pact-check-lib ## the mutant catalogue (contracts/mutants): every breaking change caught, every harmless one passes (~1 min)
+	@$(PACT_CONTRACTS_VARS) '$(PACT_CONTRACTS_SH)' consumer mutants
 
 # --- pact-verify-broker: provider verification against a Pact Broker --------
 #
 # scripts/pact-verify-broker.sh documents every variable it reads; the broker
-# credentials come from the environment only.
+# credentials come from the environment only. Results are published when
+# PACT_PUBLISH_VERIFICATION_RESULTS=true, or when it is empty and CI=true.
 
 PACT_VERIFY_BROKER_SH := $(PACT_ROOT)/scripts/pact-verify-broker.sh
 PACT_PROVIDER_VERSION ?= $(PACT_CONSUMER_VERSION)
 PACT_PROVIDER_BRANCH  ?= $(PACT_BRANCH)
-# true publishes the verification results (CI); false only verifies.
-PACT_PUBLISH_VERIFICATION_RESULTS ?= true
+PACT_PUBLISH_VERIFICATION_RESULTS ?=
+PACT_VERIFY_VARS = PACT_BROKER_BASE_URL='$(PACT_BROKER_BASE_URL)' \
+	PACT_PROVIDER_VERSION='$(PACT_PROVIDER_VERSION)' PACT_PROVIDER_BRANCH='$(PACT_PROVIDER_BRANCH)' \
+	PACT_PUBLISH_VERIFICATION_RESULTS='$(PACT_PUBLISH_VERIFICATION_RESULTS)' GO='$(GO)'
 
 .PHONY: pact-verify-broker
-pact-verify-broker: ## verify both providers against PACT_BROKER_BASE_URL's pacts (selectors, pending) and publish the results
-	@PACT_BROKER_BASE_URL='$(PACT_BROKER_BASE_URL)' \
-		PACT_PROVIDER_VERSION='$(PACT_PROVIDER_VERSION)' PACT_PROVIDER_BRANCH='$(PACT_PROVIDER_BRANCH)' \
-		PACT_PUBLISH_VERIFICATION_RESULTS='$(PACT_PUBLISH_VERIFICATION_RESULTS)' GO='$(GO)' \
-		'$(PACT_VERIFY_BROKER_SH)'
+pact-verify-broker: ## fetch + lint the broker's pacts (selectors, pending, WIP), verify both providers; publish results from CI only
+	@env -u PACT_URL $(PACT_VERIFY_VARS) '$(PACT_VERIFY_BROKER_SH)'
+
+.PHONY: pact-verify-changed
+pact-verify-changed: ## webhook-triggered: verify PACT_URL=... with its provider (PACT_PROVIDER, default from the URL)
+	@test -n '$(PACT_URL)' || { echo 'pact-verify-changed: PACT_URL (the $${pactbroker.pactUrl} of a contract_requiring_verification_published webhook) is required' >&2; exit 2; }
+	@$(PACT_VERIFY_VARS) PACT_URL='$(PACT_URL)' PACT_PROVIDER='$(PACT_PROVIDER)' '$(PACT_VERIFY_BROKER_SH)'

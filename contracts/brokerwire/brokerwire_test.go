@@ -10,111 +10,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline-harness/faultline/contracts"
+	"github.com/faultline-harness/faultline/internal/testkit"
 )
 
 // cliTimeout bounds every run of the script (and the CLI it starts).
 const cliTimeout = 60 * time.Second
-
-// Two hand-written V4 pacts, one HTTP and one message pact, shaped like the
-// files pact-go writes. They test the publishing wiring, not any contract.
-var pactFiles = map[string]string{
-	"web-inventory.json": `{
-  "consumer": {
-    "name": "web"
-  },
-  "interactions": [
-    {
-      "description": "a request for the stock of sku-1",
-      "pending": false,
-      "providerStates": [
-        {
-          "name": "sku-1 has 5 units in stock"
-        }
-      ],
-      "request": {
-        "method": "GET",
-        "path": "/stock/sku-1"
-      },
-      "response": {
-        "body": {
-          "content": {
-            "available": 5,
-            "sku": "sku-1"
-          },
-          "contentType": "application/json",
-          "encoded": false
-        },
-        "headers": {
-          "Content-Type": [
-            "application/json"
-          ]
-        },
-        "status": 200
-      },
-      "type": "Synchronous/HTTP"
-    }
-  ],
-  "metadata": {
-    "pactRust": {
-      "ffi": "0.4.28",
-      "mockserver": "1.2.16",
-      "models": "1.2.8"
-    },
-    "pactSpecification": {
-      "version": "4.0"
-    }
-  },
-  "provider": {
-    "name": "inventory"
-  }
-}
-`,
-	"inventory-order.json": `{
-  "consumer": {
-    "name": "inventory"
-  },
-  "interactions": [
-    {
-      "contents": {
-        "content": {
-          "orderId": "o-1",
-          "quantity": 2,
-          "sku": "sku-1"
-        },
-        "contentType": "application/json",
-        "encoded": false
-      },
-      "description": "an order placed event",
-      "metadata": {
-        "contentType": "application/json"
-      },
-      "pending": false,
-      "providerStates": [
-        {
-          "name": "an order for 2 units of sku-1 is placed"
-        }
-      ],
-      "type": "Asynchronous/Messages"
-    }
-  ],
-  "metadata": {
-    "pactRust": {
-      "ffi": "0.4.28",
-      "models": "1.2.8"
-    },
-    "pactSpecification": {
-      "version": "4.0"
-    }
-  },
-  "provider": {
-    "name": "order"
-  }
-}
-`,
-}
 
 func TestPublishSendsOneContractPerPactFile(t *testing.T) {
 	requirePactCLI(t)
@@ -144,18 +50,18 @@ func TestPublishSendsOneContractPerPactFile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			broker := newRecorder(t, true)
-			pactDir := writePactFiles(t)
+			repo := publishRepo(t)
 
 			env := map[string]string{
 				"PACT_BROKER_BASE_URL":  broker.URL(),
 				"PACT_CONSUMER_VERSION": "abc123",
 				"PACT_BRANCH":           "feature-x",
-				"PACT_DIR":              pactDir,
+				"PACT_BUILD_URL":        "https://ci.example.com/build/42",
 			}
 			for k, v := range tt.auth {
 				env[k] = v
 			}
-			res := runBrokerScript(t, env, "publish")
+			res := runScriptIn(t, repo, env, "publish")
 			if res.code != 0 {
 				t.Fatalf("publish exited %d, want 0; output:\n%s", res.code, res.output)
 			}
@@ -170,8 +76,8 @@ func TestPublishSendsOneContractPerPactFile(t *testing.T) {
 			}
 
 			posts := broker.requestsTo("POST", "/contracts/publish")
-			if len(posts) != len(pactFiles) {
-				t.Fatalf("got %d/%d publish requests (one per pact file); requests: %s", len(posts), len(pactFiles), describe(broker.requests()))
+			if len(posts) != len(contracts.Pacts()) {
+				t.Fatalf("got %d/%d publish requests (one per pact file); requests: %s", len(posts), len(contracts.Pacts()), describe(broker.requests()))
 			}
 			published := map[string]publishContract{} // by consumer-provider
 			for i, post := range posts {
@@ -187,6 +93,9 @@ func TestPublishSendsOneContractPerPactFile(t *testing.T) {
 				}
 				if len(body.Tags) != 0 {
 					t.Errorf("publish request %d: tags %q, want none (branches replace tags)", i, body.Tags)
+				}
+				if body.BuildURL != "https://ci.example.com/build/42" {
+					t.Errorf("publish request %d: buildUrl %q, want the PACT_BUILD_URL", i, body.BuildURL)
 				}
 				if len(body.Contracts) != 1 {
 					t.Fatalf("publish request %d: %d contracts, want 1 per pact file", i, len(body.Contracts))
@@ -204,14 +113,14 @@ func TestPublishSendsOneContractPerPactFile(t *testing.T) {
 				published[c.ConsumerName+"-"+c.ProviderName] = c
 			}
 
-			for file, content := range pactFiles {
-				key := strings.TrimSuffix(file, ".json")
+			for _, p := range contracts.Pacts() {
+				key := strings.TrimSuffix(p.File(), ".json")
 				c, ok := published[key]
 				if !ok {
-					t.Errorf("%s was not published (consumer-provider %q); published: %v", file, key, keys(published))
+					t.Errorf("%s was not published (consumer-provider %q); published: %v", p.File(), key, keys(published))
 					continue
 				}
-				assertSamePact(t, file, content, c.Content)
+				assertSamePact(t, p.File(), string(testkit.SkeletonPact(p)), c.Content)
 			}
 		})
 	}
@@ -299,20 +208,21 @@ func TestRecordDeployment(t *testing.T) {
 // The script checks its configuration before it looks for the CLI, so this
 // test needs no CLI.
 func TestBrokerScriptNamesMissingBaseURL(t *testing.T) {
-	for _, verb := range []string{"publish", "can-i-deploy", "record-deployment"} {
+	for _, verb := range []string{"publish", "can-i-deploy", "record-deployment", "create-environment", "create-webhook"} {
 		t.Run(verb, func(t *testing.T) {
 			t.Parallel()
 			res := runBrokerScript(t, map[string]string{
 				"PACT_BROKER_TOKEN":     "test-token",
 				"PACT_CONSUMER_VERSION": "abc123",
 				"PACT_BRANCH":           "feature-x",
-				"PACT_DIR":              writePactFiles(t),
+				"PACT_DIR":              testkit.WriteSkeletonPacts(t, t.TempDir()),
 				"PACTICIPANT":           "inventory",
 				"VERSION":               "abc123",
 				"ENVIRONMENT":           "production",
+				"PACT_WEBHOOK_URL":      "https://ci.example.com/hook",
 			}, verb)
-			if res.code == 0 {
-				t.Fatalf("%s without PACT_BROKER_BASE_URL exited 0; output:\n%s", verb, res.output)
+			if res.code != 2 {
+				t.Fatalf("%s without PACT_BROKER_BASE_URL exited %d, want 2; output:\n%s", verb, res.code, res.output)
 			}
 			if !strings.Contains(res.output, "PACT_BROKER_BASE_URL") {
 				t.Errorf("%s without PACT_BROKER_BASE_URL: output does not name it:\n%s", verb, res.output)
@@ -345,37 +255,37 @@ func requirePactCLI(t testing.TB) {
 	t.Fatalf("Pact CLI not found at %s: run `make tools` (or set FAULTLINE_SKIP_PACT_CLI=1 to skip the tests that run it)", cli)
 }
 
-// writePactFiles writes pactFiles into a new temporary folder.
-func writePactFiles(t testing.TB) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range pactFiles {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatalf("write pact file: %v", err)
-		}
-	}
-	return dir
-}
-
 type scriptResult struct {
 	code   int
 	output string // stdout and stderr, interleaved
 }
 
-// runBrokerScript runs scripts/pact-broker.sh VERB with env on top of a
-// copy of the test's environment stripped of the variables the script reads,
-// so a developer's real broker settings never leak in. HTTP retries are off
-// so a wrong answer fails at once.
+// runBrokerScript runs this checkout's scripts/pact-broker.sh VERB (see
+// runScriptIn).
 func runBrokerScript(t testing.TB, env map[string]string, verb string) scriptResult {
+	t.Helper()
+	return runScriptIn(t, repoRoot(t), env, verb)
+}
+
+// runScriptIn runs root/scripts/pact-broker.sh VERB with env on top of a
+// copy of the test's environment stripped of the variables the script
+// reads, so a developer's real broker settings never leak in. It uses the
+// real Pact CLI and the pactlint built for the tests; HTTP retries are off
+// unless env sets them, so a wrong answer fails at once.
+func runScriptIn(t testing.TB, root string, env map[string]string, verb string) scriptResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
 	defer cancel()
 
-	cmd := exec.CommandContext(ctx, filepath.Join(repoRoot(t), "scripts", "pact-broker.sh"), verb)
-	cmd.Env = []string{"PACT_BROKER_HTTP_RETRIES=0", "PACT_DO_NOT_TRACK=true"}
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "pact-broker.sh"), verb)
+	cmd.Env = []string{
+		"PACT_BROKER_HTTP_RETRIES=0", "PACT_DO_NOT_TRACK=true",
+		"PACT_CLI=" + filepath.Join(repoRoot(t), ".tools", "pact", "bin", "pact"),
+		"PACTLINT=" + pactlintBinary(t),
+	}
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "PACT") || name == "VERSION" || name == "ENVIRONMENT" {
+		if strings.HasPrefix(name, "PACT") || name == "VERSION" || name == "ENVIRONMENT" || name == "CI" || strings.HasPrefix(name, "GITHUB_") {
 			continue
 		}
 		cmd.Env = append(cmd.Env, kv)
@@ -405,9 +315,9 @@ func runBrokerScript(t testing.TB, env map[string]string, verb string) scriptRes
 }
 
 // assertSamePact checks that the base64 content the CLI published is the
-// pact file's JSON. The CLI parses and re-serialises each pact and stamps its
-// own pact_models version into metadata.pactRust.models; everything else
-// must come through unchanged.
+// pact file's JSON. The CLI parses and re-serialises each pact, orders the
+// interactions its own way and stamps its own pact_models version into
+// metadata.pactRust.models; everything else must come through unchanged.
 func assertSamePact(t testing.TB, file, want, gotBase64 string) {
 	t.Helper()
 	raw, err := base64.StdEncoding.DecodeString(gotBase64)
@@ -427,11 +337,24 @@ func assertSamePact(t testing.TB, file, want, gotBase64 string) {
 		t.Errorf("%s: published pact has no metadata.pactRust.models", file)
 	}
 	dropModelsVersion(wantDoc)
+	sortInteractions(gotDoc)
+	sortInteractions(wantDoc)
 	if !reflect.DeepEqual(gotDoc, wantDoc) {
 		got, _ := json.MarshalIndent(gotDoc, "", "  ")
 		exp, _ := json.MarshalIndent(wantDoc, "", "  ")
 		t.Errorf("%s: published content differs from the file (metadata.pactRust.models ignored)\ngot:\n%s\nwant:\n%s", file, got, exp)
 	}
+}
+
+// sortInteractions sorts a pact document's interactions by description:
+// the CLI writes them in its own order.
+func sortInteractions(doc map[string]any) {
+	ins, _ := doc["interactions"].([]any)
+	slices.SortFunc(ins, func(a, b any) int {
+		da, _ := a.(map[string]any)["description"].(string)
+		db, _ := b.(map[string]any)["description"].(string)
+		return strings.Compare(da, db)
+	})
 }
 
 // dropModelsVersion removes metadata.pactRust.models from a pact document
@@ -441,6 +364,9 @@ func dropModelsVersion(doc map[string]any) string {
 	rust, _ := meta["pactRust"].(map[string]any)
 	models, _ := rust["models"].(string)
 	delete(rust, "models")
+	if meta != nil && len(rust) == 0 {
+		delete(meta, "pactRust") // the CLI adds it to a pact without one
+	}
 	return models
 }
 

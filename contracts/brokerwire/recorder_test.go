@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -36,6 +37,20 @@ type recorder struct {
 
 	mu   sync.Mutex
 	reqs []recordedRequest
+	// unknown is how many more matrix answers say "unknown" (a
+	// verification still running) before the deployable answer.
+	unknown int
+	// pacts are served for verification: path -> pact JSON.
+	pacts map[string]servedPact
+	// failStatus, when not 0, answers every request but GET / with it.
+	failStatus int
+}
+
+// servedPact is a pact the recorder serves for verification.
+type servedPact struct {
+	content []byte
+	pending bool
+	wip     bool
 }
 
 // newRecorder starts a recorder and closes it when the test ends.
@@ -51,6 +66,15 @@ func newRecorder(t testing.TB, deployable bool) *recorder {
 	mux.HandleFunc("GET /matrix", r.matrix)
 	mux.HandleFunc("GET /pacticipants/{pacticipant}/versions/{version}", r.version)
 	mux.HandleFunc("POST /pacticipants/{pacticipant}/versions/{version}/deployed-versions/environment/{env}", r.deployed)
+	mux.HandleFunc("POST /environments", r.createEnvironment)
+	mux.HandleFunc("GET /environments", r.listEnvironments)
+	mux.HandleFunc("POST /webhooks", r.created)
+	mux.HandleFunc("POST /pacts/provider/{provider}/for-verification", r.forVerification)
+	mux.HandleFunc("GET /pacts/provider/{provider}/consumer/{consumer}/version/{version}", r.pact)
+	mux.HandleFunc("POST /pacts/provider/{provider}/consumer/{consumer}/pact-version/{sha}/verification-results", r.created)
+	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
+		writeHAL(w, http.StatusNotFound, map[string]any{"error": "the recorder does not serve " + req.Method + " " + req.URL.Path})
+	})
 	// Assign r.srv before the server starts: handlers read r.URL().
 	r.srv = httptest.NewUnstartedServer(r.record(mux)) // listens on 127.0.0.1:0
 	r.srv.Start()
@@ -60,6 +84,34 @@ func newRecorder(t testing.TB, deployable bool) *recorder {
 
 // URL is the broker base URL.
 func (r *recorder) URL() string { return r.srv.URL }
+
+// answerUnknown makes the next n matrix answers say a verification result
+// is unknown.
+func (r *recorder) answerUnknown(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.unknown = n
+}
+
+// failWith answers every request but the index with status.
+func (r *recorder) failWith(status int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failStatus = status
+}
+
+// servePact serves content as a pact selected for verification of its
+// provider, and returns its URL.
+func (r *recorder) servePact(consumer, provider, version string, content []byte, pending, wip bool) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pacts == nil {
+		r.pacts = map[string]servedPact{}
+	}
+	path := "/pacts/provider/" + url.PathEscape(provider) + "/consumer/" + url.PathEscape(consumer) + "/version/" + url.PathEscape(version)
+	r.pacts[path] = servedPact{content: content, pending: pending, wip: wip}
+	return r.URL() + path
+}
 
 // requests returns a copy of the requests received so far.
 func (r *recorder) requests() []recordedRequest {
@@ -94,7 +146,12 @@ func (r *recorder) record(next http.Handler) http.Handler {
 			Header: req.Header.Clone(),
 			Body:   body,
 		})
+		fail := r.failStatus
 		r.mu.Unlock()
+		if fail != 0 && !(req.Method == http.MethodGet && req.URL.Path == "/") {
+			writeHAL(w, fail, map[string]any{"error": "the recorder was told to fail"})
+			return
+		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, req)
 	})
@@ -116,6 +173,9 @@ func (r *recorder) index(w http.ResponseWriter, _ *http.Request) {
 			"pb:pacticipant":         link{Href: base + "/pacticipants/{pacticipant}", Title: "Fetch pacticipant by name", Templated: true},
 			"pb:pacticipant-version": link{Href: base + "/pacticipants/{pacticipant}/versions/{version}", Title: "Fetch pacticipant version", Templated: true},
 			"pb:environments":        link{Href: base + "/environments", Title: "Environments"},
+			"pb:webhooks":            link{Href: base + "/webhooks", Title: "Webhooks"},
+			"pb:provider-pacts-for-verification": link{Href: base + "/pacts/provider/{provider}/for-verification",
+				Title: "Pact versions to be verified for the specified provider", Templated: true},
 		},
 	})
 }
@@ -180,19 +240,30 @@ func (r *recorder) publish(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *recorder) matrix(w http.ResponseWriter, _ *http.Request) {
+	r.mu.Lock()
+	unknown := r.unknown > 0
+	if unknown {
+		r.unknown--
+	}
+	r.mu.Unlock()
 	reason := "All required verification results are published and successful"
-	success, failed := 1, 0
-	if !r.deployable {
+	var deployable any = r.deployable
+	success, failed, missing := 1, 0, 0
+	switch {
+	case unknown:
+		reason = "Missing one or more verification results"
+		deployable, success, missing = nil, 0, 1
+	case !r.deployable:
 		reason = "The verification for the pact between the version of web currently in production and the given version of inventory has failed"
 		success, failed = 0, 1
 	}
 	writeHAL(w, http.StatusOK, map[string]any{
 		"summary": map[string]any{
-			"deployable": r.deployable,
+			"deployable": deployable,
 			"reason":     reason,
 			"success":    success,
 			"failed":     failed,
-			"unknown":    0,
+			"unknown":    missing,
 		},
 		"notices": []map[string]string{{"type": "info", "text": reason}},
 		"matrix":  []any{},
@@ -238,6 +309,87 @@ func (r *recorder) deployed(w http.ResponseWriter, req *http.Request) {
 		},
 		"_links": map[string]any{},
 	})
+}
+
+func (r *recorder) createEnvironment(w http.ResponseWriter, req *http.Request) {
+	var in map[string]any
+	_ = json.Unmarshal(r.lastBody(req), &in)
+	in["uuid"] = "5d2a7c1e-3b4f-4e6a-9c8d-1f2e3a4b5c6d"
+	in["_links"] = map[string]any{"self": link{Href: r.URL() + "/environments/5d2a7c1e-3b4f-4e6a-9c8d-1f2e3a4b5c6d"}}
+	writeHAL(w, http.StatusCreated, in)
+}
+
+func (r *recorder) listEnvironments(w http.ResponseWriter, _ *http.Request) {
+	var envs []map[string]any
+	for name, uuid := range r.environments {
+		envs = append(envs, map[string]any{"uuid": uuid, "name": name, "displayName": name, "production": name == "production"})
+	}
+	writeHAL(w, http.StatusOK, map[string]any{"_embedded": map[string]any{"environments": envs}})
+}
+
+// created answers 201 with the request's own JSON body and a self link.
+func (r *recorder) created(w http.ResponseWriter, req *http.Request) {
+	var in map[string]any
+	if err := json.Unmarshal(r.lastBody(req), &in); err != nil {
+		writeHAL(w, http.StatusBadRequest, map[string]any{"errors": map[string][]string{"body": {err.Error()}}})
+		return
+	}
+	in["_links"] = map[string]any{"self": link{Href: r.URL() + req.URL.Path + "/1"}}
+	writeHAL(w, http.StatusCreated, in)
+}
+
+// lastBody is the body of req, as recorded.
+func (r *recorder) lastBody(req *http.Request) []byte {
+	body, _ := io.ReadAll(req.Body)
+	return body
+}
+
+// forVerification answers pb:provider-pacts-for-verification with the
+// served pacts of the provider.
+func (r *recorder) forVerification(w http.ResponseWriter, req *http.Request) {
+	provider := req.PathValue("provider")
+	prefix := "/pacts/provider/" + url.PathEscape(provider) + "/"
+	r.mu.Lock()
+	var list []map[string]any
+	for path, p := range r.pacts {
+		if !strings.HasPrefix(path, prefix) {
+			continue
+		}
+		list = append(list, map[string]any{
+			"shortDescription": "a pact of " + provider,
+			"verificationProperties": map[string]any{
+				"pending": p.pending, "wip": p.wip,
+				"notices": []map[string]string{{"when": "before_verification", "text": "The pact at " + r.URL() + path + " is being verified"}},
+			},
+			"_links": map[string]any{"self": link{Href: r.URL() + path, Name: "Pact between a consumer and " + provider}},
+		})
+	}
+	r.mu.Unlock()
+	writeHAL(w, http.StatusOK, map[string]any{"_embedded": map[string]any{"pacts": list}, "_links": map[string]any{"self": link{Href: r.URL() + req.URL.Path}}})
+}
+
+// pact serves a pact with the links the verifier follows to publish its
+// result.
+func (r *recorder) pact(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	p, ok := r.pacts[req.URL.Path]
+	r.mu.Unlock()
+	if !ok {
+		writeHAL(w, http.StatusNotFound, map[string]any{"error": "no pact at " + req.URL.Path})
+		return
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(p.content, &doc); err != nil {
+		writeHAL(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+		return
+	}
+	results := r.URL() + "/pacts/provider/" + req.PathValue("provider") + "/consumer/" + req.PathValue("consumer") + "/pact-version/0123abcd/verification-results"
+	doc["_links"] = map[string]any{
+		"self":                            link{Href: r.URL() + req.URL.Path},
+		"pb:publish-verification-results": link{Href: results, Title: "Publish verification results"},
+		"pb:latest-pact-version":          link{Href: r.URL() + req.URL.Path},
+	}
+	writeHAL(w, http.StatusOK, doc)
 }
 
 func writeHAL(w http.ResponseWriter, status int, body any) {
