@@ -66,12 +66,24 @@ func newRecorder(t testing.TB, deployable bool) *recorder {
 	mux.HandleFunc("GET /matrix", r.matrix)
 	mux.HandleFunc("GET /pacticipants/{pacticipant}/versions/{version}", r.version)
 	mux.HandleFunc("POST /pacticipants/{pacticipant}/versions/{version}/deployed-versions/environment/{env}", r.deployed)
+	mux.HandleFunc("GET /pacticipants/{pacticipant}", r.pacticipant)
+	mux.HandleFunc("PUT /pacticipants/{pacticipant}/branches/{branch}/versions/{version}", r.created)
+	mux.HandleFunc("PUT /pacticipants/{pacticipant}/versions/{version}/tags/{tag}", r.created)
 	mux.HandleFunc("POST /environments", r.createEnvironment)
 	mux.HandleFunc("GET /environments", r.listEnvironments)
 	mux.HandleFunc("POST /webhooks", r.created)
 	mux.HandleFunc("POST /pacts/provider/{provider}/for-verification", r.forVerification)
+	mux.HandleFunc("GET /pacts/provider/{provider}/for-verification", func(w http.ResponseWriter, req *http.Request) {
+		// The verifier reads the relation's resource first, then POSTs
+		// its query to the resource's self link.
+		self := r.URL() + req.URL.Path
+		writeHAL(w, http.StatusOK, map[string]any{"_links": map[string]any{
+			"self": link{Href: self, Title: "Pacts to be verified"},
+		}})
+	})
 	mux.HandleFunc("GET /pacts/provider/{provider}/consumer/{consumer}/version/{version}", r.pact)
 	mux.HandleFunc("POST /pacts/provider/{provider}/consumer/{consumer}/pact-version/{sha}/verification-results", r.created)
+	mux.HandleFunc("PUT /{path...}", r.created)
 	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
 		writeHAL(w, http.StatusNotFound, map[string]any{"error": "the recorder does not serve " + req.Method + " " + req.URL.Path})
 	})
@@ -319,6 +331,20 @@ func (r *recorder) createEnvironment(w http.ResponseWriter, req *http.Request) {
 	writeHAL(w, http.StatusCreated, in)
 }
 
+// pacticipant serves a pacticipant with the links the verifier follows to
+// record the provider version's branch before publishing results.
+func (r *recorder) pacticipant(w http.ResponseWriter, req *http.Request) {
+	self := r.URL() + "/pacticipants/" + req.PathValue("pacticipant")
+	writeHAL(w, http.StatusOK, map[string]any{
+		"name": req.PathValue("pacticipant"),
+		"_links": map[string]any{
+			"self":              link{Href: self},
+			"pb:branch-version": link{Href: self + "/branches/{branch}/versions/{version}", Templated: true},
+			"pb:version-tag":    link{Href: self + "/versions/{version}/tags/{tag}", Templated: true},
+		},
+	})
+}
+
 func (r *recorder) listEnvironments(w http.ResponseWriter, _ *http.Request) {
 	var envs []map[string]any
 	for name, uuid := range r.environments {
@@ -387,6 +413,7 @@ func (r *recorder) pact(w http.ResponseWriter, req *http.Request) {
 	doc["_links"] = map[string]any{
 		"self":                            link{Href: r.URL() + req.URL.Path},
 		"pb:publish-verification-results": link{Href: results, Title: "Publish verification results"},
+		"pb:provider":                     link{Href: r.URL() + "/pacticipants/" + req.PathValue("provider"), Name: req.PathValue("provider")},
 		"pb:latest-pact-version":          link{Href: r.URL() + req.URL.Path},
 	}
 	writeHAL(w, http.StatusOK, doc)
