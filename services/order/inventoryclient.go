@@ -67,8 +67,11 @@ type Reservation struct {
 	Status   string `json:"status"` // "reserved"
 }
 
-// Stock returns the available stock of sku: ErrUnknownSKU on 404,
-// ErrInventoryUnavailable on anything but 200 and on transport errors.
+// Stock returns the available stock of sku (GET /stock/{sku}, the SKU
+// path-escaped): ErrUnknownSKU on 404, ErrInventoryUnavailable on anything
+// but 200 (a 409 included) and on transport errors. It is the consumer code
+// of the hybrid placement mode, which reads the stock before accepting an
+// order; contracts/consumer drives the GET /stock interactions through it.
 func (c *InventoryClient) Stock(ctx context.Context, sku string) (Stock, error) {
 	var s Stock
 	err := c.do(ctx, http.MethodGet, "/stock/"+url.PathEscape(sku), nil, http.StatusOK, &s)

@@ -91,3 +91,52 @@ func TestInventoryClientTimeoutAndCancel(t *testing.T) {
 		t.Fatalf("err = %v, want ErrInventoryUnavailable and context.Canceled", err)
 	}
 }
+
+// Stock asks for the path-escaped SKU, as JSON, and maps each answer: 200
+// to the stock, 404 to ErrUnknownSKU, anything else (a 409 included: only
+// a reservation can be short of stock) to ErrInventoryUnavailable.
+func TestInventoryClientStock(t *testing.T) {
+	type answer struct {
+		status int
+		body   string
+	}
+	var gotPath, gotAccept string
+	var next answer
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotPath, gotAccept = r.URL.EscapedPath(), r.Header.Get("Accept")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(next.status)
+		_, _ = w.Write([]byte(next.body))
+	}))
+	t.Cleanup(srv.Close)
+	c := NewInventoryClient(srv.URL, time.Second)
+	ctx := context.Background()
+
+	next = answer{200, `{"sku":"A/B C","available":7}`}
+	s, err := c.Stock(ctx, "A/B C")
+	if err != nil || s != (Stock{SKU: "A/B C", Available: 7}) {
+		t.Fatalf("Stock = %+v, %v", s, err)
+	}
+	if gotPath != "/stock/A%2FB%20C" || gotAccept != "application/json" {
+		t.Fatalf("request path %q, Accept %q; want /stock/A%%2FB%%20C and application/json", gotPath, gotAccept)
+	}
+	for _, tc := range []struct {
+		answer answer
+		want   error
+	}{
+		{answer{404, `{"error":{"code":"unknown_sku","message":"unknown sku"}}`}, ErrUnknownSKU},
+		{answer{409, `{"error":{"code":"insufficient_stock","message":"?"}}`}, ErrInventoryUnavailable},
+		{answer{500, `{"error":{"code":"internal","message":"boom"}}`}, ErrInventoryUnavailable},
+		{answer{200, `{"sku":"A","available":"7"}`}, ErrInventoryUnavailable},
+		{answer{200, `not json`}, ErrInventoryUnavailable},
+	} {
+		next = tc.answer
+		s, err := c.Stock(ctx, "A")
+		if !errors.Is(err, tc.want) || s != (Stock{}) {
+			t.Errorf("answer %d %s: Stock = %+v, %v; want the zero stock and %v", tc.answer.status, tc.answer.body, s, err, tc.want)
+		}
+		if tc.want == ErrInventoryUnavailable && (errors.Is(err, ErrUnknownSKU) || errors.Is(err, ErrInsufficientStock)) {
+			t.Errorf("answer %d: %v is also a business answer", tc.answer.status, err)
+		}
+	}
+}
