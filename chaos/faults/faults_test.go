@@ -7,11 +7,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -110,32 +112,117 @@ func TestTimeoutBlackholesUntilClientTimeout(t *testing.T) {
 	}
 }
 
-func TestResetPeerAndBandwidthApplyAndUndo(t *testing.T) {
+func TestResetPeerResetsAndUndoRestores(t *testing.T) {
 	in, url := setup(t)
 	ctx := context.Background()
 	undo, err := in.ResetPeer(ctx, "p", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := get(url, time.Second); err == nil {
-		t.Fatal("request succeeded through reset_peer")
-	}
-	if err := undo(ctx); err != nil {
-		t.Fatal(err)
-	}
-	undo, err = in.Bandwidth(ctx, "p", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toxics, err := in.Client().Proxy("p")
-	if err != nil || len(toxics.ActiveToxics) != 1 || toxics.ActiveToxics[0].Type != "bandwidth" {
-		t.Fatalf("toxics after Bandwidth = %+v, %v", toxics, err)
+	if _, err := get(url, time.Second); !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("through reset_peer: err = %v, want connection reset (or EOF)", err)
 	}
 	if err := undo(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := get(url, time.Second); err != nil {
 		t.Fatalf("after undo: %v", err)
+	}
+}
+
+// The bandwidth toxic is listed with its rate AND observed: a 4,000-byte
+// answer through a 2 KB/s downstream takes about 2 s, against
+// milliseconds without it.
+func TestBandwidthSlowsTransfersAndUndoRestores(t *testing.T) {
+	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.New(io.Discard))
+	api := httptest.NewServer(srv.Routes())
+	t.Cleanup(func() { api.Close(); _ = srv.Collection.Clear() })
+	body := strings.Repeat("x", 4000)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) }))
+	t.Cleanup(upstream.Close)
+	in := faults.NewInjector(api.URL)
+	p, err := in.Client().CreateProxy("p", "127.0.0.1:0", upstream.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + p.Listen
+	ctx := context.Background()
+	undo, err := in.Bandwidth(ctx, "p", faults.Downstream, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := in.Inspect(ctx, "p")
+	if err != nil || len(st.Toxics) != 1 || st.Toxics[0].Type != "bandwidth" || st.Toxics[0].Attributes["rate"] != float64(2) {
+		t.Fatalf("toxics after Bandwidth = %+v, %v; want one bandwidth toxic, rate 2", st.Toxics, err)
+	}
+	if d, err := get(url, 10*time.Second); err != nil || d < 1500*time.Millisecond {
+		t.Fatalf("4,000 bytes at 2 KB/s: %v after %v, want >= ~2s", err, d)
+	}
+	if err := undo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := get(url, time.Second); err != nil || d > 500*time.Millisecond {
+		t.Fatalf("after undo: %v after %v, want a fast answer", err, d)
+	}
+}
+
+// Toxicity is passed through; 0 means every connection.
+func TestApplyKeepsToxicityAndStream(t *testing.T) {
+	in, _ := setup(t)
+	ctx := context.Background()
+	if _, err := in.Apply(ctx, "p", faults.Toxic{Type: faults.TypeLatency, Stream: faults.Upstream, Toxicity: 0.5, Attributes: map[string]any{"latency": 10}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Apply(ctx, "p", faults.Toxic{Type: faults.TypeTimeout, Stream: faults.Downstream, Attributes: map[string]any{"timeout": 0}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := in.Inspect(ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float32{}
+	for _, tx := range st.Toxics {
+		got[tx.Name+"/"+tx.Stream] = tx.Toxicity
+	}
+	if got["p-latency-upstream/upstream"] != 0.5 || got["p-timeout-downstream/downstream"] != 1 {
+		t.Fatalf("toxics = %v, want latency upstream at 0.5 and timeout downstream at 1", got)
+	}
+}
+
+// RestoreProxies resets only the proxies it is given: a foreign proxy on
+// the same server (disabled, with a toxic) is left exactly as it was.
+func TestRestoreProxiesLeavesOtherProxiesAlone(t *testing.T) {
+	in, url := setup(t)
+	ctx := context.Background()
+	foreign, err := in.Client().CreateProxy("compose-foreign", "127.0.0.1:0", "127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := foreign.AddToxic("foreign-latency", "latency", "downstream", 1, toxiclient.Attributes{"latency": 1000}); err != nil {
+		t.Fatal(err)
+	}
+	if err := foreign.Disable(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Down(ctx, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Latency(ctx, "p", time.Second, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.RestoreProxies(ctx, "p", "no-such-proxy"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := in.Inspect(ctx, "p")
+	if err != nil || !p.Enabled || len(p.Toxics) != 0 {
+		t.Fatalf("p after RestoreProxies = %+v, %v; want enabled, no toxics", p, err)
+	}
+	if d, err := get(url, time.Second); err != nil || d > 500*time.Millisecond {
+		t.Fatalf("through p after restore: %v after %v", err, d)
+	}
+	f, err := in.Inspect(ctx, "compose-foreign")
+	if err != nil || f.Enabled || len(f.Toxics) != 1 || f.Toxics[0].Name != "foreign-latency" {
+		t.Fatalf("compose-foreign after RestoreProxies = %+v, %v; want still disabled with its toxic", f, err)
 	}
 }
 
