@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/faultline-harness/faultline/chaos/faults"
+	"github.com/faultline-harness/faultline/internal/negativecontrol"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/order"
@@ -102,6 +103,9 @@ func (s *Stack) startKafka(ctx context.Context, cfg Config) error {
 		s.Lane = LaneReal
 		bootstrap = cfg.KafkaBrokers
 		s.brokerCtl = cfg.BrokerControl
+	}
+	if s.brokerCtl != nil && negativecontrol.Active(negativecontrol.BrokerStop) {
+		s.brokerCtl = noKill{s.brokerCtl}
 	}
 
 	client, err := s.harnessClient(ctx, bootstrap, nil)
@@ -510,6 +514,12 @@ func (e *embedded) Start(ctx context.Context) error {
 }
 
 func (e *embedded) close() error { return e.Kill(context.Background()) }
+
+// noKill is the broker_stop negative control (internal/negativecontrol):
+// Kill reports success and leaves the broker running.
+type noKill struct{ BrokerControl }
+
+func (noKill) Kill(context.Context) error { return nil }
 
 // freePorts returns n distinct loopback ports that were free a moment ago.
 func freePorts(n int) ([]int, error) {

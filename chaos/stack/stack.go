@@ -47,6 +47,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/faultline-harness/faultline/chaos/faults"
+	"github.com/faultline-harness/faultline/internal/negativecontrol"
 	"github.com/faultline-harness/faultline/services/inventory"
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/order"
@@ -59,6 +60,22 @@ const (
 	ProxyInventoryKafka = "inventory-kafka" // inventory -> broker
 	ProxyKafka          = "kafka"           // the broker's advertised address (embedded lane)
 )
+
+// Protocols a hop carries (ProxyProtocol).
+const (
+	ProtocolHTTP  = "http"
+	ProtocolKafka = "kafka"
+)
+
+// ProxyProtocol returns what the named proxy carries: ProtocolHTTP for
+// the inventory HTTP hop, ProtocolKafka for every other proxy (the
+// per-service and advertised Kafka proxies, per broker too).
+func ProxyProtocol(name string) string {
+	if name == ProxyInventoryHTTP {
+		return ProtocolHTTP
+	}
+	return ProtocolKafka
+}
 
 // Lanes.
 const (
@@ -148,6 +165,7 @@ type Stack struct {
 	InventoryGroup, OrderGroup string
 
 	brokerCtl                          BrokerControl
+	syncResilience                     order.Resilience
 	orderBootstrap, inventoryBootstrap []string
 
 	proxies []string
@@ -171,6 +189,7 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Stack{}
+	neutralise(&cfg)
 	defer func() {
 		if err != nil {
 			_ = s.Close()
@@ -189,7 +208,7 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 	// Toxiproxy.
 	s.ToxiproxyURL = cfg.ToxiproxyURL
 	if s.ToxiproxyURL == "" {
-		url, stop, err := startToxiproxy()
+		url, stop, err := ServeToxiproxy()
 		if err != nil {
 			return nil, err
 		}
@@ -254,6 +273,7 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 			ShutdownGrace:    5 * time.Second,
 		}
 		if mode == order.ModeSync {
+			s.syncResilience = cfg.SyncResilience
 			oc.Resilience = cfg.SyncResilience
 			oc.MaxConcurrentRequests = cfg.SyncMaxConcurrentRequests
 		}
@@ -291,7 +311,12 @@ type advertisedListener struct {
 
 func (l advertisedListener) Addr() net.Addr { return l.addr }
 
-func startToxiproxy() (url string, stop func() error, err error) {
+// ServeToxiproxy starts an in-process Toxiproxy server (logging errors
+// only) with its API on a free loopback port, and returns the API's URL
+// and a stop function that closes the API and removes every proxy of this
+// server. The stack uses it on the embedded lane; tests use it as a
+// "shared" server to start stacks on.
+func ServeToxiproxy() (url string, stop func() error, err error) {
 	logger := zerolog.New(io.Discard).Level(zerolog.ErrorLevel)
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), logger)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -382,13 +407,45 @@ func (s *Stack) waitHealthy(ctx context.Context) error {
 	return nil
 }
 
-// Restore enables every proxy of this stack and removes all their toxics
-// (Toxiproxy POST /reset). Specs call it in cleanup. The call is bounded by
-// ctx's deadline, or faults.DefaultTimeout when ctx has none.
-func (s *Stack) Restore(ctx context.Context) error { return s.Faults.Reset(ctx) }
+// Restore enables every proxy this stack created and removes all their
+// toxics, leaving any other proxy on the Toxiproxy server alone (on a
+// shared server, others' proxies keep their faults). Specs and the
+// scenario owner call it in cleanup. The call is bounded by ctx's
+// deadline, or faults.DefaultTimeout when ctx has none.
+func (s *Stack) Restore(ctx context.Context) error {
+	return s.Faults.RestoreProxies(ctx, s.proxies...)
+}
+
+// CheckRestored reads every proxy this stack created from the Toxiproxy
+// API and returns an error naming each one that is disabled or still
+// carries a toxic; nil when all are clean.
+func (s *Stack) CheckRestored(ctx context.Context) error {
+	proxies, err := s.Faults.Proxies(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range s.proxies {
+		p, ok := proxies[name]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("proxy %s is gone", name))
+		case !p.Enabled:
+			errs = append(errs, fmt.Errorf("proxy %s is disabled", name))
+		case len(p.ActiveToxics) > 0:
+			errs = append(errs, fmt.Errorf("proxy %s still has %d toxic(s), first %s", name, len(p.ActiveToxics), p.ActiveToxics[0].Name))
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // Proxies lists the names of the proxies this stack created.
 func (s *Stack) Proxies() []string { return append([]string(nil), s.proxies...) }
+
+// SyncResilience is order-sync's mitigations around its inventory calls, as
+// configured at Start (after any negative control): what a scenario's
+// setup asked for, for the result to show what really ran.
+func (s *Stack) SyncResilience() order.Resilience { return s.syncResilience }
 
 // Close stops the services (graceful shutdown), then the broker and
 // Toxiproxy, and removes a temporary data dir. It returns the services'
@@ -423,5 +480,18 @@ func (s *Stack) deleteProxies(names ...string) {
 		ctx, cancel := context.WithTimeout(context.Background(), controlTimeout)
 		_ = s.Faults.DeleteProxy(ctx, name) // best effort: the server may be gone
 		cancel()
+	}
+}
+
+// neutralise applies the negative control named in the environment of a
+// binary built with the negativecontrol tag (internal/negativecontrol):
+// the breaker or the bulkhead asked for is silently left out, as a
+// misconfigured deployment would. A no-op in every normal build.
+func neutralise(cfg *Config) {
+	if negativecontrol.Active(negativecontrol.Breaker) {
+		cfg.SyncResilience.Breaker = order.BreakerConfig{}
+	}
+	if negativecontrol.Active(negativecontrol.Bulkhead) {
+		cfg.SyncResilience.Bulkhead = 0
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 
+	"github.com/faultline-harness/faultline/chaos/faults"
 	"github.com/faultline-harness/faultline/chaos/stack"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
@@ -103,5 +105,81 @@ func TestKafkaProxyCannotBeBypassed(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no send succeeded within 20s after re-enabling the proxy: %v", err)
 		}
+	}
+}
+
+// TestRestoreLeavesForeignProxiesAlone starts a stack on a "shared"
+// Toxiproxy server that already holds someone else's proxy (disabled, with
+// a toxic, named like a docker-compose one), faults the stack's own
+// proxies, and restores: the stack's proxies come back clean, the foreign
+// one is exactly as it was, and Close removes only the stack's proxies.
+func TestRestoreLeavesForeignProxiesAlone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the stack")
+	}
+	url, stop, err := stack.ServeToxiproxy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stop() })
+	shared := faults.NewInjector(url)
+	foreign, err := shared.Client().CreateProxy("compose-foreign", "127.0.0.1:0", "127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := foreign.AddToxic("foreign-latency", faults.TypeLatency, "downstream", 1, toxiclient.Attributes{"latency": 1000}); err != nil {
+		t.Fatal(err)
+	}
+	if err := foreign.Disable(); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := stack.Config{ToxiproxyURL: url, Log: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	st, err := stack.Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("start stack: %v", err)
+	}
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			_ = st.Close()
+		}
+	})
+	if _, err := st.Faults.Down(ctx, stack.ProxyInventoryHTTP); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Faults.Latency(ctx, stack.ProxyOrderKafka, time.Second, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CheckRestored(ctx); err == nil {
+		t.Fatal("CheckRestored = nil with two proxies faulted")
+	}
+	if err := st.Restore(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CheckRestored(ctx); err != nil {
+		t.Fatalf("after Restore: %v", err)
+	}
+	checkForeign := func(when string) {
+		t.Helper()
+		f, err := shared.Inspect(ctx, "compose-foreign")
+		if err != nil || f.Enabled || len(f.Toxics) != 1 || f.Toxics[0].Name != "foreign-latency" {
+			t.Fatalf("compose-foreign %s = %+v, %v; want still disabled with its latency toxic", when, f, err)
+		}
+	}
+	checkForeign("after Restore")
+	closed = true
+	if err := st.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	checkForeign("after Close")
+	left, err := shared.Proxies(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 {
+		t.Fatalf("proxies left on the shared server after Close: %d, want only compose-foreign", len(left))
 	}
 }
