@@ -33,6 +33,10 @@ type (
 		Stats
 		ConsumerLag  int64 `json:"consumer_lag"`
 		DeadLettered int64 `json:"dead_lettered"`
+		// ReservationRequests counts POST /reservations requests received
+		// since start, whatever their outcome: the inventory-side load the
+		// chaos harness compares with the client requests behind it.
+		ReservationRequests int64 `json:"reservation_requests"`
 	}
 )
 
@@ -44,7 +48,7 @@ type (
 //	                              415 unsupported_media_type, 404 unknown_sku,
 //	                              409 insufficient_stock|order_id_reused
 //	GET  /reservations/{order_id} 200 {…,"reason"?,"stock_movements"}; 400 invalid_request; 404 not_found
-//	GET  /stats                   200 {"reserved","rejected","duplicated_effects","consumer_lag","dead_lettered"}
+//	GET  /stats                   200 {"reserved","rejected","duplicated_effects","consumer_lag","dead_lettered","reservation_requests"}
 //	GET  /healthz                 200 {"status":"ok"}
 //
 // Bounds, shared with order-service and the event schema: order_id 1 to
@@ -87,6 +91,7 @@ func (s *Service) getStock(w http.ResponseWriter, r *http.Request) {
 // insufficient_stock); with another sku or quantity it gets 409
 // order_id_reused and nothing changes.
 func (s *Service) postReservation(w http.ResponseWriter, r *http.Request) {
+	s.reservationRequests.Add(1)
 	var req reserveRequest
 	if !web.Decode(w, r, &req) {
 		return
@@ -138,7 +143,7 @@ func (s *Service) getStats(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
-	resp := statsResponse{Stats: st}
+	resp := statsResponse{Stats: st, ReservationRequests: s.reservationRequests.Load()}
 	if c := s.consumer.Load(); c != nil {
 		resp.ConsumerLag, resp.DeadLettered = c.Lag(), c.DeadLettered()
 	}

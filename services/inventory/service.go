@@ -32,6 +32,8 @@ type Service struct {
 	store    *Store
 	handler  http.Handler
 	consumer atomic.Pointer[messaging.Consumer]
+	// reservationRequests counts POST /reservations received (GET /stats).
+	reservationRequests atomic.Int64
 
 	mu  sync.RWMutex
 	pub Publisher
