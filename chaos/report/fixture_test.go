@@ -14,6 +14,7 @@ type fixture struct {
 	asyncLost       int
 	finalBacklog    int // pending orders in the last (settled) sample
 	baselineOK      float64
+	faultNotSeen    bool // the step's evidence says the fault did not take effect
 }
 
 func defaultFixture() fixture {
@@ -29,7 +30,16 @@ func (f fixture) result() *scenario.Result {
 		Schedule: scenario.Schedule{
 			DurationSeconds: 20, FaultStart: 5.01, FaultEnd: 13.02, PlannedFaultStart: 5, PlannedFaultEnd: 13,
 			FaultStartedAt: at(5.01), FaultEndedAt: at(13.02), LoadEndedAt: at(20.1), SettleSeconds: 0.4,
+			Steps: []scenario.Step{{
+				Index: 0, Fault: scenario.Down("inventory-http", "inventory-kafka"), PlannedStart: 5, PlannedEnd: 13,
+				Proxies: []string{"inventory-http", "inventory-kafka"}, AppliedAt: at(5.01), RemovedAt: at(13.02),
+				Evidence: []scenario.Evidence{
+					{Hop: "inventory-http", Listed: "disabled", Probe: "TCP connect to 127.0.0.1:40001", Observed: "connection refused after 300µs", TookEffect: !f.faultNotSeen},
+					{Hop: "inventory-kafka", Listed: "disabled", Probe: "TCP connect to 127.0.0.1:40002", Observed: "connection refused after 200µs", TookEffect: true},
+				},
+			}},
 		},
+		Actions: []scenario.Action{{Fault: scenario.Down("inventory-http", "inventory-kafka")}},
 		Load: scenario.LoadSettings{DurationSeconds: 20, RatePerMode: 20, Seed: 42, Jitter: 0.2},
 	}
 	inFault := func(t int) bool { return float64(t) >= 5 && float64(t) < 13 }

@@ -76,7 +76,7 @@ func TestHTMLHasChartsTablesAndFaultWindow(t *testing.T) {
 }
 
 func TestHTMLSeveralScenariosAndAFailedRun(t *testing.T) {
-	failed := FailedJournal(scenario.Scenario{Name: "kafka-down", Description: "Kafka unreachable"}, scenario.Options{}, DefaultHypothesis(), Meta{}, os.ErrDeadlineExceeded)
+	failed := FailedJournal(scenario.Scenario{Name: "kafka-down", Description: "Kafka unreachable"}, scenario.Options{}, DefaultHypothesis(), Meta{}, nil, os.ErrDeadlineExceeded)
 	page := renderPage(t, Source{Journal: defaultFixture().journal()}, Source{Journal: failed})
 	if !strings.Contains(page, `href="#s1-kafka-down"`) || !strings.Contains(page, "harness failed") {
 		t.Error("second (failed) scenario not linked or not marked")

@@ -38,7 +38,8 @@ type Journal struct {
 	End     time.Time `json:"end"`
 	Seconds float64   `json:"duration_seconds"` // End - Start, wall time
 	Command []string  `json:"command,omitempty"`
-	// Seed seeded the run's randomness (the arrival jitter).
+	// Seed seeded the run's randomness (the arrival jitter and the fault
+	// schedule's): the same seed replays the same arrivals and steps.
 	Seed       uint64     `json:"seed"`
 	Platform   Platform   `json:"platform"`
 	Experiment Experiment `json:"experiment"`
@@ -49,8 +50,13 @@ type Journal struct {
 	SteadyStates SteadyStates `json:"steady_states"`
 	// Accounting checks the whole run: nothing lost, nothing twice.
 	Accounting []ProbeResult `json:"accounting"`
+	// FaultTookEffect: every step of the schedule was applied and seen to
+	// take effect (listed by the control plane and observed by a probe,
+	// see experiment.schedule.steps[].evidence). When false the run proves
+	// nothing about the fault, and the verdict says so.
+	FaultTookEffect bool `json:"fault_took_effect"`
 	// Deviated: the steady state did not hold before or after the fault,
-	// or an accounting check failed.
+	// an accounting check failed, or the fault did not take effect.
 	Deviated bool   `json:"deviated"`
 	Verdict  string `json:"verdict"`
 	// Measurements is everything the engine measured: per phase, per
@@ -62,9 +68,17 @@ type Journal struct {
 type Experiment struct {
 	Scenario    string                `json:"scenario"`
 	Description string                `json:"description"`
+	Setup       string                `json:"setup,omitempty"`
 	Hypothesis  Hypothesis            `json:"steady_state_hypothesis"`
 	Load        scenario.LoadSettings `json:"load"`
-	Schedule    scenario.Schedule     `json:"schedule"`
+	// Actions is the scenario's fault schedule as declared: each fault
+	// with its type, hops, stream, toxicity and attributes (latency,
+	// jitter, timeout, rate), its offset into the fault window and its
+	// length, flapping or ramping.
+	Actions []scenario.Action `json:"actions"`
+	// Schedule is the fault schedule as run, with the planned steps
+	// (schedule.steps) and each one's evidence.
+	Schedule scenario.Schedule `json:"schedule"`
 }
 
 // SteadyStates holds the hypothesis in each window.
@@ -100,14 +114,12 @@ func NewJournal(res *scenario.Result, h Hypothesis, meta Meta) *Journal {
 		Start: meta.Start, End: meta.End, Seconds: round3(meta.End.Sub(meta.Start).Seconds()),
 		Command: meta.Command, Seed: res.Load.Seed, Platform: meta.Platform,
 		Experiment: Experiment{
-			Scenario: res.Scenario, Description: res.Description, Hypothesis: h,
-			Load: res.Load, Schedule: res.Schedule,
+			Scenario: res.Scenario, Description: res.Description, Setup: res.Setup, Hypothesis: h,
+			Load: res.Load, Actions: res.Actions, Schedule: res.Schedule,
 		},
 		Measurements: res,
 	}
-	if j.Platform.Lane == "" {
-		j.Platform.Lane = res.Lane
-	}
+	j.Platform.fill(res.Stack, res.Lane)
 	j.Activities = activities(res)
 	j.SteadyStates = SteadyStates{
 		Before: h.Check(res, WindowBefore),
@@ -119,21 +131,33 @@ func NewJournal(res *scenario.Result, h Hypothesis, meta Meta) *Journal {
 	for _, a := range j.Accounting {
 		accountingOK = accountingOK && a.ToleranceMet
 	}
-	j.Deviated = !j.SteadyStates.Before.Met || !j.SteadyStates.After.Met || !accountingOK
+	tookEffect := res.FaultsTookEffect()
+	j.FaultTookEffect = tookEffect == nil
+	j.Deviated = !j.SteadyStates.Before.Met || !j.SteadyStates.After.Met || !accountingOK || !j.FaultTookEffect
 	j.Verdict = verdict(j, accountingOK)
+	if tookEffect != nil {
+		j.Verdict = "the fault did NOT take effect, so the run shows nothing about it (" + tookEffect.Error() + "); " + j.Verdict
+	}
 	return j
 }
 
-// FailedJournal records a run the harness could not complete.
-func FailedJournal(sc scenario.Scenario, opts scenario.Options, h Hypothesis, meta Meta, err error) *Journal {
-	return &Journal{
+// FailedJournal records a run the harness could not complete. partial is
+// what the run knew when it failed (Execute's result with its error; nil
+// when it failed before starting): the stack, the steps applied so far.
+func FailedJournal(sc scenario.Scenario, opts scenario.Options, h Hypothesis, meta Meta, partial *scenario.Result, err error) *Journal {
+	j := &Journal{
 		Format: JournalFormat, Status: StatusFailed, Error: err.Error(),
 		Start: meta.Start, End: meta.End, Seconds: round3(meta.End.Sub(meta.Start).Seconds()),
 		Command: meta.Command, Seed: opts.Seed, Platform: meta.Platform,
-		Experiment: Experiment{Scenario: sc.Name, Description: sc.Description, Hypothesis: h},
+		Experiment: Experiment{Scenario: sc.Name, Description: sc.Description, Setup: sc.Setup, Hypothesis: h, Actions: sc.Schedule},
 		Deviated:   true,
 		Verdict:    "no verdict: the harness failed: " + err.Error(),
 	}
+	if partial != nil {
+		j.Experiment.Load, j.Experiment.Schedule = partial.Load, partial.Schedule
+		j.Platform.fill(partial.Stack, partial.Lane)
+	}
+	return j
 }
 
 func verdict(j *Journal, accountingOK bool) string {
@@ -178,12 +202,22 @@ func activities(res *scenario.Result) []Activity {
 		loadEnd = at(s.DurationSeconds)
 	}
 	settled := loadEnd.Add(time.Duration(s.SettleSeconds * float64(time.Second)))
-	return []Activity{
+	out := []Activity{
 		{Type: "load", Name: fmt.Sprintf("open-loop load, %d req/s on each mode", res.Rate), Start: res.StartedAt, End: loadEnd, StartOffset: 0, EndOffset: off(loadEnd)},
-		{Type: "action", Name: "inject: " + res.Description, Start: s.FaultStartedAt, End: s.FaultEndedAt, StartOffset: off(s.FaultStartedAt), EndOffset: off(s.FaultEndedAt)},
-		{Type: "rollback", Name: "remove the fault", Start: s.FaultEndedAt, End: s.FaultEndedAt, StartOffset: off(s.FaultEndedAt), EndOffset: off(s.FaultEndedAt)},
-		{Type: "settle", Name: "wait for accepted async orders to become final", Start: loadEnd, End: settled, StartOffset: off(loadEnd), EndOffset: off(settled)},
 	}
+	for _, st := range s.Steps {
+		if st.AppliedAt.IsZero() {
+			continue
+		}
+		end := st.RemovedAt
+		if end.IsZero() {
+			end = st.AppliedAt
+		}
+		out = append(out,
+			Activity{Type: "action", Name: fmt.Sprintf("step %d: %s", st.Index, st.Fault), Start: st.AppliedAt, End: end, StartOffset: off(st.AppliedAt), EndOffset: off(end)},
+			Activity{Type: "rollback", Name: fmt.Sprintf("step %d: remove it", st.Index), Start: end, End: end, StartOffset: off(end), EndOffset: off(end)})
+	}
+	return append(out, Activity{Type: "settle", Name: "wait for accepted async orders to become final", Start: loadEnd, End: settled, StartOffset: off(loadEnd), EndOffset: off(settled)})
 }
 
 // FileName is the journal's default name: journal-<scenario>-<UTC start>.json.

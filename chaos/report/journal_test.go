@@ -33,6 +33,7 @@ func TestJournalVerdicts(t *testing.T) {
 		{"backlog left once settled", func(f *fixture) { f.finalBacklog = 3 }, true, true, false, "async backlog drains to 0", "did not return"},
 		{"unhealthy before the fault", func(f *fixture) { f.baselineOK = 0.5 }, true, false, true, "sync success rate", "NOT met before"},
 		{"an order lost", func(f *fixture) { f.asyncLost = 2 }, true, true, true, "", "accounting failed: async: no accepted order lost"},
+		{"the fault did not take effect", func(f *fixture) { f.faultNotSeen = true }, true, true, true, "", "the fault did NOT take effect"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,8 +120,11 @@ func TestJournalFileRoundTrip(t *testing.T) {
 	if got.Seed != 42 || got.Experiment.Schedule.FaultEnd != 13.02 || got.Measurements.Modes["async"].Stats[10].At != 2.5 {
 		t.Errorf("round trip lost data: seed %d, fault end %v", got.Seed, got.Experiment.Schedule.FaultEnd)
 	}
-	if len(got.Activities) != 4 || got.Activities[1].Type != "action" || got.Activities[1].StartOffset != 5.01 {
+	if len(got.Activities) != 4 || got.Activities[1].Type != "action" || got.Activities[1].StartOffset != 5.01 || got.Activities[2].EndOffset != 13.02 {
 		t.Errorf("activities = %+v", got.Activities)
+	}
+	if !got.FaultTookEffect || len(got.Experiment.Actions) != 1 || len(got.Experiment.Schedule.Steps) != 1 || len(got.Experiment.Schedule.Steps[0].Evidence) != 2 {
+		t.Errorf("schedule and evidence lost: took effect %v, actions %+v, steps %+v", got.FaultTookEffect, got.Experiment.Actions, got.Experiment.Schedule.Steps)
 	}
 
 	// The keys a reader relies on are present.
@@ -129,7 +133,7 @@ func TestJournalFileRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"format", "status", "seed", "platform", "experiment", "steady_states", "accounting", "deviated", "verdict", "measurements"} {
+	for _, k := range []string{"format", "status", "seed", "platform", "experiment", "steady_states", "accounting", "fault_took_effect", "deviated", "verdict", "measurements"} {
 		if _, ok := raw[k]; !ok {
 			t.Errorf("journal has no %q", k)
 		}
@@ -169,7 +173,7 @@ func TestCurrentPlatformNamesComponents(t *testing.T) {
 }
 
 func TestFailedJournal(t *testing.T) {
-	j := FailedJournal(scenario.Scenario{Name: "kafka-down"}, scenario.Options{Seed: 7}, DefaultHypothesis(), Meta{}, os.ErrDeadlineExceeded)
+	j := FailedJournal(scenario.Scenario{Name: "kafka-down"}, scenario.Options{Seed: 7}, DefaultHypothesis(), Meta{}, nil, os.ErrDeadlineExceeded)
 	if j.Status != StatusFailed || !j.Deviated || j.Seed != 7 || !strings.Contains(j.Verdict, "harness failed") {
 		t.Errorf("failed journal = %+v", j)
 	}

@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 
 	"golang.org/x/mod/modfile"
+
+	"github.com/faultline-harness/faultline/chaos/scenario"
 )
 
 // Component is one piece of the harness and its version.
@@ -42,6 +44,29 @@ type Platform struct {
 	ToxiproxyServer string      `json:"toxiproxy_server,omitempty"`
 	Faultline       Component   `json:"faultline"`
 	Components      []Component `json:"components"`
+}
+
+// fill completes p from the stack a run used (Execute's StackInfo),
+// keeping what the caller set.
+func (p *Platform) fill(st scenario.StackInfo, lane string) {
+	if p.Lane == "" {
+		p.Lane = st.Lane
+	}
+	if p.Lane == "" {
+		p.Lane = lane
+	}
+	if len(p.KafkaBrokers) == 0 {
+		p.KafkaBrokers = st.KafkaBrokers
+	}
+	if p.ToxiproxyURL == "" {
+		p.ToxiproxyURL = st.ToxiproxyURL
+	}
+	if p.ToxiproxyServer == "" {
+		p.ToxiproxyServer = st.ToxiproxyVersion
+		if p.ToxiproxyServer == "git" && p.Lane == "embedded" {
+			p.ToxiproxyServer = "in-process (module version below)"
+		}
+	}
 }
 
 // CurrentPlatform reads the build information of the running binary: Go

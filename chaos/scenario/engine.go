@@ -13,6 +13,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/faultline-harness/faultline/chaos/faults"
 	"github.com/faultline-harness/faultline/chaos/stack"
 )
 
@@ -42,14 +43,22 @@ type Options struct {
 	// ProbeInterval and ProbeTimeout shape the health probe of order-sync
 	// (GET /healthz, see Probe). Defaults 100ms and 2s.
 	ProbeInterval, ProbeTimeout time.Duration
-	// Seed seeds every random choice the engine makes (today: the arrival
-	// jitter). The result records it; the same seed gives the same
-	// arrival schedule.
+	// Seed seeds every random choice the engine makes: the arrival jitter
+	// and the fault schedule's (a flapping fault's on/off periods). The
+	// result records it; the same seed gives the same arrivals and the
+	// same fault steps.
 	Seed uint64
 	// Jitter spreads each request's send time uniformly over
 	// ±Jitter/2 of the interval between requests (0: a metronome, the
 	// default; 1: anywhere in the slot). 0..1.
 	Jitter float64
+	// BrokerDown, when > 0, is how long broker_stop steps keep the broker
+	// down before restarting it (default: the scenario's, 5s for
+	// kafka-broker-restart).
+	BrokerDown time.Duration
+	// StackReady, when set, is called once the stack answers, before the
+	// load starts (Execute).
+	StackReady func(StackInfo)
 }
 
 // Progress is a once-a-second snapshot of a run.
@@ -103,18 +112,23 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("rate %d out of range 1..2000 requests/s per mode", o.Rate)
 	case o.Jitter < 0 || o.Jitter > 1:
 		return o, fmt.Errorf("jitter %g out of range 0..1", o.Jitter)
+	case o.BrokerDown < 0:
+		return o, fmt.Errorf("broker down %s is negative", o.BrokerDown)
 	}
 	return o, nil
 }
 
-// Run executes sc against st: load on both modes for opts.Duration with
-// the fault applied during the middle phase, then settles and accounts.
+// run executes sc against a running stack: load on both modes for
+// opts.Duration with the scenario's schedule applied during the fault
+// window, then settles and accounts. Execute owns the stack around it.
 //
-// It returns an error only when the harness fails (bad options, the fault
+// It returns an error only when the harness fails (bad options, a fault
 // could not be applied or removed, a service stopped, ctx ended): poor
-// sync numbers are the finding, not an error. The fault is always removed
-// before Run returns.
-func Run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Result, error) {
+// sync numbers are the finding, not an error. Every fault it applied is
+// removed before it returns. The result is non-nil once the load was
+// planned, error or not: what ran so far (the steps applied), for the
+// failure's journal.
+func run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Result, error) {
 	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = sc.RequestTimeout // zero keeps the default
 	}
@@ -127,17 +141,27 @@ func Run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 	if err != nil {
 		return nil, err
 	}
-	faultStart := time.Duration(float64(opts.Duration) * 0.25)
-	faultEnd := time.Duration(float64(opts.Duration) * 0.65)
+	faultStart := time.Duration(float64(opts.Duration) * Window.Start)
+	faultEnd := time.Duration(float64(opts.Duration) * Window.End)
 	count := int(math.Round(opts.Duration.Seconds() * float64(opts.Rate)))
+	steps, err := sc.Plan(faultEnd-faultStart, opts.Seed, opts.BrokerDown)
+	if err != nil {
+		return nil, err
+	}
+	for i := range steps {
+		steps[i].PlannedStart += faultStart.Seconds()
+		steps[i].PlannedEnd += faultStart.Seconds()
+	}
 
 	res := &Result{
 		Scenario: sc.Name, Description: sc.Description, Lane: st.Lane,
 		Rate: opts.Rate, Modes: map[string]*ModeResult{},
 		Load:  loadSettingsOf(opts),
-		Setup: sc.Setup,
+		Setup: sc.Setup, Actions: sc.Schedule,
 	}
 	res.Schedule.PlannedFaultStart, res.Schedule.PlannedFaultEnd = faultStart.Seconds(), faultEnd.Seconds()
+	res.Schedule.Steps = steps
+	res.SyncGuard = readSyncGuard(ctx, st)
 	recs := map[string]*recorder{ModeSync: {}, ModeAsync: {}}
 	urls := map[string]string{ModeSync: st.OrderSyncURL, ModeAsync: st.OrderAsyncURL}
 	codes := map[string]int{ModeSync: http.StatusCreated, ModeAsync: http.StatusAccepted}
@@ -162,7 +186,7 @@ func Run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 	}
 
 	// Service-state sampler (samplesPerSecond) and progress (once a second).
-	// Own transports, closed when Run returns: a pooled connection that
+	// Own transports, closed when run returns: a pooled connection that
 	// never carried a request would hold the services' graceful shutdown.
 	stats := &http.Client{Timeout: time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	defer stats.CloseIdleConnections()
@@ -199,39 +223,23 @@ func Run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 	setPhase := func(p string) { phaseMu.Lock(); phase = p; phaseMu.Unlock() }
 	stopAll := func() { cancelLoad(); wg.Wait(); stopSampler(); <-samplerDone }
 
-	// Fault schedule.
+	// The fault schedule: every step applied and removed at its planned
+	// time; the fault phase is the whole window.
 	if err := sleepUntil(ctx, start.Add(faultStart)); err != nil {
 		stopAll()
-		return nil, err
+		return res, err
 	}
 	setPhase(PhaseFault)
 	res.Schedule.FaultStartedAt = time.Now().UTC()
-	undo, err := sc.Inject(ctx, st)
-	if err != nil {
+	sr := &stepRunner{st: st, sc: sc, steps: res.Schedule.Steps, start: start}
+	defer sr.removeAll(ctx) // on every early return
+	if err := sr.run(ctx, start.Add(faultEnd)); err != nil {
 		stopAll()
-		return nil, fmt.Errorf("apply fault of %s: %w", sc.Name, err)
+		return res, errors.Join(err, sr.removeAll(ctx))
 	}
-	removed := false
-	removeFault := func() error {
-		if removed {
-			return nil
-		}
-		removed = true
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := undo(uctx); err != nil {
-			return fmt.Errorf("remove fault of %s: %w", sc.Name, err)
-		}
-		return nil
-	}
-	defer removeFault()
-	if err := sleepUntil(ctx, start.Add(faultEnd)); err != nil {
+	if err := sr.removeAll(ctx); err != nil {
 		stopAll()
-		return nil, errors.Join(err, removeFault())
-	}
-	if err := removeFault(); err != nil {
-		stopAll()
-		return nil, err
+		return res, err
 	}
 	res.Schedule.FaultEndedAt = time.Now().UTC()
 	setPhase(PhaseRecovery)
@@ -248,10 +256,10 @@ func Run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 	<-samplerDone
 	sampler.sample(ctx) // the state once settled: the series ends drained (or not)
 	if settleErr != nil && ctx.Err() != nil {
-		return nil, settleErr
+		return res, settleErr
 	}
 	if err := st.Err(); err != nil {
-		return nil, fmt.Errorf("a service stopped during the run: %w", err)
+		return res, fmt.Errorf("a service stopped during the run: %w", err)
 	}
 
 	res.Schedule.DurationSeconds = opts.Duration.Seconds()
@@ -267,21 +275,160 @@ func Run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 		addAnswers(mr, samples, res.Schedule)
 		sampler.attach(m, mr)
 		if err := acct.account(ctx, urls[m], samples, mr, start, res.Schedule); err != nil {
-			return nil, fmt.Errorf("account %s orders: %w", m, err)
+			return res, fmt.Errorf("account %s orders: %w", m, err)
 		}
 		res.Modes[m] = mr
 	}
+	res.InventoryLoad = inventoryLoad(recs[ModeSync].snapshot(), res.Modes[ModeSync].Stats, res.Schedule)
 	orphans, err := acct.orphanedReservations(ctx, st.OrderSyncURL, st.OrderAsyncURL)
 	if err != nil {
-		return nil, fmt.Errorf("account orphaned reservations: %w", err)
+		return res, fmt.Errorf("account orphaned reservations: %w", err)
 	}
 	res.Modes[ModeSync].OrphanedReservations = orphans
 	if sc.Report != nil {
 		if err := sc.Report(ctx, st, res); err != nil {
-			return nil, fmt.Errorf("report of %s: %w", sc.Name, err)
+			return res, fmt.Errorf("report of %s: %w", sc.Name, err)
 		}
 	}
 	return res, nil
+}
+
+// stepRunner applies a run's planned steps at their times, records when
+// each was applied and removed and what was seen of it, and removes them.
+// It is the run's only holder of fault state: nothing outlives the run.
+type stepRunner struct {
+	st    *stack.Stack
+	sc    Scenario
+	steps []Step // the result's, filled in as they run
+	start time.Time
+	undos map[int]faults.Undo // applied and not yet removed, by step index
+}
+
+// run applies and removes the steps at their planned times until end (the
+// fault window's close; a step planned past it, like a broker kept down
+// longer than the window, is removed when its time comes).
+func (r *stepRunner) run(ctx context.Context, end time.Time) error {
+	r.undos = map[int]faults.Undo{}
+	type event struct {
+		at    time.Time
+		apply bool
+		index int
+	}
+	var evs []event
+	at := func(off float64) time.Time { return r.start.Add(time.Duration(off * float64(time.Second))) }
+	for i, s := range r.steps {
+		evs = append(evs, event{at(s.PlannedStart), true, i}, event{at(s.PlannedEnd), false, i})
+	}
+	// In time order; at the same time a removal goes first (a flap's off
+	// before the next on).
+	sort.SliceStable(evs, func(i, j int) bool {
+		if !evs[i].at.Equal(evs[j].at) {
+			return evs[i].at.Before(evs[j].at)
+		}
+		return !evs[i].apply && evs[j].apply
+	})
+	for _, ev := range evs {
+		if err := sleepUntil(ctx, ev.at); err != nil {
+			return err
+		}
+		if ev.apply {
+			if err := r.apply(ctx, ev.index); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := r.remove(ctx, ev.index); err != nil {
+			return err
+		}
+	}
+	return sleepUntil(ctx, end)
+}
+
+func (r *stepRunner) apply(ctx context.Context, i int) error {
+	s := &r.steps[i]
+	proxies, err := r.sc.resolveHops(ctx, r.st, s.Fault)
+	if err != nil {
+		s.Error = err.Error()
+		return fmt.Errorf("apply step %d of %s (%s): %w", i, r.sc.Name, s.Fault, err)
+	}
+	s.Proxies = proxies
+	applied := time.Now()
+	undo, err := applyFault(ctx, r.st, s.Fault, proxies)
+	if err != nil {
+		s.Error = err.Error()
+		return fmt.Errorf("apply step %d of %s (%s): %w", i, r.sc.Name, s.Fault, err)
+	}
+	s.AppliedAt = applied.UTC()
+	r.undos[i] = undo
+	s.Evidence = observe(ctx, r.st, s.Fault, proxies)
+	return nil
+}
+
+func (r *stepRunner) remove(ctx context.Context, i int) error {
+	undo, ok := r.undos[i]
+	if !ok {
+		return nil
+	}
+	delete(r.undos, i)
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout(r.steps[i].Fault))
+	defer cancel()
+	if err := undo(uctx); err != nil {
+		r.steps[i].Error = err.Error()
+		return fmt.Errorf("remove step %d of %s (%s): %w", i, r.sc.Name, r.steps[i].Fault, err)
+	}
+	r.steps[i].RemovedAt = time.Now().UTC()
+	return nil
+}
+
+// removeAll removes every step still applied, in reverse order, even when
+// ctx has ended; it returns their errors joined.
+func (r *stepRunner) removeAll(ctx context.Context) error {
+	var errs []error
+	for i := len(r.steps) - 1; i >= 0; i-- {
+		errs = append(errs, r.remove(ctx, i))
+	}
+	return errors.Join(errs...)
+}
+
+func removeTimeout(f Fault) time.Duration {
+	if f.Type == FaultBrokerStop {
+		return 2 * time.Minute // a real broker's restart: JVM start, log recovery
+	}
+	return 10 * time.Second
+}
+
+// applyFault applies f to the resolved proxies (or the brokers) and
+// returns the undo that removes it.
+func applyFault(ctx context.Context, st *stack.Stack, f Fault, proxies []string) (faults.Undo, error) {
+	switch f.Type {
+	case FaultBrokerStop:
+		bc := st.BrokerControl()
+		if bc == nil {
+			return nil, stack.ErrNoBrokerControl
+		}
+		if err := bc.Kill(ctx); err != nil {
+			return nil, fmt.Errorf("stop the broker: %w", err)
+		}
+		return func(ctx context.Context) error {
+			if err := bc.Start(ctx); err != nil {
+				return fmt.Errorf("restart the broker: %w", err)
+			}
+			return nil
+		}, nil
+	case FaultDown:
+		var apply []func(context.Context) (faults.Undo, error)
+		for _, p := range proxies {
+			apply = append(apply, func(ctx context.Context) (faults.Undo, error) { return st.Faults.Down(ctx, p) })
+		}
+		return faults.All(ctx, apply...)
+	case FaultLatency, FaultTimeout, FaultResetPeer, FaultBandwidth:
+		var apply []func(context.Context) (faults.Undo, error)
+		for _, p := range proxies {
+			apply = append(apply, func(ctx context.Context) (faults.Undo, error) { return st.Faults.Apply(ctx, p, f.toxic()) })
+		}
+		return faults.All(ctx, apply...)
+	}
+	return nil, fmt.Errorf("unknown fault type %q", f.Type)
 }
 
 func sleepUntil(ctx context.Context, t time.Time) error {

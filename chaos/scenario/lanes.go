@@ -13,19 +13,17 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/IBM/sarama"
 
-	"github.com/faultline-harness/faultline/chaos/faults"
 	"github.com/faultline-harness/faultline/chaos/stack"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/order"
 )
 
-// ErrNotApplicable is returned by Run when the scenario cannot run on the
+// ErrNotApplicable is returned by Execute when the scenario cannot run on the
 // given stack (Scenario.Applies said why): callers skip it, it is not a
 // harness failure.
 var ErrNotApplicable = errors.New("scenario not applicable to this stack")
@@ -66,78 +64,55 @@ func init() {
 	all = append(all, brokerRestart(), oneBrokerDown())
 }
 
-// brokerRestart: SIGKILL the broker mid-load and start it again at once on
-// the same data, as a supervisor would. The fault lasts as long as the
-// restart takes.
+// DefaultBrokerDown is how long kafka-broker-restart keeps the broker
+// down before starting it again (Options.BrokerDown overrides it): long
+// enough that the outbox, not a lucky reconnect, absorbs the outage.
+const DefaultBrokerDown = 5 * time.Second
+
+// brokerRestart: SIGKILL the broker mid-load, keep it down for
+// DefaultBrokerDown, then start it again on the same data, as a supervisor
+// would after a crash. On the real lane the restart itself (a new JVM, log
+// recovery) adds its own seconds.
 func brokerRestart() Scenario {
-	var downs sync.Map // *stack.Stack -> *downtime, from Inject to Report
 	return Scenario{
 		Name: ScenarioBrokerRestart,
-		Description: "the Kafka broker is killed (SIGKILL on the real lane; kfake closed on the embedded lane) and restarted at once on the same data; " +
-			"async must complete every accepted order with no duplicated effect, sync does not use Kafka",
+		Description: "the Kafka broker is killed (SIGKILL on the real lane; kfake closed on the embedded lane), stays down 5 s, and is restarted on the same data; " +
+			"async must keep accepting and complete every accepted order with no duplicated effect, sync does not use Kafka",
+		Schedule: []Action{{Fault: BrokerStop(), For: DefaultBrokerDown}},
 		Applies: func(st *stack.Stack) error {
 			if st.BrokerControl() == nil {
 				return fmt.Errorf("%w: the harness cannot kill this broker; on the real lane start it with `make kafka-local` and set KAFKA_LOCAL_DIR", stack.ErrNoBrokerControl)
 			}
 			return nil
 		},
-		Inject: func(ctx context.Context, st *stack.Stack) (faults.Undo, error) {
-			bc := st.BrokerControl()
-			d := &downtime{killedAt: time.Now()}
-			if err := bc.Kill(ctx); err != nil {
-				return nil, fmt.Errorf("kill the broker: %w", err)
-			}
-			downs.Store(st, d)
-			done := make(chan error, 1)
-			go func() {
-				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-				defer cancel()
-				err := bc.Start(sctx)
-				d.upAt = time.Now()
-				done <- err
-			}()
-			var once sync.Once
-			var startErr error
-			return func(ctx context.Context) error {
-				select {
-				case <-ctx.Done():
-					return fmt.Errorf("wait for the broker to restart: %w", ctx.Err())
-				case err, ok := <-done:
-					if ok {
-						once.Do(func() { startErr = err; close(done) })
-					}
-				}
-				if startErr != nil {
-					return fmt.Errorf("restart the broker: %w", startErr)
-				}
-				return nil
-			}, nil
-		},
 		Report: func(ctx context.Context, st *stack.Stack, res *Result) error {
-			v, _ := downs.LoadAndDelete(st)
-			d, _ := v.(*downtime)
 			a, err := auditEvents(ctx, st, res.StartedAt)
 			if err != nil {
 				return err
 			}
 			var window *[2]time.Time
-			if d != nil && !d.upAt.IsZero() {
-				window = &[2]time.Time{d.killedAt, d.upAt}
-			}
-			b := a.breakdown("per partition: orders accepted while the broker was down (in fault) and how long their events waited", nil, window)
-			if d != nil && !d.upAt.IsZero() {
-				down := d.upAt.Sub(d.killedAt)
-				b.Notes = append([]string{fmt.Sprintf("broker killed at %.1fs, answering again at %.1fs: down %s (kill to ready; %s)",
-					d.killedAt.Sub(res.StartedAt).Seconds(), d.upAt.Sub(res.StartedAt).Seconds(), down.Round(time.Millisecond), restartKind(st))}, b.Notes...)
+			var notes []string
+			for _, s := range res.Schedule.Steps {
+				if s.Fault.Type != FaultBrokerStop || s.AppliedAt.IsZero() || s.RemovedAt.IsZero() {
+					continue
+				}
+				window = &[2]time.Time{s.AppliedAt, s.RemovedAt}
+				down := s.RemovedAt.Sub(s.AppliedAt)
+				notes = append(notes, fmt.Sprintf("broker killed at %.1fs, answering again at %.1fs: down %s (kill to ready; %s)",
+					s.AppliedAt.Sub(res.StartedAt).Seconds(), s.RemovedAt.Sub(res.StartedAt).Seconds(), down.Round(time.Millisecond), restartKind(st)))
 				res.BrokerDownSeconds = down.Round(time.Millisecond).Seconds()
 			}
+			b := a.breakdown("per partition: orders accepted while the broker was down (in fault) and how long their events waited", nil, window)
+			b.Notes = append(notes, b.Notes...)
 			res.Breakdown = b
 			return nil
 		},
 	}
 }
 
-type downtime struct{ killedAt, upAt time.Time }
+// HopVictimBroker is one-broker-down's hop: every proxy of the broker
+// victimBroker picks.
+const HopVictimBroker = "victim-broker"
 
 // oneBrokerDown: three brokers, each behind its own proxies; every proxy
 // to one of them is disabled. At the Kafka level only the partitions it
@@ -148,23 +123,22 @@ func oneBrokerDown() Scenario {
 		Name: ScenarioOneBrokerDown,
 		Description: "one Kafka broker of three cut off (its advertised, order and inventory proxies disabled; it leads some partitions, coordinates no group): " +
 			"only its partitions are unavailable; the breakdown shows which orders stalled",
+		Schedule: []Action{{Fault: Down(HopVictimBroker)}},
+		Hops: map[string]func(context.Context, *stack.Stack) ([]string, error){
+			HopVictimBroker: func(ctx context.Context, st *stack.Stack) ([]string, error) {
+				v, err := victimBroker(ctx, st)
+				if err != nil {
+					return nil, err
+				}
+				return v.Proxies(), nil
+			},
+		},
 		Stack: func(c *stack.Config) { c.Brokers = max(c.Brokers, 3) },
 		Applies: func(st *stack.Stack) error {
 			if len(st.Brokers) < 2 {
 				return fmt.Errorf("needs at least 2 Kafka brokers, the stack has %d (the embedded lane starts 3; a real cluster needs one proxy per broker)", len(st.Brokers))
 			}
 			return nil
-		},
-		Inject: func(ctx context.Context, st *stack.Stack) (faults.Undo, error) {
-			v, err := victimBroker(ctx, st)
-			if err != nil {
-				return nil, err
-			}
-			var apply []func(context.Context) (faults.Undo, error)
-			for _, p := range v.Proxies() {
-				apply = append(apply, func(ctx context.Context) (faults.Undo, error) { return st.Faults.Down(ctx, p) })
-			}
-			return faults.All(ctx, apply...)
 		},
 		Report: func(ctx context.Context, st *stack.Stack, res *Result) error {
 			v, err := victimBroker(ctx, st)
@@ -438,7 +412,7 @@ func (a *eventAudit) breakdown(title string, cut *int32, window *[2]time.Time) *
 
 func restartKind(st *stack.Stack) string {
 	if st.Lane == stack.LaneEmbedded {
-		return "embedded lane: kfake closed and reopened on its data directory, a restart in milliseconds"
+		return "embedded lane: kfake closed, then reopened on its data directory (the reopening takes milliseconds)"
 	}
 	return "real lane: SIGKILL, then a new JVM on the same log.dirs, log recovery and broker re-registration"
 }

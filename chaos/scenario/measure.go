@@ -76,6 +76,10 @@ type StatsSample struct {
 	InventoryReserved     int   `json:"inventory_reserved"`
 	InventoryRejected     int   `json:"inventory_rejected"`
 	InventoryDeadLettered int64 `json:"inventory_dead_lettered"`
+	// InventoryRequests is inventory-service's count of POST
+	// /reservations received since it started (in both modes' samples:
+	// only order-sync sends them).
+	InventoryRequests int64 `json:"inventory_reservation_requests"`
 	// OrderErr and InventoryErr say why a read failed; that service's
 	// numbers are then zero.
 	OrderErr     string `json:"order_error,omitempty"`
@@ -106,6 +110,7 @@ type inventoryStats struct {
 	Rejected     int   `json:"rejected"`
 	ConsumerLag  int64 `json:"consumer_lag"`
 	DeadLettered int64 `json:"dead_lettered"`
+	Requests     int64 `json:"reservation_requests"`
 }
 
 // statsSampler reads both order-services and inventory-service and keeps
@@ -145,6 +150,7 @@ func (s *statsSampler) sample(ctx context.Context) StatsSample {
 		} else {
 			smp.Orders, smp.OutboxBacklog, smp.ConsumerLag = o.Orders, o.OutboxBacklog, o.ConsumerLag
 		}
+		smp.InventoryRequests = inv.Requests
 		if m == ModeAsync {
 			smp.InventoryErr = invErr
 			smp.InventoryConsumerLag, smp.InventoryReserved = inv.ConsumerLag, inv.Reserved

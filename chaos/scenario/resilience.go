@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"context"
 	"time"
 
 	"github.com/faultline-harness/faultline/chaos/faults"
@@ -40,14 +39,50 @@ const (
 	BulkheadSetup = "bulkhead of 4 concurrent inventory calls: inventory timeout 5s, 8 workers (MaxConcurrentRequests) shared by every endpoint"
 )
 
-// blackholeInventory adds a timeout toxic with timeout 0 to the
-// order->inventory HTTP hop: nothing gets through and connections stay
-// open, so a call hangs until its client's timeout or until the fault ends
-// (Toxiproxy then lets the held bytes through). Every wait stays bounded:
-// order-sync's inventory timeout, the load generator's and the probe's
-// deadlines.
-func blackholeInventory(ctx context.Context, s *stack.Stack) (faults.Undo, error) {
-	return s.Faults.Timeout(ctx, stack.ProxyInventoryHTTP, 0)
+// blackholeInventory is a timeout toxic with timeout 0 on the
+// order->inventory HTTP hop for the whole window: nothing gets through and
+// connections stay open, so a call hangs until its client's timeout.
+// Toxiproxy drops the bytes it holds: when the toxic is removed the held
+// connections are closed (the caller gets EOF), and no held request ever
+// reaches inventory late. Every wait stays bounded: order-sync's inventory
+// timeout, the load generator's and the probe's deadlines.
+var blackholeInventory = []Action{{Fault: Blackhole(stack.ProxyInventoryHTTP)}}
+
+// Settings of the retry scenarios (inventory-slow-retries and
+// inventory-slow-retry-budget): inventory answers SlowInventoryLatency
+// late, past order-sync's 500 ms timeout, so every attempt fails after
+// reaching inventory, and order-sync retries.
+const (
+	SlowInventoryLatency = time.Second
+	RetryAttempts        = 3
+	RetryBackoff         = 50 * time.Millisecond
+	RetryMaxBackoff      = 200 * time.Millisecond
+	// RetryBudgetRatio and RetryBudgetBurst: the budget of
+	// inventory-slow-retry-budget (order-service's defaults).
+	RetryBudgetRatio = 0.1
+	RetryBudgetBurst = 10
+)
+
+// Setup descriptions of the retry scenarios.
+const (
+	RetriesSetup     = "retries: 3 attempts per reservation (backoff 50-200ms), budget never binding (2 tokens per first attempt, reserve 1000); inventory timeout 500ms"
+	RetryBudgetSetup = "retries: 3 attempts per reservation (backoff 50-200ms), retry budget 0.1 per first attempt, reserve 10; inventory timeout 500ms"
+)
+
+var slowInventory = []Action{{Fault: Latency(faults.Downstream, SlowInventoryLatency, 0, stack.ProxyInventoryHTTP)}}
+
+// withRetries turns order-sync's retries on, with the budget or with one
+// that never binds (a deposit of RetryAttempts-1 tokens per first attempt
+// pays for every retry; order-service has no "budget off" switch).
+func withRetries(budget bool) func(*stack.Config) {
+	return func(c *stack.Config) {
+		r := order.RetryConfig{MaxAttempts: RetryAttempts, BaseBackoff: RetryBackoff, MaxBackoff: RetryMaxBackoff,
+			BudgetRatio: RetryAttempts - 1, BudgetBurst: 1000}
+		if budget {
+			r.BudgetRatio, r.BudgetBurst = RetryBudgetRatio, RetryBudgetBurst
+		}
+		c.SyncResilience.Retry = r
+	}
 }
 
 func withBreaker(c *stack.Config) {

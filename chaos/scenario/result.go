@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/faultline-harness/faultline/services/order"
 )
 
 // Phase names, in schedule order.
@@ -51,6 +53,19 @@ type Result struct {
 	// BrokerDownSeconds: kafka-broker-restart's measured downtime, from
 	// the kill to the broker answering again; 0 otherwise.
 	BrokerDownSeconds float64 `json:"broker_down_seconds,omitempty"`
+	// Actions is the scenario's schedule as declared (faults, hops,
+	// parameters, timing); Schedule.Steps is how it was planned and ran.
+	Actions []Action `json:"actions"`
+	// SyncGuard is order-sync's inventory guard as it ran (breaker,
+	// bulkhead, retry budget), read before the load; nil when unread.
+	SyncGuard *order.ResilienceStats `json:"sync_guard,omitempty"`
+	// InventoryLoad is inventory-side requests per sync placement during
+	// the fault (retries amplify it); nil when not measurable.
+	InventoryLoad *InventoryLoad `json:"inventory_load,omitempty"`
+	// Stack describes the stack the run used; Teardown what putting it
+	// back showed (Execute).
+	Stack    StackInfo `json:"stack"`
+	Teardown *Teardown `json:"teardown,omitempty"`
 }
 
 // Schedule is the fault schedule as it really ran. Offsets are seconds
@@ -67,6 +82,9 @@ type Schedule struct {
 	PlannedFaultStart float64   `json:"planned_fault_start_seconds"`
 	PlannedFaultEnd   float64   `json:"planned_fault_end_seconds"`
 	LoadEndedAt       time.Time `json:"load_ended_at"` // the last request completed
+	// Steps are the fault steps as planned from the scenario's actions and
+	// the seed, with when each ran and the evidence it took effect.
+	Steps []Step `json:"steps"`
 }
 
 // ModeResult is one placement mode's measurements and accounting.
@@ -141,8 +159,10 @@ type Second struct {
 // WriteTable prints the side-by-side comparison.
 func (r *Result) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "\nscenario %s (%s lane): %s\n", r.Scenario, r.Lane, r.Description)
-	fmt.Fprintf(w, "load %d req/s per mode for %.0fs; fault from %.1fs to %.1fs\n\n",
+	fmt.Fprintf(w, "load %d req/s per mode for %.0fs; fault from %.1fs to %.1fs\n",
 		r.Rate, r.Schedule.DurationSeconds, r.Schedule.FaultStart, r.Schedule.FaultEnd)
+	r.writeSteps(w)
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\tmode\trequests\tsuccess\tp50 ms\tp99 ms\terrors\t")
 	for _, ph := range Phases {
@@ -167,8 +187,33 @@ func (r *Result) WriteTable(w io.Writer) {
 	if n := r.Modes[ModeSync].OrphanedReservations; n > 0 {
 		fmt.Fprintf(w, "\nsync: %d orphaned reservations: inventory holds stock for orders whose caller got a 503 (the call timed out after inventory had reserved)\n", n)
 	}
+	if l := r.InventoryLoad; l != nil && l.PerClientRequest > 1.05 {
+		fmt.Fprintf(w, "\nsync: inventory received %.2f requests per placement sent during the fault (%d for %d: retries)\n", l.PerClientRequest, l.InventoryRequests, l.ClientRequests)
+	}
 	r.writeResilience(w)
 	r.writeBreakdown(w)
+}
+
+// writeSteps prints the fault steps as they ran, collapsing more than
+// four into the first two, a count and the last.
+func (r *Result) writeSteps(w io.Writer) {
+	steps := r.Schedule.Steps
+	line := func(s Step) {
+		took := "took effect"
+		if err := (&Result{Schedule: Schedule{Steps: []Step{s}}}).FaultsTookEffect(); err != nil {
+			took = "DID NOT TAKE EFFECT"
+		}
+		fmt.Fprintf(w, "  step %d  %5.1fs-%5.1fs  %s: %s\n", s.Index, s.PlannedStart, s.PlannedEnd, s.Fault, took)
+	}
+	for i, s := range steps {
+		if len(steps) > 4 && i >= 2 && i < len(steps)-1 {
+			if i == 2 {
+				fmt.Fprintf(w, "  ... %d more steps\n", len(steps)-3)
+			}
+			continue
+		}
+		line(s)
+	}
 }
 
 func errorSummary(errs map[string]int) string {

@@ -7,6 +7,7 @@ package scenario
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
@@ -15,15 +16,23 @@ import (
 	"github.com/faultline-harness/faultline/chaos/stack"
 )
 
-// Scenario is a named fault applied to a running stack.
+// Scenario is a named schedule of faults applied to a running stack.
 type Scenario struct {
 	Name        string
 	Description string
-	// Inject applies the fault and returns the Undo that removes it.
-	Inject func(ctx context.Context, s *stack.Stack) (faults.Undo, error)
+	// Schedule is what the scenario does, as data: each action applies a
+	// fault (type, hops, parameters) at an offset from the fault window's
+	// start, for a while, possibly flapping or ramping. Plan expands it
+	// into steps; the engine applies them, checks each took effect
+	// (Evidence) and removes them.
+	Schedule []Action
+	// Hops resolves hop names of the schedule that are not proxies, at
+	// run time (say "victim-broker": the proxies of one broker picked from
+	// metadata). (lanes.go)
+	Hops map[string]func(ctx context.Context, st *stack.Stack) ([]string, error)
 	// Stack, when set, adjusts the stack configuration the scenario needs
 	// (order-sync's resilience mitigations, its timeouts) before the stack
-	// starts. Whoever starts the stack applies it: see StackConfig.
+	// starts. Execute applies it: see StackConfig.
 	Stack func(*stack.Config)
 	// Setup describes what Stack sets up, for the result; "" when the
 	// scenario runs the default stack.
@@ -33,11 +42,12 @@ type Scenario struct {
 	// applies when Options.RequestTimeout is zero.
 	RequestTimeout time.Duration
 	// Applies, when set, says whether the scenario can run on a stack
-	// (say, it needs several brokers): Run returns ErrNotApplicable with
-	// its error, and callers skip the scenario. (lanes.go)
+	// (say, it needs several brokers): Execute returns ErrNotApplicable
+	// with its error, and callers skip the scenario. (lanes.go)
 	Applies func(*stack.Stack) error
 	// Report, when set, runs after accounting and may add the scenario's
-	// own findings to the result (Result.Breakdown). (lanes.go)
+	// own findings to the result (Result.Breakdown), reading what the run
+	// recorded in res (Schedule.Steps: when each fault ran). (lanes.go)
 	Report func(ctx context.Context, st *stack.Stack, res *Result) error
 }
 
@@ -49,57 +59,130 @@ func (sc Scenario) StackConfig(cfg stack.Config) stack.Config {
 	return cfg
 }
 
+// MarshalJSON describes the scenario for `faultline list --json`: name,
+// description, setup, the fault window and the schedule's actions with
+// their parameters.
+func (sc Scenario) MarshalJSON() ([]byte, error) {
+	type window struct {
+		Start float64 `json:"start_fraction"`
+		End   float64 `json:"end_fraction"`
+	}
+	return json.Marshal(struct {
+		Name             string   `json:"name"`
+		Description      string   `json:"description"`
+		Setup            string   `json:"setup,omitempty"`
+		RequestTimeoutMs int64    `json:"request_timeout_ms,omitempty"`
+		Window           window   `json:"window"`
+		Actions          []Action `json:"actions"`
+	}{sc.Name, sc.Description, sc.Setup, sc.RequestTimeout.Milliseconds(), window{Window.Start, Window.End}, sc.Schedule})
+}
+
+// Fault constructors, for schedules.
+
+// Latency delays the data of stream on the hops by latency ± jitter.
+func Latency(stream faults.Stream, latency, jitter time.Duration, hops ...string) Fault {
+	return Fault{Type: FaultLatency, Hops: hops, Stream: stream, Toxicity: 1,
+		Attributes: map[string]int64{"latency": latency.Milliseconds(), "jitter": jitter.Milliseconds()}}
+}
+
+// Down disables the hops' proxies.
+func Down(hops ...string) Fault { return Fault{Type: FaultDown, Hops: hops} }
+
+// Blackhole drops what clients send on the hops and holds their
+// connections (a timeout toxic with timeout 0).
+func Blackhole(hops ...string) Fault {
+	return Fault{Type: FaultTimeout, Hops: hops, Stream: faults.Upstream, Toxicity: 1, Attributes: map[string]int64{"timeout": 0}}
+}
+
+// ResetPeer resets the hops' connections as soon as clients send data.
+func ResetPeer(hops ...string) Fault {
+	return Fault{Type: FaultResetPeer, Hops: hops, Stream: faults.Upstream, Toxicity: 1, Attributes: map[string]int64{"timeout": 0}}
+}
+
+// Bandwidth caps stream on the hops to kbps KB/s.
+func Bandwidth(stream faults.Stream, kbps int64, hops ...string) Fault {
+	return Fault{Type: FaultBandwidth, Hops: hops, Stream: stream, Toxicity: 1, Attributes: map[string]int64{"rate": kbps}}
+}
+
+// BrokerStop stops the Kafka broker(s).
+func BrokerStop() Fault { return Fault{Type: FaultBrokerStop, Hops: []string{HopBrokers}} }
+
 // InventoryLatency is the added latency of the inventory-latency scenario:
 // four times order-sync's default 500 ms client timeout.
 const InventoryLatency = 2 * time.Second
+
+// Parameters of the newer fault scenarios.
+const (
+	// FlapPeriod: inventory-flapping's reset_peer is on about this long,
+	// then off about as long (±FlapJitter/2, drawn from the seed).
+	FlapPeriod = time.Second
+	FlapJitter = 0.25
+	// StarvedKBps caps order-service's Kafka link (produce requests,
+	// upstream) in kafka-bandwidth: a produce request of one order-placed
+	// record (~400 bytes) takes ~0.4 s, fewer than the 10-20 orders a
+	// second the load brings.
+	StarvedKBps = 1
+	// SlowConsumerFrom and SlowConsumerTo: kafka-slow-consumer ramps the
+	// latency of inventory's Kafka link in SlowConsumerSteps steps.
+	SlowConsumerFrom  = 400 * time.Millisecond
+	SlowConsumerTo    = 1000 * time.Millisecond
+	SlowConsumerSteps = 4
+)
 
 var all = []Scenario{
 	{
 		Name:        "inventory-latency",
 		Description: "inventory answers ~2 s late on the order->inventory HTTP hop (latency toxic, 2000 ms ± 100 ms)",
-		Inject: func(ctx context.Context, s *stack.Stack) (faults.Undo, error) {
-			return s.Faults.Latency(ctx, stack.ProxyInventoryHTTP, InventoryLatency, 100*time.Millisecond)
-		},
+		Schedule:    []Action{{Fault: Latency(faults.Downstream, InventoryLatency, 100*time.Millisecond, stack.ProxyInventoryHTTP)}},
 	},
 	{
 		Name:        "inventory-down",
 		Description: "inventory unreachable: its HTTP hop and its Kafka link both disabled (connection refused)",
-		Inject: func(ctx context.Context, s *stack.Stack) (faults.Undo, error) {
-			return faults.All(ctx,
-				func(ctx context.Context) (faults.Undo, error) { return s.Faults.Down(ctx, stack.ProxyInventoryHTTP) },
-				func(ctx context.Context) (faults.Undo, error) { return s.Faults.Down(ctx, stack.ProxyInventoryKafka) },
-			)
-		},
+		Schedule:    []Action{{Fault: Down(stack.ProxyInventoryHTTP, stack.ProxyInventoryKafka)}},
 	},
 	{
 		Name:        "kafka-down",
 		Description: "Kafka unreachable: the order->Kafka and inventory->Kafka proxies disabled",
-		Inject: func(ctx context.Context, s *stack.Stack) (faults.Undo, error) {
-			return faults.All(ctx,
-				func(ctx context.Context) (faults.Undo, error) { return s.Faults.Down(ctx, stack.ProxyOrderKafka) },
-				func(ctx context.Context) (faults.Undo, error) { return s.Faults.Down(ctx, stack.ProxyInventoryKafka) },
-			)
-		},
+		Schedule:    []Action{{Fault: Down(stack.ProxyOrderKafka, stack.ProxyInventoryKafka)}},
+	},
+	{
+		Name: "inventory-flapping",
+		Description: "inventory flaps: reset_peer on its HTTP hop and its Kafka link, on for ~1 s then off for ~1 s through the fault window (±12.5%, from the seed); " +
+			"sync fails while it is on, async keeps accepting and completes every order",
+		Schedule: []Action{{Fault: ResetPeer(stack.ProxyInventoryHTTP, stack.ProxyInventoryKafka), Flap: &Flap{On: FlapPeriod, Off: FlapPeriod, Jitter: FlapJitter}}},
+	},
+	{
+		Name: "kafka-bandwidth",
+		Description: "order-service's Kafka link starved: 1 KB/s upstream (bandwidth toxic on its produce requests); " +
+			"the outbox relay publishes fewer orders than arrive, the outbox backlog grows and drains after; sync does not use Kafka",
+		Schedule: []Action{{Fault: Bandwidth(faults.Upstream, StarvedKBps, stack.ProxyOrderKafka)}},
+	},
+	{
+		Name: "kafka-slow-consumer",
+		Description: "inventory's Kafka link slows down: latency toxic ramping 400 -> 1000 ms in 4 steps (downstream: fetched records and acknowledgements of its outcomes); " +
+			"orders wait longer for their outcome, async keeps accepting, nothing is lost",
+		Schedule: []Action{{Fault: Latency(faults.Downstream, SlowConsumerFrom, 0, stack.ProxyInventoryKafka),
+			Ramp: &Ramp{Attribute: "latency", To: SlowConsumerTo.Milliseconds(), Steps: SlowConsumerSteps}}},
 	},
 	// Resilience patterns (chaos/scenario/resilience.go): the same
 	// blackhole with order-sync's mitigations off, then on.
 	{
 		Name:        "inventory-blackhole",
 		Description: "inventory swallows requests on the order->inventory HTTP hop (timeout toxic 0: no answer, connection held); order-sync has no mitigation but its 500 ms timeout",
-		Inject:      blackholeInventory,
+		Schedule:    blackholeInventory,
 		Setup:       "no mitigation: inventory timeout 500ms, no breaker, no bulkhead, no retries",
 	},
 	{
 		Name:        "inventory-blackhole-breaker",
 		Description: "inventory-blackhole with a circuit breaker around order-sync's inventory calls: once open, placements fail fast (503 circuit_open) instead of waiting for the timeout",
-		Inject:      blackholeInventory,
+		Schedule:    blackholeInventory,
 		Stack:       withBreaker,
 		Setup:       BreakerSetup,
 	},
 	{
 		Name:        "inventory-blackhole-pileup",
 		Description: "inventory-blackhole with a 5 s inventory timeout and 8 workers in order-sync: hung calls pile up and its unrelated endpoints (GET /healthz) wait behind them",
-		Inject:      blackholeInventory,
+		Schedule:    blackholeInventory,
 		Stack:       withPileup,
 		Setup:       PileupSetup,
 		// Longer than the inventory timeout plus the wait for a worker, so
@@ -109,10 +192,26 @@ var all = []Scenario{
 	{
 		Name:           "inventory-blackhole-bulkhead",
 		Description:    "inventory-blackhole-pileup with a bulkhead of 4 concurrent inventory calls: calls over it fail fast (503 bulkhead_full) and GET /healthz stays healthy",
-		Inject:         blackholeInventory,
+		Schedule:       blackholeInventory,
 		Stack:          withBulkhead,
 		Setup:          BulkheadSetup,
 		RequestTimeout: PileupRequestTimeout,
+	},
+	{
+		Name: "inventory-slow-retries",
+		Description: "inventory answers 1 s late (latency toxic on the HTTP hop, past order-sync's 500 ms timeout) and order-sync retries each reservation up to 3 attempts with no effective budget: " +
+			"inventory receives about 3 requests per placement (measured at inventory)",
+		Schedule: slowInventory,
+		Stack:    withRetries(false),
+		Setup:    RetriesSetup,
+	},
+	{
+		Name: "inventory-slow-retry-budget",
+		Description: "inventory-slow-retries with a retry budget (0.1 retries per first attempt, reserve 10): " +
+			"retries stop once the reserve is spent, inventory receives about 1.1-1.5 requests per placement",
+		Schedule: slowInventory,
+		Stack:    withRetries(true),
+		Setup:    RetryBudgetSetup,
 	},
 }
 

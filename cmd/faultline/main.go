@@ -3,16 +3,20 @@
 // TOXIPROXY_URL are set), drives both placement modes with the same
 // open-loop load, applies a scenario's fault and prints what happened.
 //
-//	faultline list
+//	faultline list [--json]
 //	faultline run [--scenario NAME[,NAME...]|all] [--duration 20s] [--rate 20] [--settle 30s] [--json PATH] [--service-log PATH]
-//	              [--seed N] [--jitter 0.2] [--journal-dir out] [--report DIR]
+//	              [--seed N] [--jitter 0.2] [--broker-down 5s] [--journal-dir out] [--report DIR]
 //	faultline report JOURNAL.json [JOURNAL.json...] [-o report.html]
 //	faultline bench [--quick]
 //
-// Every run writes a JSON journal per scenario (--journal-dir, default
-// out/journal-<scenario>-<UTC time>.json): the fault schedule with exact
-// times, the seed, component versions, the steady-state hypothesis checked
-// before and after the fault, every measurement and a verdict per check.
+// Every scenario runs through scenario.Execute, which starts a fresh stack
+// for it, runs it under this command's context (Ctrl-C stops it), restores
+// what it faulted and closes the stack. Every run writes a JSON journal per
+// scenario (--journal-dir, default out/journal-<scenario>-<UTC time>.json):
+// the fault schedule as declared and as run (each step's exact times and
+// the evidence it took effect), the seed, component versions, the
+// steady-state hypothesis checked before and after the fault, every
+// measurement and a verdict per check.
 // `faultline report` renders journals as one self-contained HTML page;
 // `run --report DIR` writes one per scenario directly.
 //
@@ -65,7 +69,7 @@ func main() {
 type usageError struct{ error }
 
 const usage = `usage:
-  faultline list                      list the scenarios
+  faultline list [--json]             list the scenarios (--json: with their fault schedules and parameters)
   faultline run [flags]               run scenarios and print the sync-vs-async comparison
   faultline report JOURNAL.json... [-o report.html]
                                       render journals as a self-contained HTML report
@@ -81,11 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch args[0] {
 	case "list":
-		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		for _, s := range scenario.All() {
-			fmt.Fprintf(tw, "%s\t%s\n", s.Name, s.Description)
-		}
-		return tw.Flush()
+		return runList(args[1:], stdout, stderr)
 	case "run":
 		return runScenarios(ctx, args[1:], stdout, stderr)
 	case "report":
@@ -101,6 +101,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 }
 
+// runList is `faultline list [--json]`.
+func runList(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("list", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the scenarios as a JSON array: name, description, setup, the fault window and each action's fault (type, hops, stream, toxicity, attributes) and timing")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("list: unexpected argument %q", fs.Arg(0))}
+	}
+	if *asJSON {
+		b, err := json.MarshalIndent(scenario.All(), "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(append(b, '\n'))
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	for _, s := range scenario.All() {
+		fmt.Fprintf(tw, "%s\t%s\n", s.Name, s.Description)
+	}
+	return tw.Flush()
+}
+
 func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -109,6 +138,7 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.DurationVar(&opts.Duration, "duration", 20*time.Second, "whole load per scenario: baseline 25%, fault 40%, recovery 35%")
 	fs.IntVar(&opts.Rate, "rate", 20, "requests per second sent to EACH placement mode")
 	fs.DurationVar(&opts.Settle, "settle", 30*time.Second, "max wait after the load for accepted async orders to complete")
+	fs.DurationVar(&opts.BrokerDown, "broker-down", scenario.DefaultBrokerDown, "how long kafka-broker-restart keeps the broker down before restarting it")
 	jsonPath := fs.String("json", "", "write the result as JSON to this file (one object for one scenario, an array for several)")
 	serviceLog := fs.String("service-log", "", "append the services' logs to this file (default: discarded)")
 	outs := addOutputFlags(fs, &opts)
@@ -123,6 +153,9 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if opts.Rate <= 0 || opts.Settle <= 0 {
 		return usageError{fmt.Errorf("--rate and --settle must be positive (got %d, %s)", opts.Rate, opts.Settle)}
+	}
+	if opts.BrokerDown <= 0 {
+		return usageError{fmt.Errorf("--broker-down must be positive (got %s)", opts.BrokerDown)}
 	}
 	if err := opts.Validate(); err != nil {
 		return usageError{err}
@@ -158,33 +191,31 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 	var results []*scenario.Result
 	for _, sc := range scs {
-		cfg := sc.StackConfig(stack.ConfigFromEnv()) // the scenario's order-sync setup, if any
+		cfg := stack.ConfigFromEnv() // Execute adds the scenario's own setup
 		cfg.Log = logger.With("scenario", sc.Name)
 		fmt.Fprintf(stderr, "faultline: starting stack for %s...\n", sc.Name)
-		st, err := stack.Start(ctx, cfg)
-		if err != nil {
-			return fmt.Errorf("start stack: %w", err)
+		o := opts
+		o.StackReady = func(info scenario.StackInfo) {
+			fmt.Fprintf(stderr, "faultline: %s lane up (toxiproxy %s, kafka %s); running %s for %s at %d req/s per mode\n",
+				info.Lane, info.ToxiproxyURL, strings.Join(info.KafkaBrokers, ","), sc.Name, o.Duration, o.Rate)
 		}
-		fmt.Fprintf(stderr, "faultline: %s lane up (toxiproxy %s, kafka %s); running %s for %s at %d req/s per mode\n",
-			st.Lane, st.ToxiproxyURL, strings.Join(st.KafkaBrokers, ","), sc.Name, opts.Duration, opts.Rate)
 		started := time.Now()
-		res, runErr := scenario.Run(ctx, st, sc, opts)
-		meta := report.Meta{Command: os.Args, Platform: platformOf(st), Start: started, End: time.Now()}
-		closeErr := st.Close()
+		res, runErr := scenario.Execute(ctx, sc, o, cfg)
+		meta := report.Meta{Command: os.Args, Platform: report.CurrentPlatform(""), Start: started, End: time.Now()}
 		if errors.Is(runErr, scenario.ErrNotApplicable) { // e.g. one-broker-down on a single real broker
 			fmt.Fprintf(stderr, "faultline: skipped: %v\n", runErr)
 			continue
 		}
 		if runErr != nil {
 			runErr = fmt.Errorf("scenario %s: %w", sc.Name, runErr)
-			if err := outs.record(report.FailedJournal(sc, opts, report.DefaultHypothesis(), meta, runErr), stderr); err != nil {
+			if err := outs.record(report.FailedJournal(sc, o, report.DefaultHypothesis(), meta, res, runErr), stderr); err != nil {
 				fmt.Fprintf(stderr, "faultline: %v\n", err)
 			}
 			outs.finish(stderr)
 			return runErr
 		}
-		if closeErr != nil {
-			fmt.Fprintf(stderr, "faultline: warning: stopping the stack: %v\n", closeErr)
+		if res.Teardown != nil && res.Teardown.CloseError != "" {
+			fmt.Fprintf(stderr, "faultline: warning: stopping the stack: %s\n", res.Teardown.CloseError)
 		}
 		res.WriteTable(stdout)
 		results = append(results, res)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/faultline-harness/faultline/chaos/report"
 	"github.com/faultline-harness/faultline/chaos/scenario"
-	"github.com/faultline-harness/faultline/chaos/stack"
 )
 
 // outputs are what `faultline run` leaves behind besides the table: one
@@ -26,7 +24,7 @@ type outputs struct {
 
 func addOutputFlags(fs *flag.FlagSet, opts *scenario.Options) *outputs {
 	o := &outputs{}
-	fs.Uint64Var(&opts.Seed, "seed", 0, "seed of the run's randomness (the arrival jitter); 0 picks one from the clock; recorded in the journal")
+	fs.Uint64Var(&opts.Seed, "seed", 0, "seed of the run's randomness (the arrival jitter and the fault schedule's: a flapping fault's periods); 0 picks one from the clock; recorded in the journal")
 	fs.Float64Var(&opts.Jitter, "jitter", 0.2, "arrival jitter, 0..1 of the interval between requests (0: a metronome)")
 	fs.StringVar(&o.journalDir, "journal-dir", "out", "write each scenario's JSON journal here as journal-<scenario>-<UTC time>.json (empty: none)")
 	fs.StringVar(&o.reportDir, "report", "", "also write each scenario's self-contained HTML report into this directory")
@@ -38,42 +36,7 @@ func pickSeed(opts *scenario.Options, stderr io.Writer) {
 	if opts.Seed == 0 {
 		opts.Seed = uint64(time.Now().UnixNano())
 	}
-	fmt.Fprintf(stderr, "faultline: seed %d (replay the same arrival schedule with --seed %d --jitter %g)\n", opts.Seed, opts.Seed, opts.Jitter)
-}
-
-// platformOf describes the stack for the journal.
-func platformOf(st *stack.Stack) report.Platform {
-	p := report.CurrentPlatform(st.Lane)
-	p.KafkaBrokers, p.ToxiproxyURL = st.KafkaBrokers, st.ToxiproxyURL
-	p.ToxiproxyServer = toxiproxyVersion(st)
-	return p
-}
-
-// toxiproxyVersion asks the Toxiproxy server for its version, bounded by
-// a deadline (the client takes no context). The in-process server reports
-// "git"; the module version is then what runs.
-func toxiproxyVersion(st *stack.Stack) string {
-	ch := make(chan string, 1)
-	go func() {
-		b, err := st.Faults.Client().Version()
-		var v struct {
-			Version string `json:"version"`
-		}
-		if err != nil || json.Unmarshal(b, &v) != nil {
-			ch <- ""
-			return
-		}
-		ch <- v.Version
-	}()
-	select {
-	case v := <-ch:
-		if v == "git" && st.Lane == stack.LaneEmbedded {
-			return "in-process (module version above)"
-		}
-		return v
-	case <-time.After(2 * time.Second):
-		return ""
-	}
+	fmt.Fprintf(stderr, "faultline: seed %d (replay the same arrivals and fault steps with --seed %d --jitter %g)\n", opts.Seed, opts.Seed, opts.Jitter)
 }
 
 // record writes the journal (and report) of one scenario run.

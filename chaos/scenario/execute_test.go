@@ -1,0 +1,77 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/faultline-harness/faultline/chaos/stack"
+	"github.com/faultline-harness/faultline/internal/testkit"
+)
+
+// Execute owns a whole run: a fresh stack, the schedule with evidence that
+// each step took effect, restore and close.
+func TestExecuteRunsRestoresAndCloses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the stack")
+	}
+	sc, err := Lookup("inventory-down")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready StackInfo
+	opts := Options{Duration: 3 * time.Second, Rate: 5, Settle: 20 * time.Second, Seed: 1, StackReady: func(i StackInfo) { ready = i }}
+	res, err := Execute(t.Context(), sc, opts, stack.Config{Log: testkit.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.FaultsTookEffect(); err != nil {
+		t.Errorf("the fault did not take effect: %v", err)
+	}
+	if ready.Lane != stack.LaneEmbedded || len(ready.Proxies) == 0 || res.Stack.ToxiproxyURL != ready.ToxiproxyURL {
+		t.Errorf("stack info: ready %+v, result %+v", ready, res.Stack)
+	}
+	if td := res.Teardown; td == nil || td.RestoreError != "" || td.CloseError != "" || len(td.Restored) != len(ready.Proxies) {
+		t.Errorf("teardown %+v, want every proxy restored and a clean close", td)
+	}
+	s := res.Schedule.Steps[0]
+	if s.AppliedAt.IsZero() || s.RemovedAt.IsZero() || len(s.Proxies) != 2 {
+		t.Errorf("step as run: %+v", s)
+	}
+	if len(res.Actions) != 1 || res.Actions[0].Fault.Type != FaultDown {
+		t.Errorf("actions %+v", res.Actions)
+	}
+}
+
+// Cancelling the caller's context (Ctrl-C, a spec's timeout) stops the run
+// at once; the stack is still restored and closed.
+func TestExecuteStopsWhenTheContextEnds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the stack")
+	}
+	sc, err := Lookup("inventory-latency")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	opts := Options{Duration: 30 * time.Second, Rate: 5, StackReady: func(StackInfo) {
+		time.AfterFunc(12*time.Second, cancel) // in the fault window (7.5 s to 19.5 s)
+	}}
+	start := time.Now()
+	res, err := Execute(ctx, sc, opts, stack.Config{Log: slog.New(slog.DiscardHandler)})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Execute after cancel = %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 25*time.Second {
+		t.Fatalf("Execute returned %s after start, long after the cancel at ~12 s", d)
+	}
+	if res == nil || res.Teardown == nil || res.Teardown.RestoreError != "" {
+		t.Fatalf("result after cancel: %+v", res)
+	}
+	if s := res.Schedule.Steps[0]; s.AppliedAt.IsZero() || s.RemovedAt.IsZero() {
+		t.Fatalf("the fault step was not applied then removed: %+v", s)
+	}
+}
