@@ -12,6 +12,7 @@ include contracts/pact.mk
 include chaos/lanes.mk
 include chaos/report.mk
 include chaos/resilience.mk
+include chaos/negative.mk
 
 .PHONY: help demo list build vet unit suites chaos test clean up down
 
@@ -22,8 +23,8 @@ demo: ## the sync-vs-async chaos comparison on embedded Kafka and Toxiproxy (~1.
 	@mkdir -p $(OUT)
 	$(GO) run ./cmd/faultline run --scenario $(SCENARIO) --duration $(DURATION) --rate $(RATE) --json $(OUT)/demo.json --journal-dir $(OUT) --report $(OUT) --service-log $(OUT)/services.log
 
-list: ## list the chaos scenarios
-	$(GO) run ./cmd/faultline list
+list: ## list the chaos scenarios (make list LIST_FLAGS=--json: with their schedules and parameters)
+	$(GO) run ./cmd/faultline list $(LIST_FLAGS)
 
 build: ## build the CLI and the services into out/bin
 	$(GO) build -o $(OUT)/bin/ ./cmd/...

@@ -1,90 +1,19 @@
 package suites_test
 
 import (
-	"context"
-	"flag"
-	"path/filepath"
-	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/faultline-harness/faultline/chaos/report"
+	"github.com/faultline-harness/faultline/chaos/faults"
 	"github.com/faultline-harness/faultline/chaos/scenario"
 	"github.com/faultline-harness/faultline/chaos/stack"
 )
 
-// reportDir: `ginkgo ./suites/... -- -faultline.report-dir=DIR` writes
-// each chaos spec's journal and HTML report into DIR.
-var reportDir = flag.String("faultline.report-dir", "", "write each chaos spec's JSON journal and HTML report into this directory")
-
-// chaosOptions keeps every spec short and bounded: 8 s of load at 10 req/s
-// per mode (80 requests each), fault from 2 s to 5.2 s.
-var chaosOptions = scenario.Options{
-	Duration: 8 * time.Second,
-	Rate:     10,
-	Settle:   30 * time.Second,
-}
-
-// runScenario applies the named scenario to a fresh stack, registers the
-// restore of every proxy, attaches the result to the report and returns it.
-func runScenario(name string) *scenario.Result {
-	GinkgoHelper()
-	st := startStack()
-	DeferCleanup(func(ctx SpecContext) { Expect(st.Restore(ctx)).To(Succeed(), "restore proxies") }, NodeTimeout(10*time.Second))
-	sc, err := scenario.Lookup(name)
-	Expect(err).NotTo(HaveOccurred())
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	started := time.Now()
-	res, err := scenario.Run(ctx, st, sc, chaosOptions)
-	Expect(err).NotTo(HaveOccurred(), "the harness itself failed")
-	attachReport(st, res, started)
-	var table strings.Builder
-	res.WriteTable(&table)
-	GinkgoWriter.Println(table.String())
-	return res
-}
-
-// attachReport adds the run to the Ginkgo report: a summary with the
-// steady-state verdict (always shown, and in the JUnit and JSON reports)
-// and the whole result (JSON report only). With -faultline.report-dir it
-// also writes the run's journal and HTML report there.
-func attachReport(st *stack.Stack, res *scenario.Result, started time.Time) {
-	GinkgoHelper()
-	platform := report.CurrentPlatform(st.Lane)
-	platform.KafkaBrokers, platform.ToxiproxyURL = st.KafkaBrokers, st.ToxiproxyURL
-	j := report.NewJournal(res, report.DefaultHypothesis(), report.Meta{
-		Command: []string{"ginkgo", CurrentSpecReport().FullText()}, Platform: platform, Start: started, End: time.Now(),
-	})
-	AddReportEntry(res.Scenario+": summary", report.SummaryOf(j))
-	AddReportEntry(res.Scenario+": result", res, ReportEntryVisibilityNever)
-	if *reportDir == "" {
-		return
-	}
-	path, err := j.WriteFile(*reportDir)
-	Expect(err).NotTo(HaveOccurred(), "write the journal")
-	html := filepath.Join(*reportDir, j.ReportFileName())
-	Expect(report.WriteHTMLFile(html, report.Source{Journal: j, Path: path})).To(Succeed(), "write the HTML report")
-	AddReportEntry(res.Scenario+": journal", path+" "+html)
-}
-
-// maxBacklogDuring returns the largest sampled async backlog between the
-// fault's start and end.
-func maxBacklogDuring(res *scenario.Result) int {
-	best := 0
-	for _, s := range res.Modes[scenario.ModeAsync].Timeline {
-		if s.Backlog != nil && float64(s.T) >= res.Schedule.FaultStart && float64(s.T) <= res.Schedule.FaultEnd+1 {
-			best = max(best, *s.Backlog)
-		}
-	}
-	return best
-}
-
-var _ = Describe("chaos: sync cascade versus async recovery", Label("chaos"), Serial, func() {
-	It("chaos: inventory slow -> sync placements time out while async acceptances stay fast", func() {
-		res := runScenario("inventory-latency")
+var _ = Describe("chaos: sync cascade versus async recovery", Label("chaos"), serialOnRealLane(), func() {
+	It("chaos: inventory slow -> sync placements time out while async acceptances stay fast", Label("nc-latency"), func(ctx SpecContext) {
+		res := runScenario(ctx, "inventory-latency", chaosOptions(), nil)
 		sync, async := res.Modes[scenario.ModeSync], res.Modes[scenario.ModeAsync]
 
 		By("sync succeeded before the fault and timed out during it")
@@ -108,10 +37,10 @@ var _ = Describe("chaos: sync cascade versus async recovery", Label("chaos"), Se
 		Expect(async.Phases[scenario.PhaseFault].P99Ms).To(BeNumerically("<", sync.Phases[scenario.PhaseFault].P50Ms))
 		Expect(async.Lost).To(BeZero())
 		Expect(async.DuplicatedEffects).To(BeZero())
-	})
+	}, SpecTimeout(chaosTimeout))
 
-	It("chaos: inventory down -> sync fails in cascade while async accepts all and completes every order after recovery", func() {
-		res := runScenario("inventory-down")
+	It("chaos: inventory down -> sync fails in cascade while async accepts all and completes every order after recovery", Label("nc-down"), func(ctx SpecContext) {
+		res := runScenario(ctx, "inventory-down", chaosOptions(), nil)
 		sync, async := res.Modes[scenario.ModeSync], res.Modes[scenario.ModeAsync]
 
 		By("sync answered 503 during the fault and recovered after it")
@@ -137,35 +66,140 @@ var _ = Describe("chaos: sync cascade versus async recovery", Label("chaos"), Se
 		Expect(async.DuplicatedEffects).To(BeZero())
 		Expect(sync.DuplicatedEffects).To(BeZero())
 		Expect(async.RecoverySeconds).To(BeNumerically(">=", 0), "async recovered within the run")
-	})
+	}, SpecTimeout(chaosTimeout))
 
-	It("chaos: Kafka cut -> async still accepts, the outbox holds the events and drains after the cut", func() {
-		res := runScenario("kafka-down")
+	It("chaos: Kafka cut -> async still accepts, the outbox holds the events and drains after the cut", Label("nc-down", "nc-outbox_bypass"), func(ctx SpecContext) {
+		res := runScenario(ctx, "kafka-down", chaosOptions(), nil)
 		sync, async := res.Modes[scenario.ModeSync], res.Modes[scenario.ModeAsync]
 
 		Expect(async.Phases[scenario.PhaseFault].SuccessRate).To(BeNumerically(">=", 0.99))
-		Expect(maxBacklogDuring(res)).To(BeNumerically(">=", 5), "the outbox should hold events while Kafka is cut")
+		Expect(maxOutboxDuring(res)).To(BeNumerically(">=", 5), "the outbox should hold events while Kafka is cut")
 		Expect(async.Completed).To(Equal(async.Accepted))
 		Expect(async.Lost).To(BeZero())
 		Expect(async.DuplicatedEffects).To(BeZero())
 		Expect(sync.Phases[scenario.PhaseFault].SuccessRate).To(BeNumerically(">=", 0.95), "sync does not use Kafka")
-	})
+	}, SpecTimeout(chaosTimeout))
 })
 
-var _ = Describe("chaos: the stack restores its proxies", Label("chaos"), Serial, func() {
-	It("chaos: every proxy is enabled and free of toxics after a scenario", func(ctx SpecContext) {
-		st := startStack()
-		sc, err := scenario.Lookup("inventory-down")
-		Expect(err).NotTo(HaveOccurred())
-		undo, err := sc.Inject(ctx, st)
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func(ctx SpecContext) { Expect(st.Restore(ctx)).To(Succeed()) }, NodeTimeout(10*time.Second))
-		Expect(undo(ctx)).To(Succeed())
-		for _, name := range st.Proxies() {
-			p, err := st.Faults.Client().Proxy(name)
+var _ = Describe("chaos: more kinds of fault", Label("chaos"), serialOnRealLane(), func() {
+	It("chaos: inventory flapping (reset_peer on and off every second) -> sync fails while it is on and succeeds while off; async completes every order", Label("nc-reset_peer"), func(ctx SpecContext) {
+		res := runScenario(ctx, "inventory-flapping", chaosOptions(), nil)
+		sync, async := res.Modes[scenario.ModeSync], res.Modes[scenario.ModeAsync]
+		Expect(len(res.Schedule.Steps)).To(BeNumerically(">=", 2), "the fault went on at least twice")
+
+		By("sync: resets while it is on, successes while it is off")
+		fault := sync.Phases[scenario.PhaseFault]
+		Expect(fault.Errors).To(HaveKey(scenario.Class5xx), "order-service answers 503 when its inventory call is reset")
+		Expect(fault.SuccessRate).To(BeNumerically(">", 0.05), "some placements succeed while the fault is off")
+		Expect(fault.SuccessRate).To(BeNumerically("<", 0.9), "many placements fail while it is on")
+		Expect(sync.Phases[scenario.PhaseRecovery].SuccessRate).To(BeNumerically(">=", 0.9))
+
+		By("async: accepted everything and completed it once")
+		Expect(async.Phases[scenario.PhaseFault].SuccessRate).To(BeNumerically(">=", 0.99))
+		Expect(async.Completed).To(Equal(async.Accepted))
+		Expect(async.Lost).To(BeZero())
+		Expect(async.DuplicatedEffects).To(BeZero())
+	}, SpecTimeout(chaosTimeout))
+
+	It("chaos: order-service's Kafka link starved (1 KB/s) -> the outbox backlog grows and drains; async accepts all, sync is untouched", Label("nc-bandwidth"), func(ctx SpecContext) {
+		res := runScenario(ctx, "kafka-bandwidth", chaosOptions(), nil)
+		sync, async := res.Modes[scenario.ModeSync], res.Modes[scenario.ModeAsync]
+
+		By("the relay fell behind: events waited in the outbox")
+		Expect(maxOutboxDuring(res)).To(BeNumerically(">=", 5), "order-placed rows waiting for the starved link")
+		By("async accepted everything, completed it once, and the backlog drained")
+		Expect(async.Phases[scenario.PhaseFault].SuccessRate).To(BeNumerically(">=", 0.99))
+		Expect(async.Completed).To(Equal(async.Accepted))
+		Expect(async.Lost).To(BeZero())
+		Expect(async.DuplicatedEffects).To(BeZero())
+		Expect(sync.Phases[scenario.PhaseFault].SuccessRate).To(BeNumerically(">=", 0.95), "sync does not use Kafka")
+	}, SpecTimeout(chaosTimeout))
+
+	It("chaos: slow consumer (inventory's Kafka link 400 -> 1000 ms) -> orders wait longer for their outcome, nothing is lost", Label("nc-latency"), func(ctx SpecContext) {
+		res := runScenario(ctx, "kafka-slow-consumer", chaosOptions(), nil)
+		sync, async := res.Modes[scenario.ModeSync], res.Modes[scenario.ModeAsync]
+		Expect(res.Schedule.Steps).To(HaveLen(scenario.SlowConsumerSteps), "one step per ramp level")
+
+		By("more orders were waiting for their outcome during the fault than before it")
+		base := maxBacklog(res, 0, res.Schedule.FaultStart)
+		Expect(maxBacklogDuring(res)).To(BeNumerically(">=", base+5), "pending orders during the fault vs at most %d before", base)
+		By("async accepted everything and completed it once")
+		Expect(async.Phases[scenario.PhaseFault].SuccessRate).To(BeNumerically(">=", 0.99))
+		Expect(async.Completed).To(Equal(async.Accepted))
+		Expect(async.Lost).To(BeZero())
+		Expect(async.DuplicatedEffects).To(BeZero())
+		Expect(sync.Phases[scenario.PhaseFault].SuccessRate).To(BeNumerically(">=", 0.95), "sync does not use Kafka")
+	}, SpecTimeout(chaosTimeout))
+})
+
+// Serial on both lanes: a second spec loading the same cores makes
+// healthy inventory calls time out too, and every such timeout is one
+// more retry in the count.
+var _ = Describe("chaos: retries under an outage, with and without a retry budget", Label("chaos", "resilience"), Serial, func() {
+	// 10 s: the inventory-side count needs the /stats series to reach
+	// RetryTail (3 s) past the fault's end (6.5 s).
+	opts := func() scenario.Options { o := chaosOptions(); o.Duration = 10 * time.Second; return o }
+
+	It("chaos: inventory slow, retries without a budget -> inventory receives 2-3 requests per placement", Label("nc-latency"), func(ctx SpecContext) {
+		res := runScenario(ctx, "inventory-slow-retries", opts(), nil)
+		Expect(res.SyncGuard).NotTo(BeNil())
+		Expect(res.SyncGuard.RetryBudget).To(Equal("ratio 2, burst 1000"), "order-sync runs with retries and a budget that never binds")
+
+		Expect(res.Modes[scenario.ModeSync].Phases[scenario.PhaseFault].Errors).To(HaveKey(scenario.Class5xx), "attempts timed out")
+		Expect(res.InventoryLoad).NotTo(BeNil(), "inventory-side requests counted")
+		// ~3 per placement; placements sent in the fault's last ~1.5 s
+		// retry after it ends and need fewer attempts (measured: 2.6).
+		Expect(res.InventoryLoad.PerClientRequest).To(BeNumerically(">=", 2.2),
+			"inventory received %d requests for %d placements", res.InventoryLoad.InventoryRequests, res.InventoryLoad.ClientRequests)
+	}, SpecTimeout(chaosTimeout))
+
+	It("chaos: inventory slow, retries with a budget -> inventory receives far fewer requests per placement", Label("nc-latency"), func(ctx SpecContext) {
+		res := runScenario(ctx, "inventory-slow-retry-budget", opts(), nil)
+		Expect(res.SyncGuard).NotTo(BeNil())
+		Expect(res.SyncGuard.RetryBudget).To(Equal("ratio 0.1, burst 10"))
+
+		Expect(res.Modes[scenario.ModeSync].Phases[scenario.PhaseFault].Errors).To(HaveKey(scenario.Class5xx), "attempts timed out")
+		Expect(res.InventoryLoad).NotTo(BeNil(), "inventory-side requests counted")
+		// 40 placements in the fault: 40 first attempts, 10 retries from
+		// the reserve and 4 earned (0.1 each): ~1.35 per placement.
+		Expect(res.InventoryLoad.PerClientRequest).To(BeNumerically("<=", 1.8),
+			"inventory received %d requests for %d placements", res.InventoryLoad.InventoryRequests, res.InventoryLoad.ClientRequests)
+		Expect(res.InventoryLoad.PerClientRequest).To(BeNumerically(">", 1.05), "the reserve still paid for some retries")
+	}, SpecTimeout(chaosTimeout))
+})
+
+var _ = Describe("chaos: the harness restores only what it created", Label("chaos"), serialOnRealLane(), func() {
+	It("chaos: on a shared Toxiproxy, a scenario restores its own proxies and leaves a foreign one (disabled, with a toxic) untouched", Label("nc-down"), func(ctx SpecContext) {
+		cfg := stack.ConfigFromEnv()
+		if cfg.ToxiproxyURL == "" { // embedded lane: stand in for a shared server
+			url, stop, err := stack.ServeToxiproxy()
 			Expect(err).NotTo(HaveOccurred())
-			Expect(p.Enabled).To(BeTrue(), "proxy %s enabled", name)
-			Expect(p.ActiveToxics).To(BeEmpty(), "proxy %s toxics", name)
+			DeferCleanup(stop)
+			cfg.ToxiproxyURL = url
 		}
-	}, NodeTimeout(time.Minute))
+		shared := faults.NewInjector(cfg.ToxiproxyURL)
+		foreign, err := shared.CreateProxy(ctx, "compose-foreign", "127.0.0.1:0", "127.0.0.1:1")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func(ctx SpecContext) { Expect(shared.DeleteProxy(ctx, foreign.Name)).To(Succeed()) }, NodeTimeout(10*time.Second))
+		_, err = shared.Latency(ctx, foreign.Name, time.Second, 0)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = shared.Down(ctx, foreign.Name)
+		Expect(err).NotTo(HaveOccurred())
+
+		res := runScenario(ctx, "inventory-down", chaosOptions(), func(c *stack.Config) { c.ToxiproxyURL = cfg.ToxiproxyURL })
+
+		By("the stack's proxies were put back (enabled, no toxic) before it closed, and removed with it")
+		Expect(res.Teardown.Restored).To(ConsistOf(res.Stack.Proxies))
+		left, err := shared.Proxies(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		for _, p := range res.Stack.Proxies {
+			Expect(left).NotTo(HaveKey(p), "proxy %s removed with the stack", p)
+		}
+
+		By("the foreign proxy is exactly as it was: disabled, with its toxic")
+		f, err := shared.Inspect(ctx, foreign.Name)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(f.Enabled).To(BeFalse(), "compose-foreign still disabled")
+		Expect(f.Toxics).To(HaveLen(1), "compose-foreign keeps its toxic")
+	}, SpecTimeout(chaosTimeout))
 })

@@ -42,9 +42,9 @@ func orderStatus(g Gomega, baseURL, id string) placed {
 var _ = Describe("Placing orders with no fault", Label("happy-path"), func() {
 	var st *stack.Stack
 
-	BeforeEach(func() {
-		st = startStack()
-	})
+	BeforeEach(func(ctx SpecContext) {
+		st = startStack(ctx)
+	}, NodeTimeout(time.Minute))
 
 	It("confirms a synchronous order at once", func() {
 		code, o := placeOrder(st.OrderSyncURL, "SKU-1", 2)

@@ -1,44 +1,11 @@
 package suites_test
 
 import (
-	"context"
-	"log/slog"
-	"strings"
-	"time"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/faultline-harness/faultline/chaos/scenario"
-	"github.com/faultline-harness/faultline/chaos/stack"
 )
-
-// runResilienceScenario is runScenario for scenarios that set order-sync
-// up: the stack starts with the scenario's configuration.
-func runResilienceScenario(name string) *scenario.Result {
-	GinkgoHelper()
-	sc, err := scenario.Lookup(name)
-	Expect(err).NotTo(HaveOccurred())
-	cfg := sc.StackConfig(stack.ConfigFromEnv())
-	cfg.Log = slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := stack.Start(sctx, cfg)
-	Expect(err).NotTo(HaveOccurred(), "start the stack")
-	DeferCleanup(func() { Expect(st.Close()).To(Succeed(), "stop the stack") })
-	DeferCleanup(func(ctx SpecContext) { Expect(st.Restore(ctx)).To(Succeed(), "restore proxies") }, NodeTimeout(10*time.Second))
-
-	ctx, cancelRun := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancelRun()
-	started := time.Now()
-	res, err := scenario.Run(ctx, st, sc, chaosOptions)
-	Expect(err).NotTo(HaveOccurred(), "the harness itself failed")
-	attachReport(st, res, started) // journal and HTML report, as for the other chaos specs
-	var table strings.Builder
-	res.WriteTable(&table)
-	GinkgoWriter.Println(table.String())
-	return res
-}
 
 // Latency bounds of the resilience specs. They compare with the timeouts
 // the mitigations avoid (500 ms for the breaker, 5 s and the 2 s probe
@@ -57,19 +24,26 @@ func answer(res *scenario.Result, phase, kind string) scenario.AnswerStats {
 	return scenario.AnswerStats{}
 }
 
+// Serial on both lanes: their thresholds are latencies (fail fast within
+// 250 ms, /healthz within 1 s), which a second spec loading the same two
+// cores would blur.
 var _ = Describe("chaos: resilience patterns in order-sync", Label("chaos", "resilience"), Serial, func() {
-	It("chaos: inventory blackholed without a breaker -> every sync placement waits for the 500 ms timeout", func() {
-		res := runResilienceScenario("inventory-blackhole")
+	It("chaos: inventory blackholed without a breaker -> every sync placement waits for the 500 ms timeout", Label("nc-timeout"), func(ctx SpecContext) {
+		res := runScenario(ctx, "inventory-blackhole", chaosOptions(), nil)
 		unavailable := answer(res, scenario.PhaseFault, "503 inventory_unavailable")
 		Expect(unavailable.Count).To(BeNumerically(">=", 20), "sync placements during the blackhole")
 		Expect(unavailable.P50Ms).To(BeNumerically(">=", 450), "each waited for the client timeout")
 		Expect(answer(res, scenario.PhaseFault, "503 circuit_open").Count).To(BeZero())
 		Expect(res.Modes[scenario.ModeSync].Phases[scenario.PhaseRecovery].SuccessRate).To(BeNumerically(">=", 0.9))
-	})
+	}, SpecTimeout(chaosTimeout))
 
-	It("chaos: inventory blackholed with a breaker -> once open, sync placements fail fast and it closes after recovery", func() {
-		res := runResilienceScenario("inventory-blackhole-breaker")
+	It("chaos: inventory blackholed with a breaker -> once open, sync placements fail fast and it closes after recovery", Label("nc-timeout", "nc-breaker"), func(ctx SpecContext) {
+		res := runScenario(ctx, "inventory-blackhole-breaker", chaosOptions(), nil)
 		sync := res.Modes[scenario.ModeSync]
+
+		By("order-sync runs with its breaker")
+		Expect(res.SyncGuard).NotTo(BeNil())
+		Expect(res.SyncGuard.Breaker).NotTo(Equal("off"), "the breaker the scenario asked for is on")
 
 		By("the breaker opened during the fault and placements failed fast")
 		open := answer(res, scenario.PhaseFault, "503 circuit_open")
@@ -85,10 +59,10 @@ var _ = Describe("chaos: resilience patterns in order-sync", Label("chaos", "res
 		Expect(sync.Timeline[len(sync.Timeline)-1].Successes).To(Equal(sync.Timeline[len(sync.Timeline)-1].Requests), "the last second is all successes")
 		Expect(sync.Phases[scenario.PhaseRecovery].SuccessRate).To(BeNumerically(">=", 0.5), "at most one open period (1 s) after the fault")
 		Expect(sync.Lost).To(BeZero())
-	})
+	}, SpecTimeout(chaosTimeout))
 
-	It("chaos: inventory blackholed with long timeouts and no bulkhead -> hung calls pile up and /healthz degrades", func() {
-		res := runResilienceScenario("inventory-blackhole-pileup")
+	It("chaos: inventory blackholed with long timeouts and no bulkhead -> hung calls pile up and /healthz degrades", Label("nc-timeout"), func(ctx SpecContext) {
+		res := runScenario(ctx, "inventory-blackhole-pileup", chaosOptions(), nil)
 		base, fault := res.SyncProbe.Phases[scenario.PhaseBaseline], res.SyncProbe.Phases[scenario.PhaseFault]
 		Expect(base.P99Ms).To(BeNumerically("<", healthyMs), "healthy before the fault")
 		Expect(fault.MaxInventoryInFlight).To(BeNumerically(">=", scenario.PileupWorkers), "every worker stuck in an inventory call")
@@ -96,11 +70,16 @@ var _ = Describe("chaos: resilience patterns in order-sync", Label("chaos", "res
 		Expect(fault.MaxInFlightRequests).To(BeNumerically(">", base.MaxInFlightRequests))
 		Expect(fault.MaxGoroutines).To(BeNumerically(">", base.MaxGoroutines))
 		Expect(fault.P99Ms).To(BeNumerically(">=", healthyMs), "GET /healthz waited behind the hung calls")
-	})
+	}, SpecTimeout(chaosTimeout))
 
-	It("chaos: inventory blackholed with a bulkhead -> calls over it fail fast and /healthz stays healthy", func() {
-		res := runResilienceScenario("inventory-blackhole-bulkhead")
+	It("chaos: inventory blackholed with a bulkhead -> calls over it fail fast and /healthz stays healthy", Label("nc-timeout", "nc-bulkhead"), func(ctx SpecContext) {
+		res := runScenario(ctx, "inventory-blackhole-bulkhead", chaosOptions(), nil)
 		fault := res.SyncProbe.Phases[scenario.PhaseFault]
+
+		By("order-sync runs with its bulkhead")
+		Expect(res.SyncGuard).NotTo(BeNil())
+		Expect(res.SyncGuard.Bulkhead).To(Equal(scenario.BulkheadLimit), "the bulkhead the scenario asked for is on")
+
 		full := answer(res, scenario.PhaseFault, "503 bulkhead_full")
 		Expect(full.Count).To(BeNumerically(">=", 10), "placements turned away by the bulkhead")
 		Expect(full.P99Ms).To(BeNumerically("<", failFastMs), "turned away at once, not after the 5 s timeout")
@@ -109,5 +88,5 @@ var _ = Describe("chaos: resilience patterns in order-sync", Label("chaos", "res
 		Expect(fault.Failures).To(BeZero(), "every /healthz probe answered")
 		Expect(fault.P99Ms).To(BeNumerically("<", healthyMs), "GET /healthz stayed fast")
 		Expect(res.Modes[scenario.ModeSync].Lost).To(BeZero())
-	})
+	}, SpecTimeout(chaosTimeout))
 })

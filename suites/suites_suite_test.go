@@ -4,19 +4,35 @@
 // accepting orders and completes them all after recovery.
 //
 // Run: `go tool ginkgo ./suites/...`; only the chaos specs:
-// `go tool ginkgo -focus chaos ./suites/...` or `--label-filter=chaos`.
-// KAFKA_BROKERS and TOXIPROXY_URL select the real lane (see README).
+// `go tool ginkgo --label-filter=chaos ./suites/...`. KAFKA_BROKERS and
+// TOXIPROXY_URL select the real lane (see README).
+//
+// Every chaos spec runs its scenario through scenario.Execute (a fresh
+// stack on random ports, the spec's context, restore, close) and first
+// checks that the fault took effect (Result.FaultsTookEffect) before it
+// judges the system. On the embedded lane each spec has its own stack,
+// Toxiproxy and broker, so the specs may run in parallel
+// (`ginkgo -p --procs=2`); on the real lane they share one broker and one
+// Toxiproxy and run serially. Labels "nc-<name>" name the negative
+// controls (internal/negativecontrol) that must turn a spec red:
+// `make negative-controls` runs them.
 package suites_test
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/faultline-harness/faultline/chaos/report"
+	"github.com/faultline-harness/faultline/chaos/scenario"
 	"github.com/faultline-harness/faultline/chaos/stack"
 )
 
@@ -25,16 +41,131 @@ func TestSuites(t *testing.T) {
 	RunSpecs(t, "faultline suites")
 }
 
-// startStack starts a fresh stack for one spec, sends the services' logs to
-// the spec's output (shown on failure) and registers its teardown.
-func startStack() *stack.Stack {
+// reportDir: `ginkgo ./suites/... -- -faultline.report-dir=DIR` writes
+// each chaos spec's journal and HTML report into DIR.
+var reportDir = flag.String("faultline.report-dir", "", "write each chaos spec's JSON journal and HTML report into this directory")
+
+// chaosOptions keeps every spec short and bounded: 8 s of load at 10 req/s
+// per mode (80 requests each), fault from 2 s to 5.2 s.
+func chaosOptions() scenario.Options {
+	return scenario.Options{Duration: 8 * time.Second, Rate: 10, Settle: 30 * time.Second}
+}
+
+// chaosTimeout bounds a chaos spec: stack start, the run, settle, teardown.
+const chaosTimeout = 3 * time.Minute
+
+// serialOnRealLane is Serial on the real lane (one broker and one
+// Toxiproxy, with fixed proxy names, for every spec) and nothing on the
+// embedded lane, where each spec starts its own.
+func serialOnRealLane() []any {
+	if len(stack.ConfigFromEnv().KafkaBrokers) > 0 {
+		return []any{Serial}
+	}
+	return nil
+}
+
+// specLogger sends the services' warnings to the spec's output.
+func specLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// startStack starts a fresh stack for one spec that runs no scenario,
+// sends the services' logs to the spec's output (shown on failure) and
+// registers its teardown.
+func startStack(ctx context.Context) *stack.Stack {
 	GinkgoHelper()
 	cfg := stack.ConfigFromEnv()
-	cfg.Log = slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	cfg.Log = specLogger()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	st, err := stack.Start(ctx, cfg)
 	Expect(err).NotTo(HaveOccurred(), "start the stack")
 	DeferCleanup(func() { Expect(st.Close()).To(Succeed(), "stop the stack") })
 	return st
+}
+
+// runScenario runs the named scenario through scenario.Execute under the
+// spec's context, on the lane's configuration (cfg adjusts it, may be
+// nil), attaches the result to the report, and checks the owner's work:
+// the run put every proxy back and the stack stopped cleanly. It then
+// checks, before any spec judges the system, that every fault step took
+// effect. A scenario the lane cannot run skips the spec, saying why.
+func runScenario(ctx context.Context, name string, opts scenario.Options, cfg func(*stack.Config)) *scenario.Result {
+	GinkgoHelper()
+	sc, err := scenario.Lookup(name)
+	Expect(err).NotTo(HaveOccurred())
+	c := stack.ConfigFromEnv()
+	c.Log = specLogger()
+	if cfg != nil {
+		cfg(&c)
+	}
+	started := time.Now()
+	res, err := scenario.Execute(ctx, sc, opts, c)
+	if errors.Is(err, scenario.ErrNotApplicable) {
+		Skip(err.Error())
+	}
+	Expect(err).NotTo(HaveOccurred(), "the harness itself failed")
+	attachReport(res, started)
+	var table strings.Builder
+	res.WriteTable(&table)
+	GinkgoWriter.Println(table.String())
+	Expect(res.Teardown).NotTo(BeNil())
+	Expect(res.Teardown.RestoreError).To(BeEmpty(), "every proxy of the stack restored")
+	Expect(res.Teardown.CloseError).To(BeEmpty(), "the stack stopped cleanly")
+
+	By("the fault took effect: listed by Toxiproxy (or the broker stopped) and observed through the hop")
+	Expect(res.FaultsTookEffect()).To(Succeed())
+	return res
+}
+
+// attachReport adds the run to the Ginkgo report: a summary with the
+// steady-state verdict (always shown, and in the JUnit and JSON reports)
+// and the whole result (JSON report only). With -faultline.report-dir it
+// also writes the run's journal and HTML report there.
+func attachReport(res *scenario.Result, started time.Time) {
+	GinkgoHelper()
+	j := report.NewJournal(res, report.DefaultHypothesis(), report.Meta{
+		Command: []string{"ginkgo", CurrentSpecReport().FullText()}, Platform: report.CurrentPlatform(""), Start: started, End: time.Now(),
+	})
+	AddReportEntry(res.Scenario+": summary", report.SummaryOf(j))
+	AddReportEntry(res.Scenario+": result", res, ReportEntryVisibilityNever)
+	if *reportDir == "" {
+		return
+	}
+	path, err := j.WriteFile(*reportDir)
+	Expect(err).NotTo(HaveOccurred(), "write the journal")
+	html := filepath.Join(*reportDir, j.ReportFileName())
+	Expect(report.WriteHTMLFile(html, report.Source{Journal: j, Path: path})).To(Succeed(), "write the HTML report")
+	AddReportEntry(res.Scenario+": journal", path+" "+html)
+}
+
+// maxBacklog returns the largest sampled async backlog (PENDING orders +
+// outbox rows) whose sample time lies in [from, to] seconds.
+func maxBacklog(res *scenario.Result, from, to float64) int {
+	best := 0
+	for _, s := range res.Modes[scenario.ModeAsync].Stats {
+		if s.At >= from && s.At <= to && s.Backlog() > best {
+			best = s.Backlog()
+		}
+	}
+	return best
+}
+
+// maxBacklogDuring returns the largest sampled async backlog between the
+// fault's start and a second after its end.
+func maxBacklogDuring(res *scenario.Result) int {
+	return maxBacklog(res, res.Schedule.FaultStart, res.Schedule.FaultEnd+1)
+}
+
+// maxOutboxDuring returns the largest sampled outbox backlog (order-placed
+// rows not yet published) between the fault's start and a second after
+// its end.
+func maxOutboxDuring(res *scenario.Result) int {
+	best := 0
+	for _, s := range res.Modes[scenario.ModeAsync].Stats {
+		if s.At >= res.Schedule.FaultStart && s.At <= res.Schedule.FaultEnd+1 {
+			best = max(best, s.OutboxBacklog)
+		}
+	}
+	return best
 }
