@@ -114,7 +114,7 @@ func runScenario(ctx context.Context, name string, opts scenario.Options, cfg fu
 	Expect(res.Teardown.CloseError).To(BeEmpty(), "the stack stopped cleanly")
 
 	By("the fault took effect: listed by Toxiproxy (or the broker stopped) and observed through the hop")
-	Expect(res.FaultsTookEffect()).To(Succeed())
+	Expect(res.FaultsTookEffect()).To(Succeed(), "every fault step took effect")
 	return res
 }
 

@@ -64,7 +64,7 @@ func (p *Platform) fill(st scenario.StackInfo, lane string) {
 	if p.ToxiproxyServer == "" {
 		p.ToxiproxyServer = st.ToxiproxyVersion
 		if p.ToxiproxyServer == "git" && p.Lane == "embedded" {
-			p.ToxiproxyServer = "in-process (module version below)"
+			p.ToxiproxyServer = "in-process (module version above)"
 		}
 	}
 }

@@ -134,35 +134,61 @@ type Ramp struct {
 	Steps     int
 }
 
-// MarshalJSON writes the action with times in milliseconds:
+// actionJSON is Action on the wire, times in milliseconds:
 // {"fault":{...},"at_ms":0,"for_ms":5000,"flap":{"on_ms":1000,...},"ramp":{...}}.
-func (a Action) MarshalJSON() ([]byte, error) {
-	type flap struct {
+type actionJSON struct {
+	Fault Fault `json:"fault"`
+	AtMs  int64 `json:"at_ms"`
+	// ForMs 0: until the fault window closes.
+	ForMs int64 `json:"for_ms"`
+	Flap  *struct {
 		OnMs   int64   `json:"on_ms"`
 		OffMs  int64   `json:"off_ms"`
 		Jitter float64 `json:"jitter"`
-	}
-	type ramp struct {
+	} `json:"flap,omitempty"`
+	Ramp *struct {
 		Attribute string `json:"attribute"`
 		From      int64  `json:"from"`
 		To        int64  `json:"to"`
 		Steps     int    `json:"steps"`
+	} `json:"ramp,omitempty"`
+}
+
+// MarshalJSON writes the action with times in milliseconds (actionJSON).
+func (a Action) MarshalJSON() ([]byte, error) {
+	out := actionJSON{Fault: a.Fault, AtMs: a.At.Milliseconds(), ForMs: a.For.Milliseconds()}
+	if f := a.Flap; f != nil {
+		out.Flap = &struct {
+			OnMs   int64   `json:"on_ms"`
+			OffMs  int64   `json:"off_ms"`
+			Jitter float64 `json:"jitter"`
+		}{f.On.Milliseconds(), f.Off.Milliseconds(), f.Jitter}
 	}
-	out := struct {
-		Fault Fault `json:"fault"`
-		AtMs  int64 `json:"at_ms"`
-		// ForMs 0: until the fault window closes.
-		ForMs int64 `json:"for_ms"`
-		Flap  *flap `json:"flap,omitempty"`
-		Ramp  *ramp `json:"ramp,omitempty"`
-	}{Fault: a.Fault, AtMs: a.At.Milliseconds(), ForMs: a.For.Milliseconds()}
-	if a.Flap != nil {
-		out.Flap = &flap{a.Flap.On.Milliseconds(), a.Flap.Off.Milliseconds(), a.Flap.Jitter}
-	}
-	if a.Ramp != nil {
-		out.Ramp = &ramp{a.Ramp.Attribute, a.Fault.Attributes[a.Ramp.Attribute], a.Ramp.To, a.Ramp.Steps}
+	if r := a.Ramp; r != nil {
+		out.Ramp = &struct {
+			Attribute string `json:"attribute"`
+			From      int64  `json:"from"`
+			To        int64  `json:"to"`
+			Steps     int    `json:"steps"`
+		}{r.Attribute, a.Fault.Attributes[r.Attribute], r.To, r.Steps}
 	}
 	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes (a journal read back).
+func (a *Action) UnmarshalJSON(b []byte) error {
+	var in actionJSON
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	*a = Action{Fault: in.Fault, At: time.Duration(in.AtMs) * time.Millisecond, For: time.Duration(in.ForMs) * time.Millisecond}
+	if f := in.Flap; f != nil {
+		a.Flap = &Flap{On: time.Duration(f.OnMs) * time.Millisecond, Off: time.Duration(f.OffMs) * time.Millisecond, Jitter: f.Jitter}
+	}
+	if r := in.Ramp; r != nil {
+		a.Ramp = &Ramp{Attribute: r.Attribute, To: r.To, Steps: r.Steps}
+	}
+	return nil
 }
 
 // Step is one planned application of a fault, and how it ran. Offsets are

@@ -162,3 +162,20 @@ func TestResolveHopsExpandsPerBrokerProxies(t *testing.T) {
 		t.Fatalf("resolved %v, want %v", got, want)
 	}
 }
+
+// A journal read back keeps the actions as declared.
+func TestActionJSONRoundTrip(t *testing.T) {
+	for _, sc := range All() {
+		b, err := json.Marshal(sc.Schedule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []Action
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, sc.Schedule) {
+			t.Errorf("%s: round trip\n got %+v\nwant %+v", sc.Name, got, sc.Schedule)
+		}
+	}
+}

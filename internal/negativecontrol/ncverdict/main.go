@@ -58,6 +58,9 @@ func judge(control string, reports []types.Report) []row {
 			}
 			rw := row{control: control, spec: s.LeafNodeText, state: s.State.String()}
 			msg := firstLine(s.Failure.Message)
+			if loc := s.Failure.Location; loc.FileName != "" {
+				msg = fmt.Sprintf("%s:%d: %s", filepath.Base(loc.FileName), loc.LineNumber, msg)
+			}
 			switch {
 			case s.State == types.SpecStatePassed:
 				rw.why = "stayed green: the neutralisation went unnoticed"
