@@ -4,7 +4,7 @@ GINKGO   ?= $(GO) tool ginkgo
 OUT      ?= out
 DURATION ?= 20s
 RATE     ?= 20
-# The main comparison; `make demo SCENARIO=all` runs every scenario (~4 min).
+# The main comparison; `make demo SCENARIO=all` runs every scenario (~6 min).
 SCENARIO ?= inventory-latency,inventory-down,kafka-down
 GINKGO_FLAGS ?= --race --randomize-all --keep-going --junit-report=junit.xml --json-report=report.json --output-dir=$(OUT)/ginkgo
 
