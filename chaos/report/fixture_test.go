@@ -40,7 +40,7 @@ func (f fixture) result() *scenario.Result {
 			}},
 		},
 		Actions: []scenario.Action{{Fault: scenario.Down("inventory-http", "inventory-kafka")}},
-		Load: scenario.LoadSettings{DurationSeconds: 20, RatePerMode: 20, Seed: 42, Jitter: 0.2},
+		Load:    scenario.LoadSettings{DurationSeconds: 20, RatePerMode: 20, Seed: 42, Jitter: 0.2},
 	}
 	inFault := func(t int) bool { return float64(t) >= 5 && float64(t) < 13 }
 	for _, m := range scenario.Modes {
