@@ -147,7 +147,7 @@ func TestReserveOverHTTP(t *testing.T) {
 		t.Fatalf("GET /stats = %d %s (%v)", status, body, err)
 	}
 	wantStats := map[string]int{"reserved": 1, "rejected": 1, "duplicated_effects": 0, "consumer_lag": 0, "dead_lettered": 0,
-		"reservation_requests": 5} // every POST /reservations above, repeats included
+		"reservation_requests": 6} // every POST /reservations above, repeats and refusals included
 	for k, v := range wantStats {
 		if got, ok := stats[k]; !ok || got != v {
 			t.Errorf("stats[%q] = %d (present %v), want %d; body %s", k, got, ok, v, body)
