@@ -134,6 +134,5 @@ func relayOnce(ctx context.Context, st *order.Store, key string, log *slog.Logge
 }
 
 // publisherFunc adapts a function to order.Publisher.
-type publisherFunc func(ctx context.Context, m events.Message) error
+type publisherFunc = order.SendFunc
 
-func (f publisherFunc) Send(ctx context.Context, m events.Message) error { return f(ctx, m) }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,10 +26,15 @@ const MaxIdempotencyKeyLen = 255
 //	                   -> 201 (sync) / 202 (async) Order JSON; errors below
 //	GET  /orders/{id}  -> 200 Order JSON | 404 not_found
 //	GET  /stats        -> 200 {"orders":{"PENDING":n,"CONFIRMED":n,"REJECTED":n,"FAILED":n},
-//	                           "outbox_backlog":n,"outbox_published":n,"outbox_publish_failures":n,
+//	                           "outbox_backlog":n,"outbox_parked":n,"outbox_lanes":n,
+//	                           "outbox_published":n,"outbox_publish_failures":n,
 //	                           "consumer_lag":n,
 //	                           "in_flight_requests":n,"waiting_requests":n,"workers":n,"goroutines":n,
 //	                           "inventory":{…ResilienceStats…} (sync mode only)}
+//	GET  /outbox/parked[?limit=n]
+//	                   -> 200 [ParkedRow JSON, …] oldest first, at most limit
+//	                      (default 100, 1 to 10,000; else 400 invalid_request);
+//	                      [] when none (and in sync mode)
 //	GET  /healthz      -> 200 {"status":"ok","mode":"sync|async"}
 //
 // Every error body is web.ErrorBody {"error":{"code","message"}}, unrouted
@@ -38,6 +44,7 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("POST /orders", s.handleCreate)
 	mux.HandleFunc("GET /orders/{id}", s.handleGet)
 	mux.HandleFunc("GET /stats", s.handleStats)
+	mux.HandleFunc("GET /outbox/parked", s.handleParked)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "mode": string(s.cfg.Mode)})
 	})
@@ -285,12 +292,15 @@ func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// statsBody is the GET /stats answer. outbox_published and
-// outbox_publish_failures count this process's relay publishes and failed
-// publish rounds; consumer_lag is the stock-outcome consumer's
-// lag (0 in sync mode or before it joined).
+// statsBody is the GET /stats answer. outbox_backlog counts rows waiting
+// to be published, outbox_parked the rows parked after a permanent failure
+// (from the database); outbox_lanes is how many relay lanes (partitions)
+// run; outbox_published and outbox_publish_failures count this process's
+// relay publishes and failed lane sends; consumer_lag is the stock-outcome
+// consumer's lag (0 in sync mode or before it joined).
 type statsBody struct {
 	Stats
+	OutboxLanes     int   `json:"outbox_lanes"`
 	OutboxPublished int64 `json:"outbox_published"`
 	PublishFailures int64 `json:"outbox_publish_failures"`
 	ConsumerLag     int64 `json:"consumer_lag"`
@@ -307,6 +317,7 @@ func (s *Service) handleStats(w http.ResponseWriter, r *http.Request) {
 	body := statsBody{Stats: st}
 	if s.relay != nil {
 		body.OutboxPublished = s.relay.Published()
+		body.OutboxLanes = s.relay.Lanes()
 		body.PublishFailures = s.relay.Failures()
 	}
 	if c := s.consumer.Load(); c != nil {
@@ -363,4 +374,30 @@ func writeResponse(w http.ResponseWriter, orderID string, resp response) {
 	}
 	w.WriteHeader(resp.status)
 	_, _ = w.Write(resp.body)
+}
+
+// Bounds of GET /outbox/parked's limit.
+const (
+	defaultParkedLimit = 100
+	maxParkedLimit     = 10_000
+)
+
+// handleParked is GET /outbox/parked: the parked outbox rows, oldest
+// first (see routes).
+func (s *Service) handleParked(w http.ResponseWriter, r *http.Request) {
+	limit := defaultParkedLimit
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxParkedLimit {
+			web.WriteError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("limit must be an integer from 1 to %d, got %q", maxParkedLimit, v))
+			return
+		}
+		limit = n
+	}
+	rows, err := s.store.Parked(r.Context(), limit)
+	if err != nil {
+		s.internalError(w, "list parked outbox rows", err)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, rows)
 }

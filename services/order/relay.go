@@ -2,99 +2,238 @@ package order
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/faultline-harness/faultline/services/events"
+	"github.com/faultline-harness/faultline/services/messaging"
 )
 
-// Publisher sends one record and waits for the broker's acknowledgement.
-// *messaging.Producer implements it.
-//
-// Send returns nil only once the record is acknowledged; any error means
-// "not known to be written" (the relay sends the record again later, so
-// delivery is at least once). Send must return promptly when ctx ends. It
-// is called from one goroutine at a time.
+// Publisher sends records and tells how a topic is partitioned.
+// kafkaPublisher (over *messaging.Producer and *messaging.Metadata)
+// implements it in async mode.
 type Publisher interface {
-	Send(ctx context.Context, m events.Message) error
+	// SendBatch hands every record in ms to the producer (in order: records
+	// of one partition are written in the order given) and waits for each
+	// acknowledgement. It returns one error per record, nil once that
+	// record is acknowledged; any error means "not known to be written"
+	// (the relay sends the row again later, or parks it when
+	// messaging.IsPermanent holds). It returns promptly when ctx ends, with
+	// ctx.Err() for the records still unacknowledged. The relay calls it
+	// from several lanes at once.
+	SendBatch(ctx context.Context, ms []events.Message) []error
+	// Partitions returns topic's partition count (from the cluster's
+	// metadata), or an error while it cannot be known (broker down).
+	Partitions(ctx context.Context, topic string) (int32, error)
 }
+
+// SendFunc adapts a one-record send to Publisher, for tests and
+// captures: SendBatch sends the records one after another and, after the
+// first error, gives that error to the records left unsent; Partitions
+// is always 1 (one lane per topic).
+type SendFunc func(ctx context.Context, m events.Message) error
+
+// SendBatch implements Publisher.
+func (f SendFunc) SendBatch(ctx context.Context, ms []events.Message) []error {
+	errs := make([]error, len(ms))
+	for i, m := range ms {
+		if errs[i] = f(ctx, m); errs[i] != nil {
+			for j := i + 1; j < len(ms); j++ {
+				errs[j] = fmt.Errorf("not sent after an earlier failure: %w", errs[i])
+			}
+			break
+		}
+	}
+	return errs
+}
+
+// Partitions implements Publisher: 1.
+func (f SendFunc) Partitions(context.Context, string) (int32, error) { return 1, nil }
 
 // RelayConfig tunes a Relay. Zero values take the defaults.
 type RelayConfig struct {
-	Interval       time.Duration // poll interval while idle, default 50ms
-	Batch          int           // rows read per query, default 100
-	PublishTimeout time.Duration // deadline of each Send, default 5s
-	MinBackoff     time.Duration // first wait after a failed Send, default 100ms
-	MaxBackoff     time.Duration // cap of the doubling wait, default 2s
+	Interval       time.Duration // poll interval of an idle lane and of new rows, default 50ms
+	Batch          int           // rows per lane send (one SendBatch, one marking transaction), default 256
+	PublishTimeout time.Duration // deadline of each SendBatch, default 5s
+	MinBackoff     time.Duration // a lane's first wait after a transient failure, default 100ms
+	MaxBackoff     time.Duration // cap of the doubling wait, default 1s
 }
 
-// Relay publishes the outbox: it reads unpublished rows oldest first, sends
-// each with a PublishTimeout deadline and marks a row published only after
-// the broker acknowledged it. On a failure it stops the batch (so later
-// rows never overtake an earlier one, keeping per-order order) and retries
-// from the same row after an exponential backoff with jitter (MinBackoff
-// doubling up to MaxBackoff). Rows are never dropped and survive restarts.
-// A crash between the acknowledgement and the mark republishes that row:
-// consumers must deduplicate by event ID or be idempotent.
+// Defaults of RelayConfig.
+const (
+	DefaultRelayBatch      = 256
+	DefaultRelayMinBackoff = 100 * time.Millisecond
+	DefaultRelayMaxBackoff = time.Second
+)
+
+// Check reports the first invalid field: a negative value (zero takes the
+// default) or MaxBackoff below MinBackoff when both are set.
+func (c RelayConfig) Check() error {
+	switch {
+	case c.Interval < 0:
+		return fmt.Errorf("relay interval %v is negative", c.Interval)
+	case c.Batch < 0:
+		return fmt.Errorf("relay batch %d is negative (rows per send; 0 takes the default %d)", c.Batch, DefaultRelayBatch)
+	case c.PublishTimeout < 0:
+		return fmt.Errorf("publish timeout %v is negative", c.PublishTimeout)
+	case c.MinBackoff < 0:
+		return fmt.Errorf("relay min backoff %v is negative", c.MinBackoff)
+	case c.MaxBackoff < 0:
+		return fmt.Errorf("relay max backoff %v is negative", c.MaxBackoff)
+	case c.MinBackoff > 0 && c.MaxBackoff > 0 && c.MaxBackoff < c.MinBackoff:
+		return fmt.Errorf("relay max backoff %v is below the min backoff %v", c.MaxBackoff, c.MinBackoff)
+	}
+	return nil
+}
+
+func (c RelayConfig) withDefaults() RelayConfig {
+	if c.Interval <= 0 {
+		c.Interval = 50 * time.Millisecond
+	}
+	if c.Batch <= 0 {
+		c.Batch = DefaultRelayBatch
+	}
+	if c.PublishTimeout <= 0 {
+		c.PublishTimeout = 5 * time.Second
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = DefaultRelayMinBackoff
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = max(DefaultRelayMaxBackoff, c.MinBackoff)
+	}
+	c.MaxBackoff = max(c.MaxBackoff, c.MinBackoff)
+	return c
+}
+
+// laneID names a lane: one partition of one topic.
+type laneID struct {
+	topic     string
+	partition int32
+}
+
+// lane is one partition's publisher goroutine.
+type lane struct {
+	id   laneID
+	wake chan struct{}
+}
+
+// Relay publishes the outbox, one lane per partition.
+//
+// Lanes: the relay gives each new row the partition the producer will
+// pick for it (messaging.Partition over the topic's partition count from
+// the Publisher's metadata), stored in the row's lane column, and runs one
+// goroutine per (topic, partition) with waiting rows. Each lane reads up
+// to Batch of its rows oldest first, hands them to SendBatch (all in
+// flight at once) and marks the acknowledged prefix published in one
+// SQLite transaction. Rows after a lane's first failed row are not marked
+// (they are sent again), so rows of one key never overtake each other,
+// and a stalled partition stalls only its own lane.
+//
+// Failures: a permanent error (messaging.IsPermanent: record too large,
+// invalid topic, authorization, serialization) parks the row with its
+// reason, and its order becomes FAILED with reason publish_failed; parked
+// rows are never re-driven automatically (GET /outbox/parked lists them).
+// Any other error is transient: the lane backs off (MinBackoff doubling
+// up to MaxBackoff, jittered), never parks, then probes with one row
+// before resuming full batches. Other lanes are not affected.
+//
+// Delivery is at least once: a crash between an acknowledgement and its
+// mark republishes the row; consumers must deduplicate by event ID or be
+// idempotent. Rows survive restarts.
 type Relay struct {
-	st        *Store
-	pub       Publisher
-	cfg       RelayConfig
-	log       *slog.Logger
+	st  *Store
+	pub Publisher
+	cfg RelayConfig
+	log *slog.Logger
+
 	wake      chan struct{}
 	published atomic.Int64
 	failures  atomic.Int64
+	parked    atomic.Int64
+
+	mu     sync.Mutex
+	lanes  map[laneID]*lane
+	counts map[string]int32 // topic -> partitions, as first learned
 }
 
-// NewRelay returns a relay over st's outbox. log may be nil.
+// NewRelay returns a relay over st's outbox; cfg should pass Check
+// (invalid fields take the defaults). log may be nil.
 func NewRelay(st *Store, pub Publisher, cfg RelayConfig, log *slog.Logger) *Relay {
-	if cfg.Interval <= 0 {
-		cfg.Interval = 50 * time.Millisecond
-	}
-	if cfg.Batch <= 0 {
-		cfg.Batch = 100
-	}
-	if cfg.PublishTimeout <= 0 {
-		cfg.PublishTimeout = 5 * time.Second
-	}
-	if cfg.MinBackoff <= 0 {
-		cfg.MinBackoff = 100 * time.Millisecond
-	}
-	if cfg.MaxBackoff < cfg.MinBackoff {
-		cfg.MaxBackoff = max(2*time.Second, cfg.MinBackoff)
-	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Relay{st: st, pub: pub, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
+	return &Relay{st: st, pub: pub, cfg: cfg.withDefaults(), log: log, wake: make(chan struct{}, 1),
+		lanes: map[laneID]*lane{}, counts: map[string]int32{}}
 }
 
-// Published returns how many rows this relay has published since it was
-// created.
+// Published returns how many rows this relay has published (acknowledged
+// and marked) since it was created.
 func (r *Relay) Published() int64 { return r.published.Load() }
 
-// Failures returns how many publish rounds failed (each followed by a
-// backoff) since the relay was created.
+// Failures returns how many lane sends failed with a transient error (each
+// followed by that lane's backoff), plus failed lane assignments, since
+// the relay was created.
 func (r *Relay) Failures() int64 { return r.failures.Load() }
 
-// Wake makes an idle relay poll now. It never blocks. A relay backing off
-// after a failure ignores it until the backoff ends.
-func (r *Relay) Wake() {
+// Parked returns how many rows this relay parked since it was created
+// (Store.Stats counts every parked row).
+func (r *Relay) Parked() int64 { return r.parked.Load() }
+
+// Lanes returns how many lanes (partitions with rows seen) are running.
+func (r *Relay) Lanes() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.lanes)
+}
+
+// Wake makes the relay look for new rows now. It never blocks.
+func (r *Relay) Wake() { poke(r.wake) }
+
+func poke(ch chan struct{}) {
 	select {
-	case r.wake <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
 
-// Run relays until ctx ends, then returns nil (it always does). After ctx
-// ends it returns as soon as the Send in flight, if any, honours ctx. It
-// must not run twice at once on one outbox.
+// Run relays until ctx ends, then returns nil (it always does) once every
+// lane has stopped: after ctx ends that is as soon as the SendBatch calls
+// in flight honour ctx. It must not run twice at once on one outbox.
 func (r *Relay) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	start := func(id laneID) {
+		r.mu.Lock()
+		l, ok := r.lanes[id]
+		if !ok {
+			l = &lane{id: id, wake: make(chan struct{}, 1)}
+			r.lanes[id] = l
+			wg.Go(func() { r.runLane(ctx, l) })
+		}
+		r.mu.Unlock()
+		poke(l.wake)
+	}
 	var fails int
+	resumed := false
 	for {
-		err := r.drain(ctx)
+		var err error
+		if !resumed { // rows given a lane by an earlier process
+			var ids []laneID
+			if ids, err = r.st.pendingLanes(ctx); err == nil {
+				resumed = true
+				for _, id := range ids {
+					start(id)
+				}
+			}
+		}
+		if err == nil {
+			err = r.assign(ctx, start)
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -103,22 +242,181 @@ func (r *Relay) Run(ctx context.Context) error {
 			fails++
 			r.failures.Add(1)
 			wait, wake = r.backoff(fails), nil
-			r.log.Warn("outbox relay: publish failed, backing off", "err", err, "attempt", fails, "wait", wait)
-		} else if fails > 0 {
-			r.log.Info("outbox relay: publishing again", "after_failures", fails)
+			r.log.Warn("outbox relay: cannot assign lanes, backing off", "err", err, "attempt", fails, "wait", wait)
+		} else {
 			fails = 0
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait, wake) {
 			return nil
-		case <-wake:
-			t.Stop()
-		case <-t.C:
 		}
 	}
 }
+
+// sleep waits d, or until wake (nil: never) fires; false when ctx ended.
+func sleep(ctx context.Context, d time.Duration, wake chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-wake:
+	case <-t.C:
+	}
+	return true
+}
+
+// assignBatch is how many new rows one assignment round reads.
+const assignBatch = 2048
+
+// assign gives every waiting row without a lane its partition and starts
+// (or wakes) the lanes concerned.
+func (r *Relay) assign(ctx context.Context, start func(laneID)) error {
+	for {
+		keys, err := r.st.unassigned(ctx, assignBatch)
+		if err != nil || len(keys) == 0 {
+			return err
+		}
+		lanes := make(map[int64]int32, len(keys))
+		touched := map[laneID]bool{}
+		for _, k := range keys {
+			n, err := r.partitions(ctx, k.topic)
+			if err != nil {
+				return err
+			}
+			p := messaging.Partition(k.key, n)
+			lanes[k.seq] = p
+			touched[laneID{k.topic, p}] = true
+		}
+		if err := r.st.assignLanes(ctx, lanes); err != nil {
+			return err
+		}
+		for id := range touched {
+			start(id)
+		}
+		if len(keys) < assignBatch {
+			return nil
+		}
+	}
+}
+
+// partitions returns topic's partition count, asking the Publisher the
+// first time. The count is kept for the relay's life: a topic that grows
+// partitions later keeps its old lanes until a restart (the producer's
+// hash changes then too, and so does Kafka's per-key order).
+func (r *Relay) partitions(ctx context.Context, topic string) (int32, error) {
+	r.mu.Lock()
+	n, ok := r.counts[topic]
+	r.mu.Unlock()
+	if ok {
+		return n, nil
+	}
+	mctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
+	defer cancel()
+	n, err := r.pub.Partitions(mctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	if n <= 0 {
+		return 0, fmt.Errorf("topic %s has %d partitions", topic, n)
+	}
+	r.mu.Lock()
+	r.counts[topic] = n
+	r.mu.Unlock()
+	return n, nil
+}
+
+// runLane publishes one lane's rows until ctx ends.
+func (r *Relay) runLane(ctx context.Context, l *lane) {
+	var fails int
+	log := r.log.With("topic", l.id.topic, "partition", l.id.partition)
+	for {
+		limit := r.cfg.Batch
+		if fails > 0 {
+			limit = 1 // probe before resuming full batches
+		}
+		n, err := r.sendLane(ctx, l.id, limit)
+		if ctx.Err() != nil {
+			return
+		}
+		wait, wake := r.cfg.Interval, l.wake
+		switch {
+		case err != nil:
+			fails++
+			r.failures.Add(1)
+			wait, wake = r.backoff(fails), nil
+			log.Warn("outbox relay lane: publish failed, backing off", "err", err, "attempt", fails, "wait", wait)
+		case n == limit: // more may be waiting
+			if fails > 0 {
+				log.Info("outbox relay lane: publishing again", "after_failures", fails)
+				fails = 0
+			}
+			continue
+		default:
+			fails = 0
+		}
+		if !sleep(ctx, wait, wake) {
+			return
+		}
+	}
+}
+
+// sendLane sends up to limit waiting rows of one lane and settles them:
+// the acknowledged prefix marked published, a permanently failed first
+// failure parked. It returns how many rows it read and the transient
+// error that stopped it, if any.
+func (r *Relay) sendLane(ctx context.Context, id laneID, limit int) (int, error) {
+	rows, err := r.st.laneRows(ctx, id, limit)
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	msgs := make([]events.Message, len(rows))
+	for i, row := range rows {
+		msgs[i] = row.msg
+	}
+	sctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
+	errs := r.pub.SendBatch(sctx, msgs)
+	cancel()
+	failed := len(rows)
+	for i := range rows {
+		if i >= len(errs) || errs[i] != nil {
+			failed = i
+			break
+		}
+	}
+	// Acknowledged: record it even if ctx just ended, or the rows would be
+	// sent again after a restart.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	seqs := make([]int64, failed)
+	for i := range failed {
+		seqs[i] = rows[i].seq
+	}
+	if err := r.st.markPublished(mctx, seqs, time.Now()); err != nil {
+		return len(rows), err
+	}
+	r.published.Add(int64(failed))
+	if failed == len(rows) {
+		return len(rows), nil
+	}
+	var sendErr error = errNoOutcome
+	if failed < len(errs) {
+		sendErr = errs[failed]
+	}
+	if !messaging.IsPermanent(sendErr) {
+		return len(rows), sendErr
+	}
+	row := rows[failed]
+	if err := r.st.park(mctx, row, sendErr.Error(), time.Now()); err != nil {
+		return len(rows), err
+	}
+	r.parked.Add(1)
+	r.log.Error("outbox row parked: it cannot be published, its order is FAILED (publish_failed)",
+		"seq", row.seq, "event_id", row.eventID, "order_id", row.orderID, "topic", row.msg.Topic, "partition", id.partition, "err", sendErr)
+	return len(rows), nil
+}
+
+// errNoOutcome stands for the outcome a Publisher did not return.
+var errNoOutcome = fmt.Errorf("publisher returned no outcome for the record")
 
 // backoff returns the wait after the n-th consecutive failure (n >= 1):
 // d = MinBackoff * 2^(n-1) capped at MaxBackoff, jittered uniformly in
@@ -132,40 +430,4 @@ func (r *Relay) backoff(n int) time.Duration {
 		d = r.cfg.MaxBackoff
 	}
 	return d/2 + rand.N(d/2+1)
-}
-
-// drain publishes batches until the outbox is empty or a step fails.
-func (r *Relay) drain(ctx context.Context) error {
-	for {
-		rows, err := r.st.unpublished(ctx, r.cfg.Batch)
-		if err != nil {
-			return err
-		}
-		for _, row := range rows {
-			if err := r.publish(ctx, row); err != nil {
-				return err
-			}
-		}
-		if len(rows) < r.cfg.Batch {
-			return nil
-		}
-	}
-}
-
-func (r *Relay) publish(ctx context.Context, row outboxRow) error {
-	sctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
-	defer cancel()
-	if err := r.pub.Send(sctx, row.msg); err != nil {
-		return err
-	}
-	// Acknowledged: record it even if ctx just ended, or the row would be
-	// sent again after a restart.
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := r.st.markPublished(mctx, row.seq, time.Now()); err != nil {
-		return err
-	}
-	r.published.Add(1)
-	r.log.Debug("outbox row published", "seq", row.seq, "event_id", row.eventID, "topic", row.msg.Topic, "key", row.msg.Key)
-	return nil
 }

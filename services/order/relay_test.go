@@ -2,58 +2,96 @@ package order
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/faultline-harness/faultline/services/events"
+	"github.com/faultline-harness/faultline/services/messaging"
 )
 
-// fakePublisher fails the first `fail` sends, then acknowledges. With hang
-// set it blocks every send until ctx ends. It checks, on each call, that
-// the row being sent is still unpublished in the store.
+// fakePublisher is a Publisher over `partitions` partitions (default 1).
+// Each SendBatch call either fails whole (while fail > 0, decremented per
+// call: "broker down"), or gives each record outcome(m, partition) (nil
+// outcome: acknowledged). With hang set it blocks until ctx ends. It
+// checks, for each record, that its row is still waiting in the store and
+// that the call has a deadline within timeout.
 type fakePublisher struct {
-	t       testing.TB
-	st      *Store
-	timeout time.Duration // expected PublishTimeout
-	hang    bool
-	entered chan struct{} // one value per Send call, best effort
+	t          testing.TB
+	st         *Store
+	timeout    time.Duration // expected PublishTimeout
+	partitions int32
+	hang       bool
+	entered    chan struct{} // one value per SendBatch call, best effort
 
 	mu       sync.Mutex
 	fail     int
-	attempts []string // event IDs, every call
+	outcome  func(m events.Message, partition int32) error
+	attempts []string // event IDs, every record handed over
 	acked    []string // event IDs, acknowledged
+	calls    []int    // records per SendBatch call
 }
 
-func (f *fakePublisher) Send(ctx context.Context, m events.Message) error {
+func (f *fakePublisher) Partitions(context.Context, string) (int32, error) {
+	return max(f.partitions, 1), nil
+}
+
+func (f *fakePublisher) SendBatch(ctx context.Context, ms []events.Message) []error {
 	select {
 	case f.entered <- struct{}{}:
 	default:
 	}
-	id := m.Header(events.HeaderEventID)
 	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > f.timeout {
-		f.t.Errorf("send of %s without a deadline within %v", id, f.timeout)
+		f.t.Errorf("SendBatch without a deadline within %v", f.timeout)
 	}
-	var published string
-	if err := f.st.db.QueryRow(`SELECT COALESCE(published_at, '') FROM outbox WHERE event_id = ?`, id).Scan(&published); err != nil || published != "" {
-		f.t.Errorf("row %s sent while published_at=%q (%v)", id, published, err)
+	for _, m := range ms {
+		id := m.Header(events.HeaderEventID)
+		var published, parked string
+		if err := f.st.db.QueryRow(`SELECT COALESCE(published_at, ''), COALESCE(parked_at, '') FROM outbox WHERE event_id = ?`, id).Scan(&published, &parked); err != nil || published != "" || parked != "" {
+			f.t.Errorf("row %s sent while published_at=%q parked_at=%q (%v)", id, published, parked, err)
+		}
 	}
+	errs := make([]error, len(ms))
 	if f.hang {
 		<-ctx.Done()
-		return ctx.Err()
+		for i := range errs {
+			errs[i] = ctx.Err()
+		}
+		return errs
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.attempts = append(f.attempts, id)
-	if f.fail > 0 {
+	f.calls = append(f.calls, len(ms))
+	failAll := f.fail > 0
+	if failAll {
 		f.fail--
-		return errors.New("broker down")
 	}
-	f.acked = append(f.acked, id)
-	return nil
+	for i, m := range ms {
+		id := m.Header(events.HeaderEventID)
+		f.attempts = append(f.attempts, id)
+		switch {
+		case failAll:
+			errs[i] = errors.New("broker down")
+		case f.outcome != nil:
+			errs[i] = f.outcome(m, messaging.Partition(m.Key, max(f.partitions, 1)))
+		}
+		if errs[i] == nil {
+			f.acked = append(f.acked, id)
+		}
+	}
+	return errs
+}
+
+func (f *fakePublisher) setOutcome(o func(m events.Message, partition int32) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.outcome = o
 }
 
 func (f *fakePublisher) snapshot() (attempts, acked []string) {
@@ -111,7 +149,7 @@ func startRelay(t *testing.T, r *Relay) (cancel func() time.Duration) {
 func TestRelayRetriesUntilPublishedInOrder(t *testing.T) {
 	s := newService(t, Config{Mode: ModeAsync})
 	ids := placeAsyncOrders(t, s, 3)
-	const fails = 4
+	const fails = 4 // SendBatch calls
 	pub := &fakePublisher{t: t, st: s.Store(), timeout: time.Second, fail: fails, entered: make(chan struct{}, 1)}
 	r := NewRelay(s.Store(), pub, RelayConfig{Batch: 2, PublishTimeout: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond}, testLogger(t))
 	startRelay(t, r)
@@ -124,10 +162,14 @@ func TestRelayRetriesUntilPublishedInOrder(t *testing.T) {
 	if fmt.Sprint(acked) != fmt.Sprint(ids) {
 		t.Fatalf("acked %v, want each once in order %v", acked, ids)
 	}
-	// The first row is retried until it succeeds; later rows wait for it.
-	want := append(make([]string, 0), ids[0], ids[0], ids[0], ids[0], ids[0], ids[1], ids[2])
+	// A full batch fails, then the lane probes with the first row alone
+	// until it succeeds; later rows wait for it, then go in a full batch.
+	want := []string{ids[0], ids[1], ids[0], ids[0], ids[0], ids[0], ids[1], ids[2]}
 	if fmt.Sprint(attempts) != fmt.Sprint(want) {
 		t.Fatalf("attempts %v, want %v", attempts, want)
+	}
+	if r.Parked() != 0 || r.Failures() != fails {
+		t.Fatalf("parked %d, failures %d; want 0 and %d (transient errors never park)", r.Parked(), r.Failures(), fails)
 	}
 	// Nothing is sent again once published.
 	r.Wake()
@@ -158,7 +200,7 @@ func TestRelayReturnsOnCancelWhilePublisherHangs(t *testing.T) {
 
 func TestRelayBackoffBounds(t *testing.T) {
 	r := NewRelay(nil, nil, RelayConfig{}, nil)
-	for n, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 5: 1600 * time.Millisecond, 6: 2 * time.Second, 100: 2 * time.Second} {
+	for n, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 4: 800 * time.Millisecond, 5: time.Second, 100: time.Second} {
 		for range 50 {
 			if d := r.backoff(n); d < want/2 || d > want {
 				t.Fatalf("backoff(%d) = %v, want in [%v, %v]", n, d, want/2, want)
@@ -191,5 +233,223 @@ func TestRestartKeepsPendingOrdersAndOutbox(t *testing.T) {
 	eventually(t, 5*time.Second, func() (bool, string) { return r.Published() == 3, fmt.Sprintf("published %d/3", r.Published()) })
 	if _, acked := pub.snapshot(); acked[0] != ids[0] || acked[1] != ids[1] {
 		t.Fatalf("acked %v, want %v first", acked, ids)
+	}
+}
+
+// partitionOf returns the partition each event ID's row hashes to among n.
+func partitionOf(t *testing.T, st *Store, n int32) map[string]int32 {
+	t.Helper()
+	rows, err := st.db.Query(`SELECT event_id, key FROM outbox`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]int32{}
+	for rows.Next() {
+		var id, key string
+		if err := rows.Scan(&id, &key); err != nil {
+			t.Fatal(err)
+		}
+		out[id] = messaging.Partition(key, n)
+	}
+	return out
+}
+
+// TestRelayStalledPartitionHoldsOnlyItsKeys: one partition of four fails
+// every send; the rows of the other three are all published, in order per
+// partition, while that partition's rows wait; once it heals they follow.
+func TestRelayStalledPartitionHoldsOnlyItsKeys(t *testing.T) {
+	s := newService(t, Config{Mode: ModeAsync})
+	ids := placeAsyncOrders(t, s, 200)
+	const parts, stalled = 4, int32(2)
+	part := partitionOf(t, s.Store(), parts)
+	var healthy []string
+	for _, id := range ids {
+		if part[id] != stalled {
+			healthy = append(healthy, id)
+		}
+	}
+	if len(healthy) == len(ids) || len(healthy) == 0 {
+		t.Fatalf("%d of %d rows on healthy partitions: the test needs both kinds", len(healthy), len(ids))
+	}
+	pub := &fakePublisher{t: t, st: s.Store(), timeout: time.Second, partitions: parts, entered: make(chan struct{}, 1)}
+	pub.setOutcome(func(_ events.Message, p int32) error {
+		if p == stalled {
+			return errors.New("NOT_LEADER_OR_FOLLOWER")
+		}
+		return nil
+	})
+	r := NewRelay(s.Store(), pub, RelayConfig{Batch: 16, PublishTimeout: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, testLogger(t))
+	startRelay(t, r)
+
+	eventually(t, 10*time.Second, func() (bool, string) {
+		return r.Published() == int64(len(healthy)), fmt.Sprintf("published %d/%d healthy rows", r.Published(), len(healthy))
+	})
+	eventually(t, 5*time.Second, func() (bool, string) {
+		return r.Failures() >= 3, fmt.Sprintf("the stalled lane failed %d/3 times", r.Failures())
+	})
+	if n, _ := s.Store().OutboxBacklog(context.Background()); n != len(ids)-len(healthy) || r.Parked() != 0 || r.Lanes() != parts {
+		t.Fatalf("backlog %d, parked %d, lanes %d; want the %d stalled rows waiting, none parked, %d lanes", n, r.Parked(), r.Lanes(), len(ids)-len(healthy), parts)
+	}
+	pub.setOutcome(nil)
+	eventually(t, 10*time.Second, func() (bool, string) {
+		return r.Published() == int64(len(ids)), fmt.Sprintf("published %d/%d after the partition healed", r.Published(), len(ids))
+	})
+	// Per partition, acknowledgements follow outbox order.
+	_, acked := pub.snapshot()
+	if len(acked) != len(ids) {
+		t.Fatalf("%d acknowledgements for %d rows: %v", len(acked), len(ids), acked)
+	}
+	pos := map[string]int{}
+	for i, id := range ids {
+		pos[id] = i
+	}
+	last := map[int32]int{}
+	for _, id := range acked {
+		if p, ok := last[part[id]]; ok && pos[id] < p {
+			t.Fatalf("partition %d: row %d acknowledged after row %d", part[id], pos[id], p)
+		}
+		last[part[id]] = pos[id]
+	}
+}
+
+// TestRelayBatchesAndStopsAtFirstFailure: a lane hands Batch rows to one
+// SendBatch call; when a record in the middle fails, the rows before it
+// are marked, the failed one and every later one (acknowledged or not)
+// are sent again.
+func TestRelayBatchesAndStopsAtFirstFailure(t *testing.T) {
+	s := newService(t, Config{Mode: ModeAsync})
+	ids := placeAsyncOrders(t, s, 10)
+	var once sync.Once
+	pub := &fakePublisher{t: t, st: s.Store(), timeout: time.Second, entered: make(chan struct{}, 1)}
+	pub.setOutcome(func(m events.Message, _ int32) error {
+		var err error
+		if m.Header(events.HeaderEventID) == ids[3] {
+			once.Do(func() { err = errors.New("request timed out") })
+		}
+		return err
+	})
+	r := NewRelay(s.Store(), pub, RelayConfig{Batch: 8, PublishTimeout: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}, testLogger(t))
+	startRelay(t, r)
+	eventually(t, 5*time.Second, func() (bool, string) {
+		return r.Published() == 10, fmt.Sprintf("published %d/10", r.Published())
+	})
+	attempts, _ := pub.snapshot()
+	pub.mu.Lock()
+	calls := append([]int(nil), pub.calls...)
+	pub.mu.Unlock()
+	// 8 rows in flight, row 3 fails: rows 0-2 marked; probe row 3 alone,
+	// then rows 4-9 (4-7 were acknowledged but not marked: sent again).
+	if fmt.Sprint(calls) != fmt.Sprint([]int{8, 1, 6}) {
+		t.Fatalf("SendBatch sizes %v, want [8 1 6]", calls)
+	}
+	want := append(append(append([]string{}, ids[:8]...), ids[3]), ids[4:]...)
+	if fmt.Sprint(attempts) != fmt.Sprint(want) {
+		t.Fatalf("attempts %v, want %v", attempts, want)
+	}
+}
+
+// TestRelayParksPermanentFailure: a record the publisher refuses for good
+// is parked with its reason, its order is FAILED (publish_failed) on
+// GET /orders/{id}, /stats and GET /outbox/parked show it, it is never
+// sent again, and every other row is published.
+func TestRelayParksPermanentFailure(t *testing.T) {
+	s := newService(t, Config{Mode: ModeAsync})
+	ids := placeAsyncOrders(t, s, 50)
+	rows, err := s.Store().unpublished(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poison := rows[17]
+	pub := &fakePublisher{t: t, st: s.Store(), timeout: time.Second, partitions: 3, entered: make(chan struct{}, 1)}
+	pub.setOutcome(func(m events.Message, _ int32) error {
+		if m.Key == poison.msg.Key {
+			return fmt.Errorf("produce to %s: %w", m.Topic, messaging.ErrTooLarge)
+		}
+		return nil
+	})
+	r := NewRelay(s.Store(), pub, RelayConfig{Batch: 4, PublishTimeout: time.Second}, testLogger(t))
+	startRelay(t, r)
+	eventually(t, 5*time.Second, func() (bool, string) {
+		return r.Published() == 49 && r.Parked() == 1, fmt.Sprintf("published %d/49, parked %d/1", r.Published(), r.Parked())
+	})
+	if r.Failures() != 0 {
+		t.Fatalf("%d lane failures: a permanent error must park, not back off", r.Failures())
+	}
+
+	o := do(t, s.Handler(), http.MethodGet, "/orders/"+poison.orderID, nil, nil).order(t)
+	if o.Status != StatusFailed || o.Reason != ReasonPublishFailed {
+		t.Fatalf("order of the parked row: %s %q, want FAILED %q", o.Status, o.Reason, ReasonPublishFailed)
+	}
+	var stats struct {
+		Orders  map[Status]int `json:"orders"`
+		Backlog int            `json:"outbox_backlog"`
+		Parked  int            `json:"outbox_parked"`
+	}
+	res := do(t, s.Handler(), http.MethodGet, "/stats", nil, nil)
+	if err := json.Unmarshal(res.body, &stats); err != nil {
+		t.Fatalf("stats %s: %v", res.body, err)
+	}
+	if stats.Backlog != 0 || stats.Parked != 1 || stats.Orders[StatusFailed] != 1 || stats.Orders[StatusPending] != 49 || !strings.Contains(string(res.body), `"outbox_lanes":0`) {
+		t.Fatalf("stats %s: want backlog 0, parked 1, 1 FAILED, 49 PENDING, outbox_lanes 0 (the service's own relay is not running)", res.body)
+	}
+	if r.Lanes() != 3 {
+		t.Fatalf("%d lanes, want 3 (50 keys over 3 partitions)", r.Lanes())
+	}
+	var parked []ParkedRow
+	res = do(t, s.Handler(), http.MethodGet, "/outbox/parked", nil, nil)
+	if err := json.Unmarshal(res.body, &parked); err != nil || res.status != http.StatusOK {
+		t.Fatalf("GET /outbox/parked: %d %s: %v", res.status, res.body, err)
+	}
+	if len(parked) != 1 || parked[0].EventID != poison.eventID || parked[0].OrderID != poison.orderID ||
+		!strings.Contains(parked[0].Reason, messaging.ErrTooLarge.Error()) || parked[0].ParkedAt.IsZero() || parked[0].Bytes != len(poison.msg.Value) {
+		t.Fatalf("parked rows %s, want the one of order %s with its reason", res.body, poison.orderID)
+	}
+	if res := do(t, s.Handler(), http.MethodGet, "/outbox/parked?limit=0", nil, nil); res.status != http.StatusBadRequest || res.errCode(t) != "invalid_request" {
+		t.Fatalf("limit=0: %d %s, want 400 invalid_request", res.status, res.body)
+	}
+
+	// Never re-driven: later wakes do not send it again.
+	r.Wake()
+	time.Sleep(50 * time.Millisecond) // a "never happens" window, not a wait for a condition
+	attempts, acked := pub.snapshot()
+	n := 0
+	for _, id := range attempts {
+		if id == poison.eventID {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("the parked row was sent %d times, want once", n)
+	}
+	seen := map[string]bool{}
+	for _, id := range acked {
+		seen[id] = true
+	}
+	for _, id := range ids {
+		if id != poison.eventID && !seen[id] {
+			t.Fatalf("row %s never acknowledged", id)
+		}
+	}
+}
+
+// TestRelayConfigCheck: negative settings and a max backoff below the
+// min are refused by New with the field named.
+func TestRelayConfigCheck(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{RelayBatch: -5}, "relay batch -5"},
+		{Config{RelayInterval: -time.Second}, "relay interval"},
+		{Config{PublishTimeout: -time.Second}, "publish timeout"},
+		{Config{RelayMinBackoff: -time.Millisecond}, "min backoff"},
+		{Config{RelayMaxBackoff: -time.Millisecond}, "max backoff"},
+		{Config{RelayMinBackoff: time.Second, RelayMaxBackoff: time.Millisecond}, "below the min backoff"},
+	} {
+		tc.cfg.Mode, tc.cfg.Kafka.Brokers, tc.cfg.DBPath = ModeAsync, []string{"127.0.0.1:1"}, filepath.Join(t.TempDir(), "o.db")
+		if _, err := New(tc.cfg, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%+v) = %v, want an error naming %q", tc.cfg, err, tc.want)
+		}
 	}
 }

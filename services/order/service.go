@@ -54,8 +54,10 @@ type Config struct {
 	Kafka            messaging.Config // async mode: Brokers required
 	Group            string           // consumer group for stock outcomes, default "order-service"
 	RelayInterval    time.Duration    // outbox poll interval, default 50ms (the relay is also woken on each insert)
-	RelayBatch       int              // outbox rows per read, default 100
-	PublishTimeout   time.Duration    // deadline per outbox publish, default 5s
+	RelayBatch       int              // outbox rows per lane send (one SendBatch, one marking transaction), default 256
+	PublishTimeout   time.Duration    // deadline per outbox SendBatch, default 5s
+	RelayMinBackoff  time.Duration    // a relay lane's first wait after a transient failure, default 100ms
+	RelayMaxBackoff  time.Duration    // cap of a lane's doubling backoff, default 1s
 	ShutdownGrace    time.Duration    // HTTP graceful shutdown, default 10s
 	// Resilience switches sync mode's mitigations around the inventory
 	// calls (circuit breaker, bulkhead, retry budget); the zero value has
@@ -94,7 +96,7 @@ func (c Config) withDefaults() Config {
 		c.Group = "order-service"
 	}
 	if c.RelayBatch <= 0 {
-		c.RelayBatch = 100
+		c.RelayBatch = DefaultRelayBatch
 	}
 	if c.Kafka.ClientID == "" {
 		c.Kafka.ClientID = "order-service"
@@ -102,6 +104,8 @@ func (c Config) withDefaults() Config {
 	def(&c.InventoryTimeout, 500*time.Millisecond)
 	def(&c.RelayInterval, 50*time.Millisecond)
 	def(&c.PublishTimeout, 5*time.Second)
+	def(&c.RelayMinBackoff, DefaultRelayMinBackoff)
+	def(&c.RelayMaxBackoff, max(DefaultRelayMaxBackoff, c.RelayMinBackoff))
 	def(&c.ShutdownGrace, 10*time.Second)
 	return c
 }
@@ -168,13 +172,23 @@ type Service struct {
 	closeErr error
 }
 
+// relayConfig is the relay's part of c.
+func (c Config) relayConfig() RelayConfig {
+	return RelayConfig{Interval: c.RelayInterval, Batch: c.RelayBatch, PublishTimeout: c.PublishTimeout,
+		MinBackoff: c.RelayMinBackoff, MaxBackoff: c.RelayMaxBackoff}
+}
+
 // New validates cfg, opens (or creates) the SQLite database and builds the
 // service. It does not connect to Kafka: in async mode the producer and
 // the consumer connect in Run and keep retrying while the broker is down,
 // so orders are accepted into the outbox meanwhile. It fails on an unknown
-// mode, on async mode without Kafka brokers, or when the database cannot
-// be opened. log may be nil.
+// mode, on async mode without Kafka brokers, on invalid relay settings
+// (RelayConfig.Check: negative values, max backoff below min), or when the
+// database cannot be opened. log may be nil.
 func New(cfg Config, log *slog.Logger) (*Service, error) {
+	if err := cfg.relayConfig().Check(); err != nil {
+		return nil, fmt.Errorf("order config: %w", err)
+	}
 	cfg = cfg.withDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -203,7 +217,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		}
 	} else {
 		s.pub = &kafkaPublisher{cfg: cfg.Kafka}
-		s.relay = NewRelay(st, s.pub, RelayConfig{Interval: cfg.RelayInterval, Batch: cfg.RelayBatch, PublishTimeout: cfg.PublishTimeout}, log)
+		s.relay = NewRelay(st, s.pub, cfg.relayConfig(), log)
 	}
 	s.handler = s.routes()
 	if cfg.MaxConcurrentRequests > 0 {
@@ -280,65 +294,108 @@ func (s *Service) failInterrupted(ctx context.Context) error {
 }
 
 // kafkaPublisher is the relay's Publisher in async mode. It connects the
-// producer on first use and again after a failed connect, so the service
-// starts, and fills its outbox, while Kafka is down.
+// producer and the metadata client on first use and again after a failed
+// connect, so the service starts, and fills its outbox, while Kafka is
+// down.
 type kafkaPublisher struct {
 	cfg    messaging.Config
 	mu     sync.Mutex
 	p      *messaging.Producer
+	md     *messaging.Metadata
 	closed bool
 }
 
-// producer returns the connected producer, connecting if needed. A connect
-// attempt is bounded by the Kafka dial/read timeouts.
-func (k *kafkaPublisher) producer() (*messaging.Producer, error) {
+// connect returns the connected producer and metadata client, connecting
+// what is missing. A connect attempt is bounded by the Kafka dial/read
+// timeouts.
+func (k *kafkaPublisher) connect() (*messaging.Producer, *messaging.Metadata, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {
-		return nil, messaging.ErrClosed
+		return nil, nil, messaging.ErrClosed
 	}
 	if k.p == nil {
 		p, err := messaging.NewProducer(k.cfg)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		k.p = p
 	}
-	return k.p, nil
+	if k.md == nil {
+		md, err := messaging.NewMetadata(k.cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		k.md = md
+	}
+	return k.p, k.md, nil
 }
 
-// producerCtx is producer but returns ctx.Err() when ctx ends first (the
+// connectCtx is connect but returns ctx.Err() when ctx ends first (the
 // connect attempt then finishes in the background and is kept).
-func (k *kafkaPublisher) producerCtx(ctx context.Context) (*messaging.Producer, error) {
+func (k *kafkaPublisher) connectCtx(ctx context.Context) (*messaging.Producer, *messaging.Metadata, error) {
 	type result struct {
 		p   *messaging.Producer
+		md  *messaging.Metadata
 		err error
 	}
 	ch := make(chan result, 1)
-	go func() { p, err := k.producer(); ch <- result{p, err} }()
+	go func() { p, md, err := k.connect(); ch <- result{p, md, err} }()
 	select {
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	case r := <-ch:
-		return r.p, r.err
+		return r.p, r.md, r.err
 	}
 }
 
-// Send implements Publisher.
-func (k *kafkaPublisher) Send(ctx context.Context, m events.Message) error {
-	p, err := k.producerCtx(ctx)
+// producerCtx returns the connected producer (see connectCtx).
+func (k *kafkaPublisher) producerCtx(ctx context.Context) (*messaging.Producer, error) {
+	p, _, err := k.connectCtx(ctx)
+	return p, err
+}
+
+// SendBatch implements Publisher with Producer.SendBatch.
+func (k *kafkaPublisher) SendBatch(ctx context.Context, ms []events.Message) []error {
+	p, _, err := k.connectCtx(ctx)
 	if err != nil {
-		return err
+		errs := make([]error, len(ms))
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
 	}
-	return p.Send(ctx, m)
+	return sendBatchShim(ctx, p, ms)
+}
+
+// Partitions implements Publisher with Metadata.Partitions.
+func (k *kafkaPublisher) Partitions(ctx context.Context, topic string) (int32, error) {
+	_, md, err := k.connectCtx(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return md.Partitions(topic)
 }
 
 func (k *kafkaPublisher) Close() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.closed = true
-	if k.p != nil {
-		return k.p.Close()
+	var errs []error
+	if k.md != nil {
+		errs = append(errs, k.md.Close())
 	}
-	return nil
+	if k.p != nil {
+		errs = append(errs, k.p.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// sendBatchShim: TEMPORARY until Producer.SendBatch lands on main.
+func sendBatchShim(ctx context.Context, p *messaging.Producer, ms []events.Message) []error {
+	errs := make([]error, len(ms))
+	for i, m := range ms {
+		errs[i] = p.Send(ctx, m)
+	}
+	return errs
 }

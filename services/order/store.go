@@ -25,10 +25,12 @@ type Store struct {
 }
 
 // Stats is a snapshot of the store: order counts per status (every status
-// present, zero included) and the number of unpublished outbox rows.
+// present, zero included), the outbox rows waiting to be published
+// (parked rows excluded) and the parked ones.
 type Stats struct {
 	ByStatus      map[Status]int `json:"orders"`
 	OutboxBacklog int            `json:"outbox_backlog"`
+	OutboxParked  int            `json:"outbox_parked"`
 }
 
 // response is the HTTP answer recorded with an order created under an
@@ -43,8 +45,34 @@ type response struct {
 type outboxRow struct {
 	seq     int64
 	eventID string
+	orderID string
 	msg     events.Message
 }
+
+// ParkedRow is an outbox row set aside after a permanent publish failure
+// (messaging.IsPermanent): never re-driven automatically; its order is
+// FAILED with reason publish_failed. JSON, as GET /outbox/parked lists it:
+//
+//	{"seq":12,"event_id":"…","order_id":"…","topic":"order-placed","key":"…",
+//	 "bytes":1048700,"reason":"produce to order-placed: …",
+//	 "created_at":"2026-12-03T08:00:00Z","parked_at":"…"}
+//
+// Bytes is the record value's size. Times are UTC.
+type ParkedRow struct {
+	Seq       int64     `json:"seq"`
+	EventID   string    `json:"event_id"`
+	OrderID   string    `json:"order_id"`
+	Topic     string    `json:"topic"`
+	Key       string    `json:"key"`
+	Bytes     int       `json:"bytes"`
+	Reason    string    `json:"reason"`
+	CreatedAt time.Time `json:"created_at"`
+	ParkedAt  time.Time `json:"parked_at"`
+}
+
+// ReasonPublishFailed is the reason of an async order whose order-placed
+// record was parked (its status is FAILED).
+const ReasonPublishFailed = "publish_failed"
 
 const schema = `
 CREATE TABLE IF NOT EXISTS orders (
@@ -75,6 +103,25 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox(seq) WHERE published_at IS NULL;
 `
 
+// outboxColumns are added to an outbox created before the relay had lanes
+// and parking (ALTER TABLE on open):
+//   - lane: the partition the row's key hashes to (messaging.Partition),
+//     set by the relay the first time it sees the row; NULL until then;
+//   - parked_at, park_reason: set when the row is parked.
+var outboxColumns = []struct{ name, decl string }{
+	{"lane", "INTEGER"},
+	{"parked_at", "TEXT"},
+	{"park_reason", "TEXT"},
+}
+
+// laneIndexes serve the relay: new rows to assign a lane to, and each
+// lane's pending rows in order.
+const laneIndexes = `
+CREATE INDEX IF NOT EXISTS outbox_unassigned ON outbox(seq) WHERE lane IS NULL AND published_at IS NULL AND parked_at IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_lane ON outbox(topic, lane, seq) WHERE published_at IS NULL AND parked_at IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_parked ON outbox(seq) WHERE parked_at IS NOT NULL;
+`
+
 // OpenStore opens or creates the database at path and its tables.
 func OpenStore(ctx context.Context, path string) (*Store, error) {
 	q := url.Values{}
@@ -92,7 +139,41 @@ func OpenStore(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("create order schema in %s: %w", path, err)
 	}
+	if err := migrateOutbox(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate order schema in %s: %w", path, err)
+	}
 	return &Store{db: db}, nil
+}
+
+// migrateOutbox adds the outboxColumns an older database lacks, then the
+// lane indexes.
+func migrateOutbox(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_info('outbox')`)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		have[name] = true
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	for _, c := range outboxColumns {
+		if !have[c.name] {
+			if _, err := db.ExecContext(ctx, `ALTER TABLE outbox ADD COLUMN `+c.name+` `+c.decl); err != nil {
+				return err
+			}
+		}
+	}
+	_, err = db.ExecContext(ctx, laneIndexes)
+	return err
 }
 
 // Close closes the database.
@@ -152,14 +233,20 @@ func (st *Store) Stats(ctx context.Context) (Stats, error) {
 		return Stats{}, fmt.Errorf("count orders: %w", err)
 	}
 	rows.Close()
-	s.OutboxBacklog, err = st.OutboxBacklog(ctx)
-	return s, err
+	if s.OutboxBacklog, err = st.OutboxBacklog(ctx); err != nil {
+		return Stats{}, err
+	}
+	if err := st.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE parked_at IS NOT NULL`).Scan(&s.OutboxParked); err != nil {
+		return Stats{}, fmt.Errorf("count parked outbox rows: %w", err)
+	}
+	return s, nil
 }
 
-// OutboxBacklog returns the number of outbox rows not yet published.
+// OutboxBacklog returns the number of outbox rows waiting to be published
+// (neither published nor parked).
 func (st *Store) OutboxBacklog(ctx context.Context) (int, error) {
 	var n int
-	if err := st.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE published_at IS NULL`).Scan(&n); err != nil {
+	if err := st.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count outbox backlog: %w", err)
 	}
 	return n, nil
@@ -264,18 +351,15 @@ func (st *Store) pendingSync(ctx context.Context) ([]Order, error) {
 	return out, rows.Err()
 }
 
-// unpublished returns up to limit unpublished outbox rows, oldest first.
-func (st *Store) unpublished(ctx context.Context, limit int) ([]outboxRow, error) {
-	rows, err := st.db.QueryContext(ctx, `SELECT seq, event_id, topic, key, value, headers FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read outbox: %w", err)
-	}
+const outboxRowCols = `seq, event_id, order_id, topic, key, value, headers`
+
+func scanOutboxRows(rows *sql.Rows) ([]outboxRow, error) {
 	defer rows.Close()
 	var out []outboxRow
 	for rows.Next() {
 		var r outboxRow
 		var headers string
-		if err := rows.Scan(&r.seq, &r.eventID, &r.msg.Topic, &r.msg.Key, &r.msg.Value, &headers); err != nil {
+		if err := rows.Scan(&r.seq, &r.eventID, &r.orderID, &r.msg.Topic, &r.msg.Key, &r.msg.Value, &headers); err != nil {
 			return nil, fmt.Errorf("read outbox: %w", err)
 		}
 		if err := json.Unmarshal([]byte(headers), &r.msg.Headers); err != nil {
@@ -286,10 +370,166 @@ func (st *Store) unpublished(ctx context.Context, limit int) ([]outboxRow, error
 	return out, rows.Err()
 }
 
-// markPublished records that the broker acknowledged outbox row seq.
-func (st *Store) markPublished(ctx context.Context, seq int64, now time.Time) error {
-	if _, err := st.db.ExecContext(ctx, `UPDATE outbox SET published_at = ? WHERE seq = ?`, ts(now), seq); err != nil {
-		return fmt.Errorf("mark outbox row %d published: %w", seq, err)
+// unpublished returns up to limit outbox rows waiting to be published
+// (neither published nor parked), oldest first.
+func (st *Store) unpublished(ctx context.Context, limit int) ([]outboxRow, error) {
+	rows, err := st.db.QueryContext(ctx, `SELECT `+outboxRowCols+` FROM outbox WHERE published_at IS NULL AND parked_at IS NULL ORDER BY seq LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	return scanOutboxRows(rows)
+}
+
+// laneKey is a waiting row without a lane yet: what the relay needs to
+// compute its partition.
+type laneKey struct {
+	seq   int64
+	topic string
+	key   string
+}
+
+// unassigned returns up to limit waiting rows that have no lane yet,
+// oldest first.
+func (st *Store) unassigned(ctx context.Context, limit int) ([]laneKey, error) {
+	rows, err := st.db.QueryContext(ctx, `SELECT seq, topic, key FROM outbox WHERE lane IS NULL AND published_at IS NULL AND parked_at IS NULL ORDER BY seq LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox rows without a lane: %w", err)
+	}
+	defer rows.Close()
+	var out []laneKey
+	for rows.Next() {
+		var k laneKey
+		if err := rows.Scan(&k.seq, &k.topic, &k.key); err != nil {
+			return nil, fmt.Errorf("read outbox rows without a lane: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// assignLanes sets the lane (partition) of each row in lanes (seq ->
+// partition), in one transaction.
+func (st *Store) assignLanes(ctx context.Context, lanes map[int64]int32) error {
+	tx, err := st.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("assign outbox lanes: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	stmt, err := tx.PrepareContext(ctx, `UPDATE outbox SET lane = ? WHERE seq = ?`)
+	if err != nil {
+		return fmt.Errorf("assign outbox lanes: %w", err)
+	}
+	defer stmt.Close()
+	for seq, p := range lanes {
+		if _, err := stmt.ExecContext(ctx, p, seq); err != nil {
+			return fmt.Errorf("assign outbox row %d to lane %d: %w", seq, p, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("assign outbox lanes: commit: %w", err)
 	}
 	return nil
+}
+
+// pendingLanes returns the (topic, lane) pairs that have waiting rows.
+func (st *Store) pendingLanes(ctx context.Context) ([]laneID, error) {
+	rows, err := st.db.QueryContext(ctx, `SELECT DISTINCT topic, lane FROM outbox WHERE lane IS NOT NULL AND published_at IS NULL AND parked_at IS NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("list outbox lanes: %w", err)
+	}
+	defer rows.Close()
+	var out []laneID
+	for rows.Next() {
+		var id laneID
+		if err := rows.Scan(&id.topic, &id.partition); err != nil {
+			return nil, fmt.Errorf("list outbox lanes: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// laneRows returns up to limit waiting rows of one lane, oldest first.
+func (st *Store) laneRows(ctx context.Context, id laneID, limit int) ([]outboxRow, error) {
+	rows, err := st.db.QueryContext(ctx, `SELECT `+outboxRowCols+` FROM outbox WHERE topic = ? AND lane = ? AND published_at IS NULL AND parked_at IS NULL ORDER BY seq LIMIT ?`,
+		id.topic, id.partition, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox lane %s/%d: %w", id.topic, id.partition, err)
+	}
+	return scanOutboxRows(rows)
+}
+
+// markPublished records, in one transaction, that the broker acknowledged
+// the outbox rows seqs.
+func (st *Store) markPublished(ctx context.Context, seqs []int64, now time.Time) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	tx, err := st.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("mark outbox rows published: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	stmt, err := tx.PrepareContext(ctx, `UPDATE outbox SET published_at = ? WHERE seq = ?`)
+	if err != nil {
+		return fmt.Errorf("mark outbox rows published: %w", err)
+	}
+	defer stmt.Close()
+	at := ts(now)
+	for _, seq := range seqs {
+		if _, err := stmt.ExecContext(ctx, at, seq); err != nil {
+			return fmt.Errorf("mark outbox row %d published: %w", seq, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("mark outbox rows published: commit: %w", err)
+	}
+	return nil
+}
+
+// park sets outbox row r aside with reason and moves its order, if still
+// PENDING, to FAILED with reason publish_failed, in one transaction.
+func (st *Store) park(ctx context.Context, r outboxRow, reason string, now time.Time) error {
+	tx, err := st.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("park outbox row %d: begin: %w", r.seq, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET parked_at = ?, park_reason = ? WHERE seq = ?`, ts(now), reason, r.seq); err != nil {
+		return fmt.Errorf("park outbox row %d: %w", r.seq, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, reason = ?, updated_at = ? WHERE id = ? AND status = ?`,
+		StatusFailed, ReasonPublishFailed, ts(now), r.orderID, StatusPending); err != nil {
+		return fmt.Errorf("fail order %s of parked outbox row %d: %w", r.orderID, r.seq, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("park outbox row %d: commit: %w", r.seq, err)
+	}
+	return nil
+}
+
+// Parked lists up to limit parked outbox rows, oldest first.
+func (st *Store) Parked(ctx context.Context, limit int) ([]ParkedRow, error) {
+	rows, err := st.db.QueryContext(ctx, `SELECT seq, event_id, order_id, topic, key, length(value), COALESCE(park_reason, ''), created_at, parked_at
+		FROM outbox WHERE parked_at IS NOT NULL ORDER BY seq LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list parked outbox rows: %w", err)
+	}
+	defer rows.Close()
+	out := []ParkedRow{}
+	for rows.Next() {
+		var p ParkedRow
+		var created, parked string
+		if err := rows.Scan(&p.Seq, &p.EventID, &p.OrderID, &p.Topic, &p.Key, &p.Bytes, &p.Reason, &created, &parked); err != nil {
+			return nil, fmt.Errorf("list parked outbox rows: %w", err)
+		}
+		if p.CreatedAt, err = parseTS(created); err == nil {
+			p.ParkedAt, err = parseTS(parked)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list parked outbox rows: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
