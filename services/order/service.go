@@ -365,7 +365,7 @@ func (k *kafkaPublisher) SendBatch(ctx context.Context, ms []events.Message) []e
 		}
 		return errs
 	}
-	return sendBatchShim(ctx, p, ms)
+	return p.SendBatch(ctx, ms)
 }
 
 // Partitions implements Publisher with Metadata.Partitions.
@@ -389,13 +389,4 @@ func (k *kafkaPublisher) Close() error {
 		errs = append(errs, k.p.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// sendBatchShim: TEMPORARY until Producer.SendBatch lands on main.
-func sendBatchShim(ctx context.Context, p *messaging.Producer, ms []events.Message) []error {
-	errs := make([]error, len(ms))
-	for i, m := range ms {
-		errs[i] = p.Send(ctx, m)
-	}
-	return errs
 }
