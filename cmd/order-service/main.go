@@ -11,9 +11,11 @@
 //	-kafka-brokers      KAFKA_BROKERS           comma-separated host:port (async mode)
 //	-kafka-route        KAFKA_ROUTE             advertised=dial,… (Toxiproxy routing, messaging.Config.Route)
 //	-group              ORDER_GROUP             order-service
-//	-relay-interval     ORDER_RELAY_INTERVAL    50ms
-//	-relay-batch        ORDER_RELAY_BATCH       100
-//	-publish-timeout    ORDER_PUBLISH_TIMEOUT   5s
+//	-relay-interval     ORDER_RELAY_INTERVAL    50ms (poll interval of new rows and idle lanes)
+//	-relay-batch        ORDER_RELAY_BATCH       256 (rows per lane send and per marking transaction, >= 1)
+//	-relay-min-backoff  ORDER_RELAY_MIN_BACKOFF 100ms (a lane's first wait after a transient failure)
+//	-relay-max-backoff  ORDER_RELAY_MAX_BACKOFF 1s (cap of a lane's doubling backoff, >= min)
+//	-publish-timeout    ORDER_PUBLISH_TIMEOUT   5s (deadline of each lane send)
 //	-shutdown-grace     ORDER_SHUTDOWN_GRACE    10s
 //	-max-concurrent-requests ORDER_MAX_CONCURRENT_REQUESTS 0 (no cap; a worker-pool model)
 //
@@ -31,6 +33,9 @@
 //	-retry-budget             ORDER_RETRY_BUDGET             0.1 (retries per first attempt)
 //	-retry-budget-burst       ORDER_RETRY_BUDGET_BURST       10
 //	-log-level          LOG_LEVEL               info (debug|info|warn|error)
+//
+// Invalid values (a relay batch below 1, a duration <= 0, a max backoff
+// below the min) exit 2 with the setting named.
 //
 // It logs JSON to stderr and stops gracefully on SIGINT or SIGTERM.
 package main
@@ -158,9 +163,11 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (orde
 		brokers    = str("kafka-brokers", "KAFKA_BROKERS", "", "comma-separated Kafka brokers (async mode)")
 		route      = str("kafka-route", "KAFKA_ROUTE", "", "broker address rewrites advertised=dial,… (e.g. through Toxiproxy)")
 		group      = str("group", "ORDER_GROUP", "order-service", "consumer group for stock outcomes")
-		relayEvery = dur("relay-interval", "ORDER_RELAY_INTERVAL", 50*time.Millisecond, "outbox poll interval")
-		relayBatch = num("relay-batch", "ORDER_RELAY_BATCH", 100, "outbox rows per read")
-		pubTimeout = dur("publish-timeout", "ORDER_PUBLISH_TIMEOUT", 5*time.Second, "deadline of each outbox publish")
+		relayEvery = dur("relay-interval", "ORDER_RELAY_INTERVAL", 50*time.Millisecond, "outbox poll interval (new rows, idle lanes)")
+		relayBatch = num("relay-batch", "ORDER_RELAY_BATCH", order.DefaultRelayBatch, "outbox rows per lane send and per marking transaction")
+		relayMinBo = dur("relay-min-backoff", "ORDER_RELAY_MIN_BACKOFF", order.DefaultRelayMinBackoff, "a relay lane's first wait after a transient publish failure")
+		relayMaxBo = dur("relay-max-backoff", "ORDER_RELAY_MAX_BACKOFF", order.DefaultRelayMaxBackoff, "cap of a relay lane's doubling backoff")
+		pubTimeout = dur("publish-timeout", "ORDER_PUBLISH_TIMEOUT", 5*time.Second, "deadline of each outbox lane send")
 		grace      = dur("shutdown-grace", "ORDER_SHUTDOWN_GRACE", 10*time.Second, "graceful shutdown time")
 		logLevel   = str("log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
 		maxReqs    = num("max-concurrent-requests", "ORDER_MAX_CONCURRENT_REQUESTS", 0, "requests served at once, the rest wait (a worker-pool model); 0: no cap")
@@ -185,6 +192,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (orde
 	if fs.NArg() > 0 {
 		return order.Config{}, 0, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	if err := checkRelay(*relayEvery, *relayBatch, *relayMinBo, *relayMaxBo, *pubTimeout); err != nil {
+		return order.Config{}, 0, err
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return order.Config{}, 0, fmt.Errorf("log level: %w", err)
@@ -203,6 +213,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (orde
 		Group:            *group,
 		RelayInterval:    *relayEvery,
 		RelayBatch:       *relayBatch,
+		RelayMinBackoff:  *relayMinBo,
+		RelayMaxBackoff:  *relayMaxBo,
 		PublishTimeout:   *pubTimeout,
 		ShutdownGrace:    *grace,
 		Resilience: order.Resilience{
@@ -223,4 +235,24 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (orde
 		}
 	}
 	return cfg, level, nil
+}
+
+// checkRelay refuses relay settings the relay would otherwise replace by
+// its defaults: the flags must mean what they say.
+func checkRelay(interval time.Duration, batch int, minBackoff, maxBackoff, publishTimeout time.Duration) error {
+	switch {
+	case batch < 1:
+		return fmt.Errorf("-relay-batch %d: want at least 1 row", batch)
+	case interval <= 0:
+		return fmt.Errorf("-relay-interval %v: want a positive duration", interval)
+	case minBackoff <= 0:
+		return fmt.Errorf("-relay-min-backoff %v: want a positive duration", minBackoff)
+	case maxBackoff <= 0:
+		return fmt.Errorf("-relay-max-backoff %v: want a positive duration", maxBackoff)
+	case maxBackoff < minBackoff:
+		return fmt.Errorf("-relay-max-backoff %v is below -relay-min-backoff %v", maxBackoff, minBackoff)
+	case publishTimeout <= 0:
+		return fmt.Errorf("-publish-timeout %v: want a positive duration", publishTimeout)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +61,29 @@ func TestParseConfigResilience(t *testing.T) {
 			return ""
 		}, io.Discard); err == nil {
 			t.Errorf("bad %s=%q accepted", k, v)
+		}
+	}
+}
+
+func TestParseConfigRelay(t *testing.T) {
+	env := map[string]string{"ORDER_RELAY_MIN_BACKOFF": "20ms"}
+	cfg, _, err := parseConfig([]string{"-relay-batch", "64", "-relay-max-backoff", "300ms"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RelayBatch != 64 || cfg.RelayMinBackoff != 20*time.Millisecond || cfg.RelayMaxBackoff != 300*time.Millisecond {
+		t.Fatalf("relay batch %d, backoff %v..%v; want 64, 20ms..300ms", cfg.RelayBatch, cfg.RelayMinBackoff, cfg.RelayMaxBackoff)
+	}
+	def, _, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
+	if err != nil || def.RelayBatch != order.DefaultRelayBatch || def.RelayMinBackoff != 100*time.Millisecond || def.RelayMaxBackoff != time.Second {
+		t.Fatalf("defaults: batch %d, backoff %v..%v, %v; want 256, 100ms..1s", def.RelayBatch, def.RelayMinBackoff, def.RelayMaxBackoff, err)
+	}
+	for _, args := range [][]string{
+		{"-relay-batch=-5"}, {"-relay-batch=0"}, {"-relay-interval=0s"}, {"-relay-min-backoff=-1s"},
+		{"-relay-max-backoff=0s"}, {"-relay-min-backoff=2s", "-relay-max-backoff=1s"}, {"-publish-timeout=-1s"},
+	} {
+		if _, _, err := parseConfig(args, func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), strings.SplitN(strings.TrimPrefix(args[len(args)-1], "-"), "=", 2)[0]) {
+			t.Errorf("%v: err %v, want the flag named", args, err)
 		}
 	}
 }
