@@ -79,6 +79,8 @@ type section struct {
 	Phases   []phaseRow
 	Failed   bool
 	Deviated bool
+	// Interrupted: stopped before the end; partial charts, no verdict.
+	Interrupted bool
 }
 
 type kpi struct {
@@ -144,7 +146,8 @@ func WriteHTMLFile(path string, sources ...Source) error {
 func newSection(i int, src Source) section {
 	j := src.Journal
 	s := section{Anchor: fmt.Sprintf("s%d-%s", i, unsafeName.ReplaceAllString(j.Experiment.Scenario, "_")), J: j, Path: src.Path,
-		Res: j.Measurements, Failed: j.Status != StatusCompleted || j.Measurements == nil, Deviated: j.Deviated}
+		Res: j.Measurements, Failed: j.Status == StatusFailed || j.Measurements == nil, Deviated: j.Deviated,
+		Interrupted: j.Status == StatusInterrupted}
 	if s.Failed {
 		return s
 	}
@@ -157,7 +160,9 @@ func newSection(i int, src Source) section {
 		backlogChart(id("backlog"), res, ax),
 		errorChart(id("errors"), res, ax),
 	}
-	s.KPIs = kpis(res)
+	if !s.Interrupted { // no accounting: recovery, lost and duplicated are unknown
+		s.KPIs = kpis(res)
+	}
 	for k, p := range j.SteadyStates.Before.Probes {
 		row := steadyRow{Probe: p.Probe, Tolerance: p.Tolerance, Before: p}
 		if k < len(j.SteadyStates.During.Probes) {

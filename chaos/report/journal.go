@@ -27,6 +27,9 @@ const JournalFormat = "faultline-journal/1"
 const (
 	StatusCompleted = "completed" // the experiment ran; see Deviated for the finding
 	StatusFailed    = "failed"    // the harness failed (Error says why); no verdict
+	// StatusInterrupted: the run was stopped (Ctrl-C, SIGTERM) before it
+	// finished; Measurements hold what was measured until then, no verdict.
+	StatusInterrupted = "interrupted"
 )
 
 // Journal is the record of one scenario run.
@@ -156,6 +159,22 @@ func FailedJournal(sc scenario.Scenario, opts scenario.Options, h Hypothesis, me
 	if partial != nil {
 		j.Experiment.Load, j.Experiment.Schedule = partial.Load, partial.Schedule
 		j.Platform.fill(partial.Stack, partial.Lane)
+	}
+	return j
+}
+
+// InterruptedJournal records a run stopped before it finished (Ctrl-C):
+// partial is Execute's result, whose Modes hold what was measured until
+// then (nil when the stop came before the load started). It has no
+// verdict: Deviated is false and no probe is checked.
+func InterruptedJournal(sc scenario.Scenario, opts scenario.Options, h Hypothesis, meta Meta, partial *scenario.Result, err error) *Journal {
+	j := FailedJournal(sc, opts, h, meta, partial, err)
+	j.Status, j.Deviated = StatusInterrupted, false
+	j.Verdict = "no verdict: interrupted; what was measured until then is kept, nothing was accounted"
+	if partial != nil && len(partial.Modes) > 0 {
+		j.Measurements = partial
+		j.Activities = activities(partial)
+		j.Experiment.Actions = partial.Actions
 	}
 	return j
 }

@@ -222,11 +222,37 @@ func run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 	}()
 	setPhase := func(p string) { phaseMu.Lock(); phase = p; phaseMu.Unlock() }
 	stopAll := func() { cancelLoad(); wg.Wait(); stopSampler(); <-samplerDone }
+	// keepPartial, after stopAll, fills res with what was measured when ctx
+	// ended (Ctrl-C): the phases and seconds so far, no accounting.
+	keepPartial := func() {
+		if ctx.Err() == nil {
+			return
+		}
+		s := &res.Schedule
+		s.DurationSeconds = opts.Duration.Seconds()
+		s.FaultStart, s.FaultEnd = s.PlannedFaultStart, s.PlannedFaultEnd
+		if !s.FaultStartedAt.IsZero() {
+			s.FaultStart = s.FaultStartedAt.Sub(start).Seconds()
+		}
+		if !s.FaultEndedAt.IsZero() {
+			s.FaultEnd = s.FaultEndedAt.Sub(start).Seconds()
+		}
+		res.Interrupted = true
+		for _, m := range Modes {
+			if res.Modes[m] != nil {
+				continue
+			}
+			mr := summarize(recs[m].snapshot(), res.Schedule, opts.Duration)
+			sampler.attach(m, mr)
+			res.Modes[m] = mr
+		}
+	}
 
 	// The fault schedule: every step applied and removed at its planned
 	// time; the fault phase is the whole window.
 	if err := sleepUntil(ctx, start.Add(faultStart)); err != nil {
 		stopAll()
+		keepPartial()
 		return res, err
 	}
 	setPhase(PhaseFault)
@@ -235,6 +261,7 @@ func run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 	defer sr.removeAll(ctx) // on every early return
 	if err := sr.run(ctx, start.Add(faultEnd)); err != nil {
 		stopAll()
+		keepPartial()
 		return res, errors.Join(err, sr.removeAll(ctx))
 	}
 	if err := sr.removeAll(ctx); err != nil {
@@ -256,6 +283,7 @@ func run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 	<-samplerDone
 	sampler.sample(ctx) // the state once settled: the series ends drained (or not)
 	if settleErr != nil && ctx.Err() != nil {
+		keepPartial()
 		return res, settleErr
 	}
 	if err := st.Err(); err != nil {
@@ -275,6 +303,7 @@ func run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 		addAnswers(mr, samples, res.Schedule)
 		sampler.attach(m, mr)
 		if err := acct.account(ctx, urls[m], samples, mr, start, res.Schedule); err != nil {
+			keepPartial()
 			return res, fmt.Errorf("account %s orders: %w", m, err)
 		}
 		res.Modes[m] = mr

@@ -74,4 +74,19 @@ func TestExecuteStopsWhenTheContextEnds(t *testing.T) {
 	if s := res.Schedule.Steps[0]; s.AppliedAt.IsZero() || s.RemovedAt.IsZero() {
 		t.Fatalf("the fault step was not applied then removed: %+v", s)
 	}
+	// What was measured until the cancel is kept: baseline and fault
+	// requests of both modes, no accounting.
+	if !res.Interrupted {
+		t.Error("result not marked interrupted")
+	}
+	for _, m := range Modes {
+		mr := res.Modes[m]
+		if mr == nil {
+			t.Fatalf("%s: no partial measurements kept", m)
+		}
+		if mr.Phases[PhaseBaseline].Requests == 0 || mr.Phases[PhaseFault].Requests == 0 || mr.Accepted != 0 {
+			t.Errorf("%s partial: baseline %d, fault %d requests, accepted %d; want both phases measured, no accounting",
+				m, mr.Phases[PhaseBaseline].Requests, mr.Phases[PhaseFault].Requests, mr.Accepted)
+		}
+	}
 }

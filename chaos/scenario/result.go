@@ -66,6 +66,10 @@ type Result struct {
 	// back showed (Execute).
 	Stack    StackInfo `json:"stack"`
 	Teardown *Teardown `json:"teardown,omitempty"`
+	// Interrupted: the run's context ended (Ctrl-C) before it finished;
+	// Modes then hold what was measured until then (per phase, per second,
+	// the /stats series) and no accounting (accepted, lost, recovery are 0).
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // Schedule is the fault schedule as it really ran. Offsets are seconds

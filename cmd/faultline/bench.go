@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,7 +26,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	jsonPath := fs.String("json", "", "also write the report as JSON to this file")
 	markdown := fs.Bool("markdown", false, "print the table as Markdown")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
 		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))}
+	}
+	if cfg.Window <= 0 || cfg.Workers <= 0 || cfg.Messages <= 0 || cfg.OutboxOrders <= 0 {
+		return usageError{fmt.Errorf("bench: --window, --workers, --messages and --outbox-orders must be positive")}
 	}
 	if *quick {
 		cfg.Window, cfg.Messages, cfg.OutboxOrders = 500*time.Millisecond, 2000, 300

@@ -5,9 +5,10 @@
 //
 //	faultline list [--json]
 //	faultline run [--scenario NAME[,NAME...]|all] [--duration 20s] [--rate 20] [--settle 30s] [--json PATH] [--service-log PATH]
-//	              [--seed N] [--jitter 0.2] [--broker-down 5s] [--journal-dir out] [--report DIR]
+//	              [--seed N] [--jitter 0.2] [--broker-down 5s] [--journal-dir out] [--report DIR] [--no-fail]
 //	faultline report JOURNAL.json [JOURNAL.json...] [-o report.html]
 //	faultline bench [--quick]
+//	faultline version
 //
 // Every scenario runs through scenario.Execute, which starts a fresh stack
 // for it, runs it under this command's context (Ctrl-C stops it), restores
@@ -20,9 +21,12 @@
 // `faultline report` renders journals as one self-contained HTML page;
 // `run --report DIR` writes one per scenario directly.
 //
-// Exit status: 0 when every run completed (whatever sync's numbers were:
-// those are the finding), 1 when the harness failed (a service did not
-// start, a fault could not be applied or removed), 2 on bad usage.
+// Exit status (see exitHelp, printed by `faultline run -h`): 0 every
+// hypothesis held; 1 a steady-state hypothesis deviated; 3 an accepted
+// order was lost or duplicated; 2 bad usage; 4 the harness failed; 130
+// interrupted (Ctrl-C or SIGTERM: the journal's status is "interrupted"
+// and the journal, --json and --report keep what was measured). --no-fail
+// turns 1 and 3 into 0.
 package main
 
 import (
@@ -44,29 +48,15 @@ import (
 	"github.com/faultline-harness/faultline/chaos/report"
 	"github.com/faultline-harness/faultline/chaos/scenario"
 	"github.com/faultline-harness/faultline/chaos/stack"
+	"github.com/faultline-harness/faultline/internal/buildinfo"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	interrupted := ctx.Err() != nil
 	stop()
-	var ue usageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	case interrupted && errors.Is(err, context.Canceled):
-		fmt.Fprintln(os.Stderr, "faultline: interrupted")
-		os.Exit(130)
-	case errors.As(err, &ue):
-		fmt.Fprintln(os.Stderr, "faultline:", err)
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "faultline: harness failure:", err)
-		os.Exit(1)
-	}
+	os.Exit(exitCode(err, os.Stderr))
 }
-
-type usageError struct{ error }
 
 const usage = `usage:
   faultline list [--json]             list the scenarios (--json: with their fault schedules and parameters)
@@ -74,6 +64,7 @@ const usage = `usage:
   faultline report JOURNAL.json... [-o report.html]
                                       render journals as a self-contained HTML report
   faultline bench [--quick]           measure the harness's own overheads and print ratios
+  faultline version                   print the module version and VCS revision
 
 Run 'faultline run -h' for the run flags.
 `
@@ -87,11 +78,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "list":
 		return runList(args[1:], stdout, stderr)
 	case "run":
-		return runScenarios(ctx, args[1:], stdout, stderr)
+		return runScenarios(ctx, args[1:], stdout, stderr, scenario.Execute)
 	case "report":
 		return runReport(args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		return runVersion(args[1:], stdout)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -130,9 +123,17 @@ func runList(args []string, stdout, stderr io.Writer) error {
 	return tw.Flush()
 }
 
-func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// executeFunc runs one scenario: scenario.Execute, or a test's stand-in.
+type executeFunc func(ctx context.Context, sc scenario.Scenario, opts scenario.Options, cfg stack.Config) (*scenario.Result, error)
+
+func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer, execute executeFunc) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: faultline run [flags]\n\nFlags:")
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), "\n"+exitHelp)
+	}
 	names := fs.String("scenario", "all", "scenario name, comma-separated names, or all")
 	var opts scenario.Options
 	fs.DurationVar(&opts.Duration, "duration", 20*time.Second, "whole load per scenario: baseline 25%, fault 40%, recovery 35%")
@@ -141,6 +142,7 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.DurationVar(&opts.BrokerDown, "broker-down", scenario.DefaultBrokerDown, "how long kafka-broker-restart keeps the broker down before restarting it")
 	jsonPath := fs.String("json", "", "write the result as JSON to this file (one object for one scenario, an array for several)")
 	serviceLog := fs.String("service-log", "", "append the services' logs to this file (default: discarded)")
+	noFail := fs.Bool("no-fail", false, "only report: exit 0 when every run completed, whatever the hypotheses found (a harness failure still exits 4, Ctrl-C 130)")
 	outs := addOutputFlags(fs, &opts)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -151,6 +153,9 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q: name scenarios with --scenario", fs.Arg(0))}
 	}
+	if opts.Duration <= 0 {
+		return usageError{fmt.Errorf("--duration must be positive (got %s)", opts.Duration)}
+	}
 	if opts.Rate <= 0 || opts.Settle <= 0 {
 		return usageError{fmt.Errorf("--rate and --settle must be positive (got %d, %s)", opts.Rate, opts.Settle)}
 	}
@@ -160,9 +165,18 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := opts.Validate(); err != nil {
 		return usageError{err}
 	}
+	// Outputs that cannot be written fail now, not after the run.
 	if *jsonPath != "" {
-		if err := os.MkdirAll(filepath.Dir(*jsonPath), 0o755); err != nil {
+		if err := checkWritableDir(filepath.Dir(*jsonPath)); err != nil {
 			return usageError{fmt.Errorf("--json %s: %w", *jsonPath, err)}
+		}
+	}
+	for flagName, dir := range map[string]string{"--journal-dir": outs.journalDir, "--report": outs.reportDir} {
+		if dir == "" {
+			continue
+		}
+		if err := checkWritableDir(dir); err != nil {
+			return usageError{fmt.Errorf("%s %s: %w", flagName, dir, err)}
 		}
 	}
 	var scs []scenario.Scenario
@@ -200,8 +214,25 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				info.Lane, info.ToxiproxyURL, strings.Join(info.KafkaBrokers, ","), sc.Name, o.Duration, o.Rate)
 		}
 		started := time.Now()
-		res, runErr := scenario.Execute(ctx, sc, o, cfg)
+		res, runErr := execute(ctx, sc, o, cfg)
 		meta := report.Meta{Command: os.Args, Platform: report.CurrentPlatform(""), Start: started, End: time.Now()}
+		if ctx.Err() != nil { // Ctrl-C or SIGTERM: keep what was measured
+			err := fmt.Errorf("scenario %s: %w", sc.Name, context.Cause(ctx))
+			if runErr != nil {
+				err = fmt.Errorf("scenario %s: %w", sc.Name, runErr)
+			}
+			if e := outs.record(report.InterruptedJournal(sc, o, report.DefaultHypothesis(), meta, res, err), stderr); e != nil {
+				fmt.Fprintf(stderr, "faultline: %v\n", e)
+			}
+			if res != nil && len(res.Modes) > 0 {
+				results = append(results, res)
+			}
+			if e := writeResults(*jsonPath, results, outs); e != nil {
+				fmt.Fprintf(stderr, "faultline: %v\n", e)
+			}
+			outs.finish(stderr)
+			return interruptedError{err}
+		}
 		if errors.Is(runErr, scenario.ErrNotApplicable) { // e.g. one-broker-down on a single real broker
 			fmt.Fprintf(stderr, "faultline: skipped: %v\n", runErr)
 			continue
@@ -223,20 +254,62 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return err
 		}
 	}
-	if *jsonPath != "" {
-		var v any = results
-		if len(results) == 1 {
-			v = results[0]
-		}
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(*jsonPath, append(b, '\n'), 0o644); err != nil {
-			return fmt.Errorf("write result: %w", err)
-		}
-		outs.written = append(outs.written, "result  "+*jsonPath)
+	if err := writeResults(*jsonPath, results, outs); err != nil {
+		return err
 	}
 	outs.finish(stderr)
+	switch {
+	case *noFail:
+		return nil
+	case len(outs.lost) > 0:
+		return outcomeError{exitLost, "an accepted order was lost or duplicated in " + strings.Join(outs.lost, ", ") + " (exit 3; --no-fail only reports)"}
+	case len(outs.deviated) > 0:
+		return outcomeError{exitDeviated, "the steady-state hypothesis deviated in " + strings.Join(outs.deviated, ", ") + " (exit 1; --no-fail only reports)"}
+	}
 	return nil
+}
+
+// writeResults writes --json: one object for one scenario, an array for
+// several; nothing when path is "".
+func writeResults(path string, results []*scenario.Result, outs *outputs) error {
+	if path == "" {
+		return nil
+	}
+	var v any = results
+	if len(results) == 1 {
+		v = results[0]
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write result: %w", err)
+	}
+	outs.written = append(outs.written, "result  "+path)
+	return nil
+}
+
+// checkWritableDir creates dir if needed and checks a file can be created
+// in it.
+func checkWritableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".faultline-write-check-*")
+	if err != nil {
+		return fmt.Errorf("not writable: %w", err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// runVersion is `faultline version`: the module version and the VCS
+// revision the binary was built from (debug.ReadBuildInfo).
+func runVersion(args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		return usageError{fmt.Errorf("version: unexpected argument %q", args[0])}
+	}
+	_, err := fmt.Fprintln(stdout, "faultline", buildinfo.String())
+	return err
 }

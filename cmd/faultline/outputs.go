@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,7 +20,8 @@ type outputs struct {
 	journalDir string
 	reportDir  string
 	written    []string
-	deviated   []string
+	deviated   []string // scenarios whose hypothesis deviated (exit 1)
+	lost       []string // scenarios that lost or duplicated an accepted order (exit 3)
 }
 
 func addOutputFlags(fs *flag.FlagSet, opts *scenario.Options) *outputs {
@@ -41,11 +43,14 @@ func pickSeed(opts *scenario.Options, stderr io.Writer) {
 
 // record writes the journal (and report) of one scenario run.
 func (o *outputs) record(j *report.Journal, stderr io.Writer) error {
-	if !j.Deviated && j.Status == report.StatusCompleted {
-		fmt.Fprintf(stderr, "faultline: %s: %s\n", j.Experiment.Scenario, j.Verdict)
-	} else {
-		o.deviated = append(o.deviated, j.Experiment.Scenario)
-		fmt.Fprintf(stderr, "faultline: %s: %s\n", j.Experiment.Scenario, j.Verdict)
+	fmt.Fprintf(stderr, "faultline: %s: %s\n", j.Experiment.Scenario, j.Verdict)
+	if j.Status == report.StatusCompleted {
+		switch {
+		case lostOrDuplicated(j):
+			o.lost = append(o.lost, j.Experiment.Scenario)
+		case j.Deviated:
+			o.deviated = append(o.deviated, j.Experiment.Scenario)
+		}
 	}
 	var journalPath string
 	if o.journalDir != "" {
@@ -56,7 +61,7 @@ func (o *outputs) record(j *report.Journal, stderr io.Writer) error {
 		journalPath = p
 		o.written = append(o.written, "journal "+p)
 	}
-	if o.reportDir != "" && j.Status == report.StatusCompleted {
+	if o.reportDir != "" && j.Measurements != nil { // completed, or interrupted with partial data
 		p, err := writeReport(filepath.Join(o.reportDir, j.ReportFileName()), report.Source{Journal: j, Path: journalPath})
 		if err != nil {
 			return err
@@ -94,6 +99,9 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	var files []string
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
 			return usageError{err}
 		}
 		if fs.NArg() == 0 {

@@ -17,10 +17,25 @@ import (
 // journalFile writes a small completed journal and returns its path.
 func journalFile(t *testing.T, dir, name string) string {
 	t.Helper()
+	res := heldResult(name)
+	start := res.StartedAt
+	j := report.NewJournal(res, report.DefaultHypothesis(), report.Meta{Platform: report.CurrentPlatform("embedded"), Start: start, End: start.Add(5 * time.Second)})
+	path, err := j.WriteFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// heldResult is a small run in which every hypothesis held: the fault
+// took effect, both modes answered every request, nothing was lost.
+func heldResult(name string) *scenario.Result {
 	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	res := &scenario.Result{
 		Scenario: name, Lane: "embedded", StartedAt: start, Rate: 10, Modes: map[string]*scenario.ModeResult{},
-		Schedule: scenario.Schedule{DurationSeconds: 4, FaultStart: 1, FaultEnd: 2.6},
+		Schedule: scenario.Schedule{DurationSeconds: 4, FaultStart: 1, FaultEnd: 2.6, Steps: []scenario.Step{{
+			AppliedAt: start.Add(time.Second), Evidence: []scenario.Evidence{{Hop: "inventory-http", Listed: "disabled", TookEffect: true}},
+		}}},
 	}
 	for _, m := range scenario.Modes {
 		mr := &scenario.ModeResult{Requests: 40, Accepted: 40, Completed: 40, Phases: map[string]*scenario.PhaseResult{}}
@@ -33,12 +48,7 @@ func journalFile(t *testing.T, dir, name string) string {
 		mr.Stats = []scenario.StatsSample{{At: 0.5, Orders: map[string]int{}}, {At: 4.2, Orders: map[string]int{}}}
 		res.Modes[m] = mr
 	}
-	j := report.NewJournal(res, report.DefaultHypothesis(), report.Meta{Platform: report.CurrentPlatform("embedded"), Start: start, End: start.Add(5 * time.Second)})
-	path, err := j.WriteFile(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return res
 }
 
 func TestReportCommand(t *testing.T) {

@@ -1,24 +1,28 @@
 // Command inventory-service runs the inventory service: the HTTP API on
 // -http-addr and, when -kafka-brokers is set, the order-placed consumer.
 //
-// Every flag defaults to its environment variable:
+// Every setting is a flag and an environment variable (internal/config:
+// default, then environment, then flag); `inventory-service -h` lists
+// them with their defaults:
 //
-//	-http-addr       INVENTORY_HTTP_ADDR       listen address (127.0.0.1:8081)
+//	-http-addr       INVENTORY_HTTP_ADDR       listen address, host:port (127.0.0.1:8081)
 //	-db              INVENTORY_DB              SQLite file (inventory.db)
-//	-catalog         INVENTORY_CATALOG         JSON catalog file; empty = built-in demo catalog
-//	-kafka-brokers   KAFKA_BROKERS             comma-separated brokers; empty = HTTP only
+//	-catalog         INVENTORY_CATALOG         JSON catalog file {"SKU": units}; empty = built-in demo catalog
+//	-kafka-brokers   KAFKA_BROKERS             comma-separated host:port; empty = HTTP only
 //	-kafka-route     KAFKA_ROUTE               advertised=dial,… broker address rewrites (Toxiproxy)
-//	-group           INVENTORY_GROUP           consumer group (inventory-service)
-//	-shutdown-grace  INVENTORY_SHUTDOWN_GRACE  wait for in-flight requests (10s)
+//	-group           INVENTORY_GROUP           Kafka consumer group (group.id) of the order-placed consumer (inventory-service)
+//	-shutdown-grace  INVENTORY_SHUTDOWN_GRACE  wait for in-flight requests on shutdown, a duration (10s)
 //	-log-level       LOG_LEVEL                 debug|info|warn|error (info)
 //
-// It stops gracefully on SIGINT or SIGTERM.
+// It logs JSON to stderr, the effective configuration first, and stops
+// gracefully on SIGINT or SIGTERM. Exit status: 0 after a clean stop, -h or
+// --version; 1 when the service failed; 2 on a bad flag or environment
+// value (the message names the flag and the variable).
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,75 +32,84 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ardanlabs/conf/v3"
+
+	"github.com/faultline-harness/faultline/internal/buildinfo"
+	"github.com/faultline-harness/faultline/internal/config"
 	"github.com/faultline-harness/faultline/services/inventory"
 	"github.com/faultline-harness/faultline/services/messaging"
 )
 
+// settings are inventory-service's flags and environment variables.
+type settings struct {
+	conf.Version
+	HTTPAddr      string        `conf:"default:127.0.0.1:8081,flag:http-addr,env:INVENTORY_HTTP_ADDR,help:HTTP listen address (host:port)"`
+	DB            string        `conf:"default:inventory.db,flag:db,env:INVENTORY_DB,help:SQLite database file"`
+	Catalog       string        `conf:"flag:catalog,env:INVENTORY_CATALOG,help:JSON catalog file {\"SKU\": units}; empty = built-in demo catalog"`
+	KafkaBrokers  string        `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas; empty = HTTP only"`
+	KafkaRoute    string        `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
+	Group         string        `conf:"default:inventory-service,flag:group,env:INVENTORY_GROUP,help:Kafka consumer group (group.id) of the order-placed consumer"`
+	ShutdownGrace time.Duration `conf:"default:10s,flag:shutdown-grace,env:INVENTORY_SHUTDOWN_GRACE,help:wait for in-flight HTTP requests on shutdown"`
+	LogLevel      slog.Level    `conf:"default:info,flag:log-level,env:LOG_LEVEL,help:minimum 'level': debug|info|warn|error"`
+	Args          conf.Args
+}
+
 func main() {
-	cfg, level, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
-	if err == nil {
-		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		err = run(ctx, cfg, log)
-		stop()
+	cfg, s, err := parseConfig(os.Args[1:], os.Stdout)
+	if err != nil {
+		if !errors.Is(err, config.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "inventory-service:", err)
+		}
+		os.Exit(config.ExitCode(err))
 	}
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "inventory-service:", err)
-		os.Exit(1)
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: s.LogLevel}))
+	log.Info("inventory-service starting", append([]any{"version", s.Build}, config.LogAttrs(&s)...)...)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, cfg, log)
+	stop()
+	if err != nil {
+		log.Error("inventory-service failed", "err", err)
+		os.Exit(config.ExitFail)
 	}
 }
 
-// parseConfig reads flags from args; each flag's default comes from its
-// environment variable (via getenv), then from the built-in default.
-func parseConfig(args []string, getenv func(string) string, usage io.Writer) (inventory.Config, slog.Level, error) {
-	env := func(key, def string) string {
-		if v := getenv(key); v != "" {
-			return v
-		}
-		return def
+// parseConfig reads the settings from the environment and args (flags win)
+// and checks them. -h writes the usage to out and returns config.ErrHelp;
+// a bad or invalid value is a *config.Error naming the flag and the
+// variable, never replaced by a default.
+func parseConfig(args []string, out io.Writer) (inventory.Config, settings, error) {
+	s := settings{Version: conf.Version{Build: buildinfo.String(), Desc: "inventory-service: stock reservations over HTTP and Kafka"}}
+	if err := config.Parse("inventory-service", args, &s, out); err != nil {
+		return inventory.Config{}, s, err
 	}
-	fs := flag.NewFlagSet("inventory-service", flag.ContinueOnError)
-	fs.SetOutput(usage)
-	httpAddr := fs.String("http-addr", env("INVENTORY_HTTP_ADDR", "127.0.0.1:8081"), "HTTP listen address (env INVENTORY_HTTP_ADDR)")
-	db := fs.String("db", env("INVENTORY_DB", "inventory.db"), "SQLite database file (env INVENTORY_DB)")
-	catalog := fs.String("catalog", env("INVENTORY_CATALOG", ""), "JSON catalog file {\"SKU\": stock}; empty = built-in demo catalog (env INVENTORY_CATALOG)")
-	brokers := fs.String("kafka-brokers", env("KAFKA_BROKERS", ""), "comma-separated Kafka brokers; empty = HTTP only (env KAFKA_BROKERS)")
-	route := fs.String("kafka-route", env("KAFKA_ROUTE", ""), "broker address rewrites advertised=dial,… e.g. through Toxiproxy (env KAFKA_ROUTE)")
-	group := fs.String("group", env("INVENTORY_GROUP", "inventory-service"), "Kafka consumer group (env INVENTORY_GROUP)")
-	grace := fs.String("shutdown-grace", env("INVENTORY_SHUTDOWN_GRACE", "10s"), "wait for in-flight requests on shutdown (env INVENTORY_SHUTDOWN_GRACE)")
-	logLevel := fs.String("log-level", env("LOG_LEVEL", "info"), "debug|info|warn|error (env LOG_LEVEL)")
-	if err := fs.Parse(args); err != nil {
-		return inventory.Config{}, 0, err
+	switch {
+	case s.HTTPAddr == "":
+		return inventory.Config{}, s, config.Invalid(&s, "http-addr", "must not be empty")
+	case s.DB == "":
+		return inventory.Config{}, s, config.Invalid(&s, "db", "must not be empty")
+	case s.Group == "":
+		return inventory.Config{}, s, config.Invalid(&s, "group", "must not be empty")
+	case s.ShutdownGrace <= 0:
+		return inventory.Config{}, s, config.Invalid(&s, "shutdown-grace", "must be a positive duration such as 10s")
 	}
-	if fs.NArg() > 0 {
-		return inventory.Config{}, 0, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return inventory.Config{}, 0, fmt.Errorf("log level %q: %w", *logLevel, err)
-	}
-	d, err := time.ParseDuration(*grace)
-	if err != nil || d <= 0 {
-		return inventory.Config{}, 0, fmt.Errorf("shutdown grace %q: want a positive duration such as 10s", *grace)
-	}
-	kafkaRoute, err := messaging.ParseRoute(*route)
+	route, err := messaging.ParseRoute(s.KafkaRoute)
 	if err != nil {
-		return inventory.Config{}, 0, err
+		return inventory.Config{}, s, config.Invalid(&s, "kafka-route", err.Error())
 	}
 	cfg := inventory.Config{
-		HTTPAddr:      *httpAddr,
-		DBPath:        *db,
+		HTTPAddr:      s.HTTPAddr,
+		DBPath:        s.DB,
 		Catalog:       inventory.DefaultCatalog(),
-		Kafka:         messaging.Config{Brokers: messaging.ParseBrokers(*brokers), ClientID: "inventory-service", Route: kafkaRoute},
-		Group:         *group,
-		ShutdownGrace: d,
+		Kafka:         messaging.Config{Brokers: messaging.ParseBrokers(s.KafkaBrokers), ClientID: "inventory-service", Route: route},
+		Group:         s.Group,
+		ShutdownGrace: s.ShutdownGrace,
 	}
-	if *catalog != "" {
-		if cfg.Catalog, err = inventory.LoadCatalog(*catalog); err != nil {
-			return inventory.Config{}, 0, err
+	if s.Catalog != "" {
+		if cfg.Catalog, err = inventory.LoadCatalog(s.Catalog); err != nil {
+			return inventory.Config{}, s, config.Invalid(&s, "catalog", err.Error())
 		}
 	}
-	return cfg, level, nil
+	return cfg, s, nil
 }
 
 // run serves until ctx ends and returns nil after a clean shutdown.

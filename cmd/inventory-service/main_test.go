@@ -1,14 +1,30 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"log/slog"
+
+	"github.com/faultline-harness/faultline/internal/config"
+	"github.com/faultline-harness/faultline/internal/testkit"
 )
+
+// clearEnv unsets every variable the binary reads, for the test.
+func clearEnv(t *testing.T) {
+	for _, k := range config.EnvNames(&settings{}) {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+}
 
 func TestParseConfig(t *testing.T) {
 	catalog := filepath.Join(t.TempDir(), "catalog.json")
@@ -20,32 +36,40 @@ func TestParseConfig(t *testing.T) {
 		"KAFKA_BROKERS": "127.0.0.1:1, 127.0.0.1:2", "KAFKA_ROUTE": "a:1=b:2", "INVENTORY_GROUP": "g-env",
 		"INVENTORY_SHUTDOWN_GRACE": "3s", "LOG_LEVEL": "debug",
 	}
-	getenv := func(k string) string { return env[k] }
+	setEnv := func(t *testing.T) {
+		clearEnv(t)
+		for k, v := range env {
+			t.Setenv(k, v)
+		}
+	}
 
 	t.Run("defaults", func(t *testing.T) {
-		cfg, level, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
+		clearEnv(t)
+		cfg, s, err := parseConfig(nil, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if cfg.HTTPAddr != "127.0.0.1:8081" || cfg.DBPath != "inventory.db" || cfg.Group != "inventory-service" ||
-			cfg.ShutdownGrace != 10*time.Second || len(cfg.Kafka.Brokers) != 0 || cfg.Catalog["SKU-LOW"] != 5 || level != slog.LevelInfo {
-			t.Errorf("defaults: %+v level %v", cfg, level)
+			cfg.ShutdownGrace != 10*time.Second || len(cfg.Kafka.Brokers) != 0 || cfg.Catalog["SKU-LOW"] != 5 || s.LogLevel != slog.LevelInfo {
+			t.Errorf("defaults: %+v level %v", cfg, s.LogLevel)
 		}
 	})
 	t.Run("env", func(t *testing.T) {
-		cfg, level, err := parseConfig(nil, getenv, io.Discard)
+		setEnv(t)
+		cfg, s, err := parseConfig(nil, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if cfg.HTTPAddr != "127.0.0.1:9999" || cfg.DBPath != "env.db" || cfg.Group != "g-env" || cfg.ShutdownGrace != 3*time.Second ||
 			!reflect.DeepEqual(cfg.Kafka.Brokers, []string{"127.0.0.1:1", "127.0.0.1:2"}) ||
 			!reflect.DeepEqual(cfg.Kafka.Route, map[string]string{"a:1": "b:2"}) ||
-			!reflect.DeepEqual(cfg.Catalog, map[string]int{"SKU-X": 7}) || level != slog.LevelDebug {
-			t.Errorf("env: %+v level %v", cfg, level)
+			!reflect.DeepEqual(cfg.Catalog, map[string]int{"SKU-X": 7}) || s.LogLevel != slog.LevelDebug {
+			t.Errorf("env: %+v level %v", cfg, s.LogLevel)
 		}
 	})
 	t.Run("flags win over env", func(t *testing.T) {
-		cfg, _, err := parseConfig([]string{"-http-addr", "127.0.0.1:1234", "-db", "flag.db", "-group", "g-flag", "-kafka-brokers", ""}, getenv, io.Discard)
+		setEnv(t)
+		cfg, _, err := parseConfig([]string{"-http-addr", "127.0.0.1:1234", "-db", "flag.db", "-group", "g-flag", "-kafka-brokers", ""}, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,18 +77,81 @@ func TestParseConfig(t *testing.T) {
 			t.Errorf("flags: %+v", cfg)
 		}
 	})
-	for name, args := range map[string][]string{
-		"bad log level":   {"-log-level", "loud"},
-		"bad grace":       {"-shutdown-grace", "soon"},
-		"missing catalog": {"-catalog", filepath.Join(t.TempDir(), "nope.json")},
-		"bad route":       {"-kafka-route", "nonsense"},
-		"unknown flag":    {"-nope"},
-		"extra argument":  {"extra"},
+	t.Run("help", func(t *testing.T) {
+		clearEnv(t)
+		var out strings.Builder
+		if _, _, err := parseConfig([]string{"-h"}, &out); !errors.Is(err, config.ErrHelp) {
+			t.Fatalf("-h: %v", err)
+		}
+		for _, w := range []string{"--http-addr", "INVENTORY_HTTP_ADDR", "--kafka-brokers", "KAFKA_BROKERS", "--shutdown-grace", "INVENTORY_SHUTDOWN_GRACE", "LOG_LEVEL"} {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("usage lacks %s:\n%s", w, out.String())
+			}
+		}
+	})
+	for name, tc := range map[string]struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		"bad log level":   {[]string{"-log-level", "loud"}, nil, "-log-level (env LOG_LEVEL)"},
+		"bad grace":       {[]string{"-shutdown-grace", "soon"}, nil, "-shutdown-grace (env INVENTORY_SHUTDOWN_GRACE)"},
+		"negative grace":  {[]string{"-shutdown-grace=-1s"}, nil, "must be a positive duration"},
+		"bad env grace":   {nil, map[string]string{"INVENTORY_SHUTDOWN_GRACE": "x"}, `invalid value "x" for -shutdown-grace`},
+		"empty env db":    {nil, map[string]string{"INVENTORY_DB": ""}, "-db (env INVENTORY_DB): must not be empty"},
+		"missing catalog": {[]string{"-catalog", filepath.Join(t.TempDir(), "nope.json")}, nil, "-catalog (env INVENTORY_CATALOG)"},
+		"bad route":       {[]string{"-kafka-route", "nonsense"}, nil, "-kafka-route (env KAFKA_ROUTE)"},
+		"unknown flag":    {[]string{"-nope"}, nil, "unknown flag -nope"},
+		"extra argument":  {[]string{"extra"}, nil, "unexpected argument"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, _, err := parseConfig(args, func(string) string { return "" }, io.Discard); err == nil {
-				t.Errorf("parseConfig(%q): no error", args)
+			clearEnv(t)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			_, _, err := parseConfig(tc.args, io.Discard)
+			if config.ExitCode(err) != config.ExitUsage || !strings.Contains(fmt.Sprint(err), tc.want) {
+				t.Errorf("parseConfig(%q) = %v, want a usage error mentioning %q", tc.args, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestBinary: -h exits 0, a bad value exits 2 naming the setting, an
+// environment variable is honoured and the effective configuration is
+// logged at start; SIGTERM stops it with 0.
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := filepath.Join(testkit.BuildBinaries(t, "inventory-service"), "inventory-service")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-h"}, 0, "INVENTORY_SHUTDOWN_GRACE"},
+		{[]string{"--version"}, 0, "inventory-service"},
+		{[]string{"-shutdown-grace=-1s"}, 2, "-shutdown-grace (env INVENTORY_SHUTDOWN_GRACE): must be a positive duration"},
+		{[]string{"-nope"}, 2, "unknown flag -nope"},
+	} {
+		p := testkit.StartProcess(t, bin, tc.args...)
+		if code := p.Wait(t, 20*time.Second); code != tc.code || !strings.Contains(p.Output(), tc.want) {
+			t.Errorf("inventory-service %q: exit %d, want %d with %q in\n%s", tc.args, code, tc.code, tc.want, p.Output())
+		}
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	p := testkit.StartProcessEnv(t, bin, []string{"INVENTORY_GROUP=g-from-env", "INVENTORY_HTTP_ADDR=" + addr},
+		"-db", filepath.Join(t.TempDir(), "inventory.db"), "-log-level", "info")
+	p.WaitHealthy(t, "http://"+addr+"/healthz", 20*time.Second)
+	out := p.Output()
+	for _, want := range []string{`"msg":"inventory-service starting"`, `"group":"g-from-env"`, `"http-addr":"` + addr + `"`, `"shutdown-grace":"10s"`, `"version":`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("start-up log lacks %s:\n%s", want, out)
+		}
+	}
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t, 20*time.Second); code != 0 {
+		t.Errorf("SIGTERM: exit %d\n%s", code, p.Output())
 	}
 }

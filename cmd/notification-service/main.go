@@ -2,7 +2,9 @@
 // services/notification): a second, independent consumer of order-placed
 // that records one simulated notification per order, and its HTTP API.
 //
-// Every setting is a flag whose default comes from an environment variable:
+// Every setting is a flag and an environment variable (internal/config:
+// default, then environment, then flag); `notification-service -h` lists
+// them with their defaults:
 //
 //	-http-addr       NOTIFICATION_HTTP_ADDR       127.0.0.1:8082
 //	-db              NOTIFICATION_DB              notification.db (SQLite)
@@ -12,15 +14,16 @@
 //	-shutdown-grace  NOTIFICATION_SHUTDOWN_GRACE  10s (wait for in-flight requests)
 //	-log-level       LOG_LEVEL                    info (debug|info|warn|error)
 //
-// It logs JSON to stderr and stops gracefully on SIGINT or SIGTERM (the
-// consumer commits what it processed). Exit status: 0 after a clean stop
-// or -h, 1 when the service failed, 2 on a bad flag or environment value.
+// It logs JSON to stderr, the effective configuration first, and stops
+// gracefully on SIGINT or SIGTERM (the consumer commits what it
+// processed). Exit status: 0 after a clean stop, -h or --version; 1 when
+// the service failed; 2 on a bad flag or environment value (the message
+// names the flag and the variable).
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,26 +33,43 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ardanlabs/conf/v3"
+
+	"github.com/faultline-harness/faultline/internal/buildinfo"
+	"github.com/faultline-harness/faultline/internal/config"
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/notification"
 )
 
+// settings are notification-service's flags and environment variables.
+type settings struct {
+	conf.Version
+	HTTPAddr      string        `conf:"default:127.0.0.1:8082,flag:http-addr,env:NOTIFICATION_HTTP_ADDR,help:HTTP listen address (host:port)"`
+	DB            string        `conf:"default:notification.db,flag:db,env:NOTIFICATION_DB,help:SQLite database file"`
+	KafkaBrokers  string        `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas (required)"`
+	KafkaRoute    string        `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
+	Group         string        `conf:"default:notification-service,flag:group,env:NOTIFICATION_GROUP,help:Kafka consumer group (group.id) of the order-placed consumer; must differ from the other consumer groups"`
+	ShutdownGrace time.Duration `conf:"default:10s,flag:shutdown-grace,env:NOTIFICATION_SHUTDOWN_GRACE,help:wait for in-flight HTTP requests on shutdown"`
+	LogLevel      slog.Level    `conf:"default:info,flag:log-level,env:LOG_LEVEL,help:minimum 'level': debug|info|warn|error"`
+	Args          conf.Args
+}
+
 func main() {
-	cfg, level, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
+	cfg, s, err := parseConfig(os.Args[1:], os.Stdout)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "notification-service:", err)
-		os.Exit(2)
+		if !errors.Is(err, config.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "notification-service:", err)
+		}
+		os.Exit(config.ExitCode(err))
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: s.LogLevel}))
+	log.Info("notification-service starting", append([]any{"version", s.Build}, config.LogAttrs(&s)...)...)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err = run(ctx, cfg, log)
 	stop()
 	if err != nil {
 		log.Error("notification-service failed", "err", err)
-		os.Exit(1)
+		os.Exit(config.ExitFail)
 	}
 }
 
@@ -77,59 +97,42 @@ func run(ctx context.Context, cfg notification.Config, log *slog.Logger) error {
 	return nil
 }
 
-// parseConfig reads flags from args; each flag's default comes from its
-// environment variable (via getenv), then from the built-in default. A bad
-// value, flag or environment, is an error (flag.ErrHelp for -h), never a
-// silent default. All configuration parsing lives here.
-func parseConfig(args []string, getenv func(string) string, out io.Writer) (notification.Config, slog.Level, error) {
-	fs := flag.NewFlagSet("notification-service", flag.ContinueOnError)
-	fs.SetOutput(out)
-	str := func(name, env, def, usage string) *string {
-		if v := getenv(env); v != "" {
-			def = v
-		}
-		return fs.String(name, def, usage+" (env "+env+")")
+// parseConfig reads the settings from the environment and args (flags win)
+// and checks them. -h writes the usage to out and returns config.ErrHelp;
+// a bad or invalid value is a *config.Error naming the flag and the
+// variable, never replaced by a default. All configuration parsing lives
+// here.
+func parseConfig(args []string, out io.Writer) (notification.Config, settings, error) {
+	s := settings{Version: conf.Version{Build: buildinfo.String(), Desc: "notification-service: one simulated notification per placed order"}}
+	if err := config.Parse("notification-service", args, &s, out); err != nil {
+		return notification.Config{}, s, err
 	}
-	httpAddr := str("http-addr", "NOTIFICATION_HTTP_ADDR", "127.0.0.1:8082", "HTTP listen address")
-	db := str("db", "NOTIFICATION_DB", "notification.db", "SQLite database file")
-	brokers := str("kafka-brokers", "KAFKA_BROKERS", "", "comma-separated Kafka brokers (required)")
-	route := str("kafka-route", "KAFKA_ROUTE", "", "broker address rewrites advertised=dial,… e.g. through Toxiproxy")
-	group := str("group", "NOTIFICATION_GROUP", "notification-service", "Kafka consumer group of the order-placed consumer; must differ from other consumers'")
-	grace := str("shutdown-grace", "NOTIFICATION_SHUTDOWN_GRACE", "10s", "wait for in-flight HTTP requests on shutdown")
-	logLevel := str("log-level", "LOG_LEVEL", "info", "debug|info|warn|error")
-	if err := fs.Parse(args); err != nil {
-		return notification.Config{}, 0, err
+	fail := func(flag, reason string) (notification.Config, settings, error) {
+		return notification.Config{}, s, config.Invalid(&s, flag, reason)
 	}
-	fail := func(format string, a ...any) (notification.Config, slog.Level, error) {
-		return notification.Config{}, 0, fmt.Errorf(format, a...)
+	switch {
+	case s.HTTPAddr == "":
+		return fail("http-addr", "must not be empty")
+	case s.DB == "":
+		return fail("db", "must not be empty")
+	case s.Group == "":
+		return fail("group", "must not be empty")
+	case s.ShutdownGrace <= 0:
+		return fail("shutdown-grace", "must be a positive duration such as 10s")
 	}
-	if fs.NArg() > 0 {
-		return fail("unexpected arguments %q", fs.Args())
-	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fail("log level %q: want debug, info, warn or error", *logLevel)
-	}
-	d, err := time.ParseDuration(*grace)
-	if err != nil || d <= 0 {
-		return fail("shutdown grace %q: want a positive duration such as 10s", *grace)
-	}
-	kafkaRoute, err := messaging.ParseRoute(*route)
+	route, err := messaging.ParseRoute(s.KafkaRoute)
 	if err != nil {
-		return fail("%w", err)
+		return fail("kafka-route", err.Error())
 	}
-	bs := messaging.ParseBrokers(*brokers)
+	bs := messaging.ParseBrokers(s.KafkaBrokers)
 	if len(bs) == 0 {
-		return fail("no Kafka brokers: set -kafka-brokers or KAFKA_BROKERS (notification-service consumes order-placed)")
-	}
-	if *group == "" || *httpAddr == "" || *db == "" {
-		return fail("-group, -http-addr and -db must not be empty")
+		return fail("kafka-brokers", "no Kafka brokers: notification-service consumes order-placed")
 	}
 	return notification.Config{
-		HTTPAddr:      *httpAddr,
-		DBPath:        *db,
-		Kafka:         messaging.Config{Brokers: bs, ClientID: "notification-service", Route: kafkaRoute},
-		Group:         *group,
-		ShutdownGrace: d,
-	}, level, nil
+		HTTPAddr:      s.HTTPAddr,
+		DBPath:        s.DB,
+		Kafka:         messaging.Config{Brokers: bs, ClientID: "notification-service", Route: route},
+		Group:         s.Group,
+		ShutdownGrace: s.ShutdownGrace,
+	}, s, nil
 }

@@ -2,101 +2,110 @@ package main
 
 import (
 	"errors"
-	"flag"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/faultline-harness/faultline/internal/config"
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/notification"
 )
+
+// setEnv replaces every variable the binary reads with env's, for the test.
+func setEnv(t *testing.T, env map[string]string) {
+	for _, k := range config.EnvNames(&settings{}) {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
 
 func TestParseConfig(t *testing.T) {
 	env := map[string]string{
 		"NOTIFICATION_HTTP_ADDR": "127.0.0.1:9999", "NOTIFICATION_DB": "env.db", "KAFKA_BROKERS": "127.0.0.1:1, 127.0.0.1:2",
 		"KAFKA_ROUTE": "a:1=b:2", "NOTIFICATION_GROUP": "g-env", "NOTIFICATION_SHUTDOWN_GRACE": "3s", "LOG_LEVEL": "debug",
 	}
-	getenv := func(k string) string { return env[k] }
-	only := func(k, v string) func(string) string {
-		return func(key string) string {
-			if key == k {
-				return v
-			}
-			return ""
-		}
-	}
 
 	t.Run("defaults", func(t *testing.T) {
-		cfg, level, err := parseConfig(nil, only("KAFKA_BROKERS", "k:9092"), io.Discard)
+		setEnv(t, map[string]string{"KAFKA_BROKERS": "k:9092"})
+		cfg, s, err := parseConfig(nil, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := notification.Config{HTTPAddr: "127.0.0.1:8082", DBPath: "notification.db", Group: "notification-service", ShutdownGrace: 10 * time.Second,
 			Kafka: messaging.Config{Brokers: []string{"k:9092"}, ClientID: "notification-service"}}
-		if !reflect.DeepEqual(cfg, want) || level != slog.LevelInfo {
-			t.Errorf("defaults: %+v level %v\nwant %+v", cfg, level, want)
+		if !reflect.DeepEqual(cfg, want) || s.LogLevel != slog.LevelInfo {
+			t.Errorf("defaults: %+v level %v\nwant %+v", cfg, s.LogLevel, want)
 		}
 	})
 	t.Run("env", func(t *testing.T) {
-		cfg, level, err := parseConfig(nil, getenv, io.Discard)
+		setEnv(t, env)
+		cfg, s, err := parseConfig(nil, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := notification.Config{HTTPAddr: "127.0.0.1:9999", DBPath: "env.db", Group: "g-env", ShutdownGrace: 3 * time.Second,
 			Kafka: messaging.Config{Brokers: []string{"127.0.0.1:1", "127.0.0.1:2"}, ClientID: "notification-service", Route: map[string]string{"a:1": "b:2"}}}
-		if !reflect.DeepEqual(cfg, want) || level != slog.LevelDebug {
-			t.Errorf("env: %+v level %v\nwant %+v", cfg, level, want)
+		if !reflect.DeepEqual(cfg, want) || s.LogLevel != slog.LevelDebug {
+			t.Errorf("env: %+v level %v\nwant %+v", cfg, s.LogLevel, want)
 		}
 	})
 	t.Run("flags win over env", func(t *testing.T) {
-		cfg, level, err := parseConfig([]string{"-http-addr", "127.0.0.1:1234", "-db", "flag.db", "-group", "g-flag", "-kafka-brokers", "f:1",
-			"-kafka-route", "", "-shutdown-grace", "250ms", "-log-level", "warn"}, getenv, io.Discard)
+		setEnv(t, env)
+		cfg, s, err := parseConfig([]string{"-http-addr", "127.0.0.1:1234", "-db", "flag.db", "-group", "g-flag", "-kafka-brokers", "f:1",
+			"-kafka-route", "", "-shutdown-grace", "250ms", "-log-level", "warn"}, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := notification.Config{HTTPAddr: "127.0.0.1:1234", DBPath: "flag.db", Group: "g-flag", ShutdownGrace: 250 * time.Millisecond,
 			Kafka: messaging.Config{Brokers: []string{"f:1"}, ClientID: "notification-service"}}
-		if !reflect.DeepEqual(cfg, want) || level != slog.LevelWarn {
-			t.Errorf("flags: %+v level %v\nwant %+v", cfg, level, want)
+		if !reflect.DeepEqual(cfg, want) || s.LogLevel != slog.LevelWarn {
+			t.Errorf("flags: %+v level %v\nwant %+v", cfg, s.LogLevel, want)
 		}
 	})
 	t.Run("help", func(t *testing.T) {
+		setEnv(t, env)
 		var usage strings.Builder
-		if _, _, err := parseConfig([]string{"-h"}, getenv, &usage); !errors.Is(err, flag.ErrHelp) {
-			t.Fatalf("-h: %v, want flag.ErrHelp", err)
+		if _, _, err := parseConfig([]string{"-h"}, &usage); !errors.Is(err, config.ErrHelp) || config.ExitCode(err) != 0 {
+			t.Fatalf("-h: %v, want config.ErrHelp (exit 0)", err)
 		}
-		for _, f := range []string{"-http-addr", "NOTIFICATION_HTTP_ADDR", "-db", "NOTIFICATION_DB", "-kafka-brokers", "KAFKA_BROKERS", "-kafka-route", "KAFKA_ROUTE",
-			"-group", "NOTIFICATION_GROUP", "-shutdown-grace", "NOTIFICATION_SHUTDOWN_GRACE", "-log-level", "LOG_LEVEL"} {
+		for _, f := range []string{"--http-addr", "NOTIFICATION_HTTP_ADDR", "--db", "NOTIFICATION_DB", "--kafka-brokers", "KAFKA_BROKERS", "--kafka-route", "KAFKA_ROUTE",
+			"--group", "NOTIFICATION_GROUP", "--shutdown-grace", "NOTIFICATION_SHUTDOWN_GRACE", "--log-level", "LOG_LEVEL"} {
 			if !strings.Contains(usage.String(), f) {
 				t.Errorf("usage does not mention %s:\n%s", f, usage.String())
 			}
 		}
 	})
+	withBroker := func(k, v string) map[string]string { return map[string]string{"KAFKA_BROKERS": "k:1", k: v} }
 	for name, tc := range map[string]struct {
 		args []string
-		env  func(string) string
+		env  map[string]string
 		want string
 	}{
-		"no brokers":     {nil, func(string) string { return "" }, "no Kafka brokers"},
-		"blank brokers":  {[]string{"-kafka-brokers", " , "}, getenv, "no Kafka brokers"},
-		"bad log level":  {[]string{"-log-level", "loud"}, getenv, "log level"},
-		"bad env level":  {nil, func(k string) string { return map[string]string{"KAFKA_BROKERS": "k:1", "LOG_LEVEL": "loud"}[k] }, "log level"},
-		"bad grace":      {[]string{"-shutdown-grace", "soon"}, getenv, "shutdown grace"},
-		"negative grace": {[]string{"-shutdown-grace", "-1s"}, getenv, "shutdown grace"},
-		"bad env grace": {nil, func(k string) string {
-			return map[string]string{"KAFKA_BROKERS": "k:1", "NOTIFICATION_SHUTDOWN_GRACE": "x"}[k]
-		}, "shutdown grace"},
-		"bad route":      {[]string{"-kafka-route", "nonsense"}, getenv, "kafka route"},
-		"empty group":    {[]string{"-group", ""}, getenv, "must not be empty"},
-		"unknown flag":   {[]string{"-nope"}, getenv, "not defined"},
-		"extra argument": {[]string{"extra"}, getenv, "unexpected arguments"},
+		"no brokers":     {nil, nil, "-kafka-brokers (env KAFKA_BROKERS): no Kafka brokers"},
+		"blank brokers":  {[]string{"-kafka-brokers", " , "}, env, "no Kafka brokers"},
+		"bad log level":  {[]string{"-log-level", "loud"}, env, "-log-level (env LOG_LEVEL)"},
+		"bad env level":  {nil, withBroker("LOG_LEVEL", "loud"), `invalid value "loud" for -log-level`},
+		"bad grace":      {[]string{"-shutdown-grace", "soon"}, env, "-shutdown-grace (env NOTIFICATION_SHUTDOWN_GRACE)"},
+		"negative grace": {[]string{"-shutdown-grace=-1s"}, env, "must be a positive duration"},
+		"bad env grace":  {nil, withBroker("NOTIFICATION_SHUTDOWN_GRACE", "x"), `invalid value "x" for -shutdown-grace`},
+		"bad route":      {[]string{"-kafka-route", "nonsense"}, env, "-kafka-route (env KAFKA_ROUTE)"},
+		"empty group":    {[]string{"-group", ""}, env, "-group (env NOTIFICATION_GROUP): must not be empty"},
+		"unknown flag":   {[]string{"-nope"}, env, "unknown flag -nope"},
+		"extra argument": {[]string{"extra"}, env, "unexpected argument"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, _, err := parseConfig(tc.args, tc.env, io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("parseConfig(%q) = %v, want an error mentioning %q", tc.args, err, tc.want)
+			setEnv(t, tc.env)
+			_, _, err := parseConfig(tc.args, io.Discard)
+			if config.ExitCode(err) != config.ExitUsage || !strings.Contains(fmt.Sprint(err), tc.want) {
+				t.Errorf("parseConfig(%q) = %v, want a usage error mentioning %q", tc.args, err, tc.want)
 			}
 		})
 	}

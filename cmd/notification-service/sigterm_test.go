@@ -24,7 +24,27 @@ func TestBinary(t *testing.T) {
 	}
 	bin := filepath.Join(testkit.BuildBinaries(t, "notification-service"), "notification-service")
 	t.Run("exit codes", func(t *testing.T) { exitCodes(t, bin) })
+	t.Run("configuration from the environment", func(t *testing.T) { configFromEnv(t, bin) })
 	t.Run("SIGTERM mid-stream", func(t *testing.T) { sigtermMidStream(t, bin) })
+}
+
+// configFromEnv: with its settings in environment variables only, the
+// binary serves where they say and logs its effective configuration first.
+func configFromEnv(t *testing.T, bin string) {
+	broker := testkit.StartKafka(t, 1, events.AllTopics).ListenAddrs()[0]
+	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	p := testkit.StartProcessEnv(t, bin, []string{"KAFKA_BROKERS=" + broker, "NOTIFICATION_HTTP_ADDR=" + addr,
+		"NOTIFICATION_DB=" + filepath.Join(t.TempDir(), "n.db"), "NOTIFICATION_GROUP=" + testkit.Uniq(t, "group"), "LOG_LEVEL=info"})
+	p.WaitHealthy(t, "http://"+addr+"/healthz", 30*time.Second)
+	for _, want := range []string{`"msg":"notification-service starting"`, `"kafka-brokers":"` + broker + `"`, `"http-addr":"` + addr + `"`, `"log-level":"INFO"`, `"version":`} {
+		if !strings.Contains(p.Output(), want) {
+			t.Errorf("start-up log lacks %s:\n%s", want, p.Output())
+		}
+	}
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t, 20*time.Second); code != 0 {
+		t.Errorf("exit %d after SIGTERM\n%s", code, p.Output())
+	}
 }
 
 // exitCodes: a bad flag or a missing broker exits 2 with the reason on
@@ -35,8 +55,9 @@ func exitCodes(t *testing.T, bin string) {
 		code int
 		want string
 	}{
-		{[]string{"-nope"}, 2, "flag provided but not defined"},
-		{[]string{"-shutdown-grace", "soon"}, 2, "shutdown grace"},
+		{[]string{"-nope"}, 2, "unknown flag -nope"},
+		{[]string{"-shutdown-grace", "soon"}, 2, `invalid value "soon" for -shutdown-grace (env NOTIFICATION_SHUTDOWN_GRACE)`},
+		{[]string{"-kafka-brokers=k:1", "-shutdown-grace=-1s"}, 2, "-shutdown-grace (env NOTIFICATION_SHUTDOWN_GRACE): must be a positive duration"},
 		{nil, 2, "no Kafka brokers"},
 		{[]string{"-h"}, 0, "NOTIFICATION_GROUP"},
 	} {

@@ -55,8 +55,15 @@ type Process struct {
 // child of it still holds stdout or stderr open.
 func StartProcess(t testing.TB, path string, args ...string) *Process {
 	t.Helper()
+	return StartProcessEnv(t, path, nil, args...)
+}
+
+// StartProcessEnv is StartProcess with env ("KEY=value") added to the
+// process's environment of PATH only.
+func StartProcessEnv(t testing.TB, path string, env []string, args ...string) *Process {
+	t.Helper()
 	p := &Process{name: filepath.Base(path), cmd: exec.Command(path, args...), done: make(chan struct{})}
-	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
 	p.cmd.Stdout, p.cmd.Stderr = (*processWriter)(p), (*processWriter)(p)
 	p.cmd.WaitDelay = 5 * time.Second // a child the process left behind must not hold Wait on its output
 	if err := p.cmd.Start(); err != nil {

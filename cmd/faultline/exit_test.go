@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/faultline-harness/faultline/chaos/report"
+	"github.com/faultline-harness/faultline/chaos/scenario"
+	"github.com/faultline-harness/faultline/chaos/stack"
+)
+
+// fakeExecute stands in for scenario.Execute: it returns res as the run's
+// measurements, after change has altered them (the injected outcome).
+func fakeExecute(change func(*scenario.Result)) executeFunc {
+	return func(_ context.Context, sc scenario.Scenario, _ scenario.Options, _ stack.Config) (*scenario.Result, error) {
+		res := heldResult(sc.Name)
+		change(res)
+		return res, nil
+	}
+}
+
+// runExit runs `faultline run` with execute, returns the exit status and
+// the journal it wrote.
+func runExit(t *testing.T, execute executeFunc, extra ...string) (int, *report.Journal, string) {
+	t.Helper()
+	dir := t.TempDir()
+	args := append([]string{"--scenario", "inventory-down", "--duration", "4s", "--journal-dir", dir, "--report", dir, "--json", filepath.Join(dir, "result.json")}, extra...)
+	var stdout, stderr bytes.Buffer
+	err := runScenarios(t.Context(), args, &stdout, &stderr, execute)
+	code := exitCode(err, &stderr)
+	journals, _ := filepath.Glob(filepath.Join(dir, "journal-*.json"))
+	if len(journals) != 1 {
+		t.Fatalf("want 1 journal, found %v\n%s", journals, stderr.String())
+	}
+	j, err := report.ReadJournal(journals[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, j, dir
+}
+
+// The exit status follows the hypothesis: a lost or duplicated accepted
+// order exits 3, a deviated steady state 1, --no-fail 0.
+func TestRunExitStatus(t *testing.T) {
+	loseOne := func(res *scenario.Result) { // an accepted async order never completes: deleted from the store
+		mr := res.Modes[scenario.ModeAsync]
+		mr.Completed--
+		mr.Lost++
+	}
+	for name, tc := range map[string]struct {
+		change func(*scenario.Result)
+		flags  []string
+		want   int
+	}{
+		"held":                {func(*scenario.Result) {}, nil, exitHeld},
+		"accepted order lost": {loseOne, nil, exitLost},
+		"stock moved twice":   {func(res *scenario.Result) { res.Modes[scenario.ModeSync].DuplicatedEffects = 1 }, nil, exitLost},
+		"steady state not restored": {func(res *scenario.Result) {
+			ph := res.Modes[scenario.ModeSync].Phases[scenario.PhaseRecovery]
+			ph.Successes, ph.SuccessRate = 5, 0.5
+		}, nil, exitDeviated},
+		"fault did not take effect": {func(res *scenario.Result) { res.Schedule.Steps[0].Evidence[0].TookEffect = false }, nil, exitDeviated},
+		"lost, --no-fail":           {loseOne, []string{"--no-fail"}, exitHeld},
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, j, _ := runExit(t, fakeExecute(tc.change), tc.flags...)
+			if code != tc.want {
+				t.Errorf("exit %d, want %d (journal verdict: %s)", code, tc.want, j.Verdict)
+			}
+			if j.Status != report.StatusCompleted {
+				t.Errorf("journal status %q", j.Status)
+			}
+		})
+	}
+}
+
+// Ctrl-C ends the run with status interrupted, keeps what was measured
+// (journal, --json, report) and exits 130.
+func TestRunInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	interrupt := func(_ context.Context, sc scenario.Scenario, _ scenario.Options, _ stack.Config) (*scenario.Result, error) {
+		res := heldResult(sc.Name) // what was measured before the signal
+		res.Interrupted = true
+		cancel()
+		return res, context.Canceled
+	}
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err := runScenarios(ctx, []string{"--scenario", "inventory-down,kafka-down", "--duration", "4s", "--journal-dir", dir, "--report", dir,
+		"--json", filepath.Join(dir, "result.json")}, &stdout, &stderr, interrupt)
+	if code := exitCode(err, io.Discard); code != exitInterrupted {
+		t.Fatalf("exit %d (%v), want 130", code, err)
+	}
+	journals, _ := filepath.Glob(filepath.Join(dir, "journal-*.json"))
+	if len(journals) != 1 {
+		t.Fatalf("journals %v: want the interrupted scenario's only, the next one not started", journals)
+	}
+	j, err := report.ReadJournal(journals[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Status != report.StatusInterrupted || j.Measurements == nil || j.Measurements.Modes[scenario.ModeAsync].Requests == 0 || j.Deviated {
+		t.Errorf("journal: status %q, measurements kept %v, deviated %v; want interrupted with the partial data and no verdict", j.Status, j.Measurements != nil, j.Deviated)
+	}
+	var res scenario.Result
+	b, err := os.ReadFile(filepath.Join(dir, "result.json"))
+	if err != nil || json.Unmarshal(b, &res) != nil || !res.Interrupted || res.Modes[scenario.ModeSync] == nil {
+		t.Errorf("--json after the interrupt: %v %s", err, b)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, j.ReportFileName()))
+	if err != nil || !strings.Contains(string(page), "interrupted") || !strings.Contains(string(page), "s0_success") {
+		t.Errorf("report after the interrupt: %v; want the partial charts marked interrupted", err)
+	}
+}
+
+// Usage problems exit 2 before any stack starts; help exits 0.
+func TestUsageAndHelpExitStatus(t *testing.T) {
+	readOnly := filepath.Join(t.TempDir(), "ro")
+	if err := os.MkdirAll(readOnly, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	if os.Getuid() == 0 {
+		t.Log("running as root: the read-only directory case is skipped")
+	}
+	never := func(context.Context, scenario.Scenario, scenario.Options, stack.Config) (*scenario.Result, error) {
+		t.Error("a scenario ran despite bad usage")
+		return nil, errors.New("should not run")
+	}
+	cases := map[string][]string{
+		"zero duration":        {"--duration", "0"},
+		"negative duration":    {"--duration", "-5s"},
+		"report dir is a file": {"--report", filepath.Join("exit_test.go", "x")},
+	}
+	if os.Getuid() != 0 {
+		cases["report dir not writable"] = []string{"--report", readOnly}
+		cases["journal dir not writable"] = []string{"--journal-dir", filepath.Join(readOnly, "sub")}
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			err := runScenarios(t.Context(), args, io.Discard, &stderr, never)
+			if code := exitCode(err, &stderr); code != exitUsage {
+				t.Errorf("exit %d (%v), want 2", code, err)
+			}
+		})
+	}
+	for _, args := range [][]string{{"run", "-h"}, {"report", "-h"}, {"bench", "-h"}, {"list", "-h"}, {"help"}} {
+		var out bytes.Buffer
+		err := run(t.Context(), args, &out, &out)
+		if code := exitCode(err, io.Discard); code != exitHeld || (err != nil && !errors.Is(err, flag.ErrHelp)) {
+			t.Errorf("%q: exit %d (%v), want 0", args, code, err)
+		}
+	}
+	var out bytes.Buffer
+	_ = run(t.Context(), []string{"run", "-h"}, &out, &out)
+	if !strings.Contains(out.String(), "130") || !strings.Contains(out.String(), "lost or its stock") {
+		t.Errorf("run -h does not document the exit statuses:\n%s", out.String())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"version"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "faultline ") || !strings.Contains(out.String(), "go1.") {
+		t.Errorf("version: %q", out.String())
+	}
+	if err := run(t.Context(), []string{"version", "extra"}, &out, &out); exitCode(err, io.Discard) != exitUsage {
+		t.Errorf("version extra: %v, want a usage error", err)
+	}
+}
