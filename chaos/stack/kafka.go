@@ -165,10 +165,40 @@ func (s *Stack) startKafka(ctx context.Context, cfg Config) error {
 	}
 	s.InventoryGroup = "inventory-service-" + s.RunID
 	s.OrderGroup = "order-service-" + s.RunID
-	if err := startGroupAtEnd(ctx, client, s.InventoryGroup, []string{events.TopicOrderPlaced}); err != nil {
-		return err
+	s.groups = map[string][]string{
+		s.InventoryGroup: {events.TopicOrderPlaced},
+		s.OrderGroup:     append([]string(nil), order.StockOutcomeTopics...),
 	}
-	return startGroupAtEnd(ctx, client, s.OrderGroup, order.StockOutcomeTopics)
+	for _, g := range sortedKeys(s.groups) {
+		if err := startGroupAtEnd(ctx, client, g, s.groups[g]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ConsumerGroups returns the consumer groups this stack's services run,
+// each with the topics it consumes (group -> topics): what a lag reader
+// (chaos/lag) describes. The map is a copy; nil before the stack started
+// Kafka.
+func (s *Stack) ConsumerGroups() map[string][]string {
+	if s.groups == nil {
+		return nil
+	}
+	out := make(map[string][]string, len(s.groups))
+	for g, ts := range s.groups {
+		out[g] = append([]string(nil), ts...)
+	}
+	return out
+}
+
+func sortedKeys(m map[string][]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // advertises reports whether addr is one of the brokers' advertised

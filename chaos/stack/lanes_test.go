@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/faultline-harness/faultline/chaos/faults"
 	"github.com/faultline-harness/faultline/chaos/stack"
 	"github.com/faultline-harness/faultline/services/events"
+	"github.com/faultline-harness/faultline/services/order"
 )
 
 // TestBypassIsDetected: a broker that advertises its own address (no proxy
@@ -175,5 +177,10 @@ func TestBrokersAdvertiseProxies(t *testing.T) {
 	}
 	if st.InventoryGroup == st.OrderGroup || !strings.HasSuffix(st.InventoryGroup, st.RunID) {
 		t.Errorf("groups %q, %q are not this run's (%s)", st.InventoryGroup, st.OrderGroup, st.RunID)
+	}
+	groups := st.ConsumerGroups()
+	if len(groups) != 2 || len(groups[st.InventoryGroup]) != 1 || groups[st.InventoryGroup][0] != events.TopicOrderPlaced ||
+		!slices.Equal(groups[st.OrderGroup], order.StockOutcomeTopics) {
+		t.Errorf("ConsumerGroups() = %v, want %s -> [%s] and %s -> %v", groups, st.InventoryGroup, events.TopicOrderPlaced, st.OrderGroup, order.StockOutcomeTopics)
 	}
 }

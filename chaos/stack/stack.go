@@ -164,6 +164,7 @@ type Stack struct {
 	RunID                      string
 	InventoryGroup, OrderGroup string
 
+	groups                             map[string][]string // ConsumerGroups
 	brokerCtl                          BrokerControl
 	syncResilience                     order.Resilience
 	orderBootstrap, inventoryBootstrap []string
