@@ -298,13 +298,15 @@ func (sc Scenario) resolveHops(ctx context.Context, st *stack.Stack, f Fault) ([
 			continue
 		}
 		switch h {
-		case stack.ProxyOrderKafka, stack.ProxyInventoryKafka, stack.ProxyKafka:
+		case stack.ProxyOrderKafka, stack.ProxyInventoryKafka, stack.ProxyNotificationKafka, stack.ProxyKafka:
 			for _, b := range st.Brokers {
 				switch h {
 				case stack.ProxyOrderKafka:
 					out = append(out, b.OrderProxy)
 				case stack.ProxyInventoryKafka:
 					out = append(out, b.InventoryProxy)
+				case stack.ProxyNotificationKafka:
+					out = append(out, b.NotificationProxy)
 				default:
 					out = append(out, b.AdvertisedProxy)
 				}

@@ -151,14 +151,21 @@ func TestScenarioJSONShowsParameters(t *testing.T) {
 
 func TestResolveHopsExpandsPerBrokerProxies(t *testing.T) {
 	st := &stack.Stack{Brokers: []stack.BrokerInfo{
-		{ID: 0, AdvertisedProxy: "kafka-0", OrderProxy: "order-kafka-0", InventoryProxy: "inventory-kafka-0"},
-		{ID: 1, AdvertisedProxy: "kafka-1", OrderProxy: "order-kafka-1", InventoryProxy: "inventory-kafka-1"},
+		{ID: 0, AdvertisedProxy: "kafka-0", OrderProxy: "order-kafka-0", InventoryProxy: "inventory-kafka-0", NotificationProxy: "notification-kafka-0"},
+		{ID: 1, AdvertisedProxy: "kafka-1", OrderProxy: "order-kafka-1", InventoryProxy: "inventory-kafka-1", NotificationProxy: "notification-kafka-1"},
 	}}
 	got, err := (Scenario{}).resolveHops(t.Context(), st, Down(stack.ProxyInventoryHTTP, stack.ProxyOrderKafka))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"inventory-http", "order-kafka-0", "order-kafka-1"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("resolved %v, want %v", got, want)
+	}
+	got, err = (Scenario{}).resolveHops(t.Context(), st, Down(stack.ProxyNotificationKafka))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"notification-kafka-0", "notification-kafka-1"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("resolved %v, want %v", got, want)
 	}
 }

@@ -49,12 +49,14 @@ type BrokerInfo struct {
 	// OrderProxy and InventoryProxy carry order-service's and
 	// inventory-service's connections to this broker.
 	OrderProxy, InventoryProxy string
+	// NotificationProxy carries notification-service's.
+	NotificationProxy string
 }
 
 // Proxies lists every proxy that leads to this broker: disabling them all
 // takes the broker off the network for everyone.
 func (b BrokerInfo) Proxies() []string {
-	return []string{b.AdvertisedProxy, b.OrderProxy, b.InventoryProxy}
+	return []string{b.AdvertisedProxy, b.OrderProxy, b.InventoryProxy, b.NotificationProxy}
 }
 
 // BrokerControl crashes and restarts the Kafka broker(s) of a stack, for
@@ -133,6 +135,7 @@ func (s *Stack) startKafka(ctx context.Context, cfg Config) error {
 	// advertised (and the real) address of each broker to them.
 	n := len(s.Brokers)
 	s.OrderKafkaRoute, s.InventoryKafkaRoute, s.DirectRoute = map[string]string{}, map[string]string{}, map[string]string{}
+	s.NotificationKafkaRoute = map[string]string{}
 	for i := range s.Brokers {
 		b := &s.Brokers[i]
 		b.OrderProxy = ProxyName(ProxyOrderKafka, b.ID, n)
@@ -145,13 +148,20 @@ func (s *Stack) startKafka(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
+		b.NotificationProxy = ProxyName(ProxyNotificationKafka, b.ID, n)
+		np, err := s.createProxy(b.NotificationProxy, b.Upstream)
+		if err != nil {
+			return err
+		}
 		for _, addr := range []string{b.Advertised, b.Upstream} {
 			s.OrderKafkaRoute[addr] = op.String()
 			s.InventoryKafkaRoute[addr] = ip.String()
+			s.NotificationKafkaRoute[addr] = np.String()
 		}
 		s.DirectRoute[b.Advertised] = b.Upstream
 		s.orderBootstrap = append(s.orderBootstrap, op.String())
 		s.inventoryBootstrap = append(s.inventoryBootstrap, ip.String())
+		s.notificationBootstrap = append(s.notificationBootstrap, np.String())
 	}
 
 	// This run's consumer groups, starting at the end of every partition:
@@ -165,9 +175,11 @@ func (s *Stack) startKafka(ctx context.Context, cfg Config) error {
 	}
 	s.InventoryGroup = "inventory-service-" + s.RunID
 	s.OrderGroup = "order-service-" + s.RunID
+	s.NotificationGroup = "notification-service-" + s.RunID
 	s.groups = map[string][]string{
-		s.InventoryGroup: {events.TopicOrderPlaced},
-		s.OrderGroup:     append([]string(nil), order.StockOutcomeTopics...),
+		s.InventoryGroup:    {events.TopicOrderPlaced},
+		s.OrderGroup:        append([]string(nil), order.StockOutcomeTopics...),
+		s.NotificationGroup: {events.TopicOrderPlaced},
 	}
 	for _, g := range sortedKeys(s.groups) {
 		if err := startGroupAtEnd(ctx, client, g, s.groups[g]); err != nil {

@@ -1,11 +1,14 @@
 // Package stack starts the system under test in one process: a Kafka
-// broker, a Toxiproxy server, inventory-service and two order-service
-// instances (one per placement mode), with every hop behind its own proxy:
+// broker, a Toxiproxy server, inventory-service, two order-service
+// instances (one per placement mode) and notification-service (a second,
+// independent consumer of order-placed), with every hop behind its own
+// proxy:
 //
-//	order-sync  --HTTP-->  [inventory-http]   --> inventory-service
-//	order-async --Kafka--> [order-kafka]      --> broker
-//	inventory   --Kafka--> [inventory-kafka]  --> broker
-//	anyone else --Kafka--> [kafka]            --> broker (the advertised address)
+//	order-sync   --HTTP-->  [inventory-http]     --> inventory-service
+//	order-async  --Kafka--> [order-kafka]        --> broker
+//	inventory    --Kafka--> [inventory-kafka]    --> broker
+//	notification --Kafka--> [notification-kafka] --> broker
+//	anyone else  --Kafka--> [kafka]              --> broker (the advertised address)
 //
 // Kafka clients connect to the address the broker advertises in metadata,
 // so a proxy in front of the bootstrap address alone would be bypassed.
@@ -22,7 +25,8 @@
 // must advertise the listen address of a proxy on that Toxiproxy, or Start
 // fails with ErrBypass. On both lanes the stack reads the brokers from
 // metadata, creates per-service proxies per broker (names "order-kafka",
-// "inventory-kafka" for one broker, "order-kafka-<id>"... for several),
+// "inventory-kafka", "notification-kafka" for one broker,
+// "order-kafka-<id>"... for several),
 // creates missing topics (3 partitions), and names this run's consumer
 // groups "<service>-<RunID>", committed at the end of every partition
 // before the services start: a real broker keeps earlier runs' events,
@@ -50,6 +54,7 @@ import (
 	"github.com/faultline-harness/faultline/internal/negativecontrol"
 	"github.com/faultline-harness/faultline/services/inventory"
 	"github.com/faultline-harness/faultline/services/messaging"
+	"github.com/faultline-harness/faultline/services/notification"
 	"github.com/faultline-harness/faultline/services/order"
 )
 
@@ -58,7 +63,10 @@ const (
 	ProxyInventoryHTTP  = "inventory-http"  // order-sync -> inventory HTTP
 	ProxyOrderKafka     = "order-kafka"     // order-async -> broker
 	ProxyInventoryKafka = "inventory-kafka" // inventory -> broker
-	ProxyKafka          = "kafka"           // the broker's advertised address (embedded lane)
+	// ProxyNotificationKafka carries notification-service's connections
+	// to the broker (its consumer of order-placed and its dead letters).
+	ProxyNotificationKafka = "notification-kafka"
+	ProxyKafka             = "kafka" // the broker's advertised address (embedded lane)
 )
 
 // Protocols a hop carries (ProxyProtocol).
@@ -150,11 +158,18 @@ type Stack struct {
 	Inventory  *inventory.Service
 	OrderSync  *order.Service
 	OrderAsync *order.Service
+	// Notification is notification-service, the second consumer of
+	// order-placed (its own group NotificationGroup, its own SQLite file
+	// and Kafka proxy ProxyNotificationKafka).
+	Notification *notification.Service
 
 	// OrderKafkaRoute and InventoryKafkaRoute are the services' broker
 	// address rewrites, exposed for tests that build extra clients on a
 	// service's path.
 	OrderKafkaRoute, InventoryKafkaRoute map[string]string
+	// NotificationKafkaRoute is notification-service's rewrite, through
+	// its own proxies.
+	NotificationKafkaRoute map[string]string
 	// Brokers are the Kafka brokers, by ID, with their proxies.
 	Brokers []BrokerInfo
 	// DirectRoute rewrites each advertised address to the broker's own
@@ -163,11 +178,17 @@ type Stack struct {
 	// RunID names this run's consumer groups InventoryGroup and OrderGroup.
 	RunID                      string
 	InventoryGroup, OrderGroup string
+	// NotificationGroup is notification-service's consumer group of
+	// order-placed, "notification-service-<RunID>": independent of
+	// InventoryGroup, so both receive every record.
+	NotificationGroup string
 
 	groups                             map[string][]string // ConsumerGroups
 	brokerCtl                          BrokerControl
 	syncResilience                     order.Resilience
 	orderBootstrap, inventoryBootstrap []string
+	notificationBootstrap              []string
+	notificationURL                    string
 
 	proxies []string
 	closers []func() error
@@ -296,6 +317,9 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 	if s.OrderAsync, s.OrderAsyncURL, err = start(order.ModeAsync); err != nil {
 		return nil, err
 	}
+	if err := s.startNotification(cfg, log); err != nil {
+		return nil, err
+	}
 
 	if err := s.waitHealthy(ctx); err != nil {
 		return nil, err
@@ -386,7 +410,7 @@ func (s *Stack) waitHealthy(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	client := &http.Client{Timeout: time.Second}
-	for _, u := range []string{s.InventoryURL, s.OrderSyncURL, s.OrderAsyncURL} {
+	for _, u := range []string{s.InventoryURL, s.OrderSyncURL, s.OrderAsyncURL, s.notificationURL} {
 		for {
 			if err := s.Err(); err != nil {
 				return fmt.Errorf("service failed at start: %w", err)
@@ -440,6 +464,36 @@ func (s *Stack) CheckRestored(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// startNotification starts notification-service on a free loopback port,
+// consuming order-placed through its own proxies in NotificationGroup,
+// with its SQLite file in the data dir.
+func (s *Stack) startNotification(cfg Config, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("listen for notification-service: %w", err)
+	}
+	s.Notification, err = notification.New(notification.Config{
+		DBPath: cfg.DataDir + "/notification.db",
+		Kafka: messaging.Config{
+			Brokers: s.notificationBootstrap, ClientID: "notification-service", Route: s.NotificationKafkaRoute,
+		},
+		Group:         s.NotificationGroup,
+		ShutdownGrace: 5 * time.Second,
+	}, log.With("service", "notification"))
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("create notification-service: %w", err)
+	}
+	s.closers = append(s.closers, s.Notification.Close)
+	s.notificationURL = "http://" + ln.Addr().String()
+	s.run("notification-service", func(ctx context.Context) error { return s.Notification.Run(ctx, ln) })
+	return nil
+}
+
+// NotificationURL is notification-service's direct (unproxied) base URL:
+// GET /notifications/{order_id}, GET /stats.
+func (s *Stack) NotificationURL() string { return s.notificationURL }
+
 // Proxies lists the names of the proxies this stack created.
 func (s *Stack) Proxies() []string { return append([]string(nil), s.proxies...) }
 
@@ -459,7 +513,7 @@ func (s *Stack) Close() error {
 	// their offsets.
 	stop := func(r *running) { r.cancel(); <-r.done }
 	for i := len(s.running) - 1; i >= 1; i-- {
-		stop(s.running[i]) // order services
+		stop(s.running[i]) // notification-service, then the order services
 	}
 	s.deleteProxies(ProxyInventoryHTTP)
 	if len(s.running) > 0 {

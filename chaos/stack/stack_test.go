@@ -2,7 +2,12 @@ package stack_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +16,7 @@ import (
 
 	"github.com/faultline-harness/faultline/chaos/faults"
 	"github.com/faultline-harness/faultline/chaos/stack"
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 )
@@ -182,4 +188,95 @@ func TestRestoreLeavesForeignProxiesAlone(t *testing.T) {
 	if len(left) != 1 {
 		t.Fatalf("proxies left on the shared server after Close: %d, want only compose-foreign", len(left))
 	}
+}
+
+// TestNotificationConsumesThroughItsOwnProxy: notification-service runs in
+// the stack, in its own consumer group, and reaches the broker only
+// through notification-kafka. An async order is notified once; with that
+// proxy down the next order is reserved by inventory (its own link and
+// group) but not notified, and is notified once the proxy is back.
+func TestNotificationConsumesThroughItsOwnProxy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the stack")
+	}
+	st := startStack(t)
+	if st.NotificationURL() == "" || st.NotificationGroup == "" || st.NotificationGroup == st.InventoryGroup {
+		t.Fatalf("notification-service URL %q, group %q (inventory's %q): want its own", st.NotificationURL(), st.NotificationGroup, st.InventoryGroup)
+	}
+	for _, b := range st.Brokers {
+		if b.NotificationProxy == "" || !slices.Contains(st.Proxies(), b.NotificationProxy) || !slices.Contains(b.Proxies(), b.NotificationProxy) {
+			t.Fatalf("broker %d: notification proxy %q not created or not among the broker's proxies %v", b.ID, b.NotificationProxy, b.Proxies())
+		}
+	}
+	ctx := t.Context()
+	notified := func(id string) int {
+		var n struct {
+			Sends int `json:"sends"`
+		}
+		resp, err := http.Get(st.NotificationURL() + "/notifications/" + id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode == http.StatusNotFound {
+			return 0
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&n); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /notifications/%s: %d %v", id, resp.StatusCode, err)
+		}
+		return n.Sends
+	}
+	orderStatus := func(id string) string {
+		var o struct {
+			Status string `json:"status"`
+		}
+		resp, err := http.Get(st.OrderAsyncURL + "/orders/" + id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		_ = json.NewDecoder(resp.Body).Decode(&o)
+		return o.Status
+	}
+	place := func() string {
+		resp, err := http.Post(st.OrderAsyncURL+"/orders", "application/json", strings.NewReader(`{"sku":"SKU-1","quantity":1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var o struct {
+			ID string `json:"id"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&o); err != nil || resp.StatusCode != http.StatusAccepted || o.ID == "" {
+			t.Fatalf("POST /orders: %d %+v %v", resp.StatusCode, o, err)
+		}
+		return o.ID
+	}
+
+	first := place()
+	testkit.Eventually(t, 30*time.Second, func() (bool, string) {
+		n := notified(first)
+		return n == 1, fmt.Sprintf("order %s notified %d times, want 1", first, n)
+	})
+
+	undo, err := st.Faults.Down(ctx, stack.ProxyNotificationKafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = undo(context.Background()) })
+	second := place()
+	testkit.Eventually(t, 30*time.Second, func() (bool, string) {
+		s := orderStatus(second)
+		return s == "CONFIRMED", fmt.Sprintf("order %s is %s with notification-kafka down, want CONFIRMED (inventory has its own link)", second, s)
+	})
+	if n := notified(second); n != 0 {
+		t.Fatalf("order %s notified %d times with notification-kafka down: the proxy was bypassed", second, n)
+	}
+	if err := undo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 30*time.Second, func() (bool, string) {
+		n := notified(second)
+		return n == 1, fmt.Sprintf("order %s notified %d times after notification-kafka came back, want 1", second, n)
+	})
 }

@@ -135,4 +135,3 @@ func relayOnce(ctx context.Context, st *order.Store, key string, log *slog.Logge
 
 // publisherFunc adapts a function to order.Publisher.
 type publisherFunc = order.SendFunc
-
