@@ -38,7 +38,7 @@ func (s *Service) bypassOutbox(w http.ResponseWriter, r *http.Request, o Order, 
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.PublishTimeout)
 	defer cancel()
-	if err := s.pub.Send(ctx, msg); err != nil {
+	if err := s.pub.SendBatch(ctx, []events.Message{msg})[0]; err != nil {
 		_, _ = s.store.transition(context.WithoutCancel(r.Context()), o.ID, StatusFailed, "kafka_unavailable", time.Now())
 		web.WriteError(w, http.StatusServiceUnavailable, "kafka_unavailable", "order "+o.ID+" failed: publish order-placed: "+err.Error())
 		return true
