@@ -179,8 +179,10 @@ func TestBrokersAdvertiseProxies(t *testing.T) {
 		t.Errorf("groups %q, %q are not this run's (%s)", st.InventoryGroup, st.OrderGroup, st.RunID)
 	}
 	groups := st.ConsumerGroups()
-	if len(groups) != 2 || len(groups[st.InventoryGroup]) != 1 || groups[st.InventoryGroup][0] != events.TopicOrderPlaced ||
+	placed := []string{events.TopicOrderPlaced}
+	if len(groups) != 3 || !slices.Equal(groups[st.InventoryGroup], placed) || !slices.Equal(groups[st.NotificationGroup], placed) ||
 		!slices.Equal(groups[st.OrderGroup], order.StockOutcomeTopics) {
-		t.Errorf("ConsumerGroups() = %v, want %s -> [%s] and %s -> %v", groups, st.InventoryGroup, events.TopicOrderPlaced, st.OrderGroup, order.StockOutcomeTopics)
+		t.Errorf("ConsumerGroups() = %v, want %s -> %v, %s -> %v and %s -> %v", groups, st.InventoryGroup, placed,
+			st.NotificationGroup, placed, st.OrderGroup, order.StockOutcomeTopics)
 	}
 }
