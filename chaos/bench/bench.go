@@ -43,7 +43,8 @@ type Config struct {
 	// Messages is how many 1 KB records the consume measurement reads on
 	// each path. Default 20000.
 	Messages int
-	// OutboxOrders is how many async orders the relay drains. Default 2000.
+	// OutboxOrders is how many async orders the relay drains (half of it
+	// in the one-broker-cut drain). Default 20000.
 	OutboxOrders int
 	// MaxOps caps each closed-loop measurement. Default 2,000,000.
 	MaxOps int64
@@ -62,7 +63,7 @@ func (c Config) withDefaults() Config {
 		c.Messages = 20000
 	}
 	if c.OutboxOrders <= 0 {
-		c.OutboxOrders = 2000
+		c.OutboxOrders = 20000
 	}
 	if c.MaxOps <= 0 {
 		c.MaxOps = 2_000_000
