@@ -186,8 +186,13 @@ func oneBrokerCutDrain(ctx context.Context, c *http.Client, cfg Config) (Measure
 	}()
 	var healthyUndo []func(context.Context) error
 	for _, b := range st.Brokers {
-		u, err := st.Faults.Down(ctx, b.OrderProxy)
+		// Inventory stays cut throughout, as in relayDrain: only the relay works.
+		u, err := st.Faults.Down(ctx, b.InventoryProxy)
 		if err != nil {
+			return Measurement{}, err
+		}
+		undo = append(undo, u)
+		if u, err = st.Faults.Down(ctx, b.OrderProxy); err != nil {
 			return Measurement{}, err
 		}
 		if b.ID == victim.ID {
