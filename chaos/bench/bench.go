@@ -3,11 +3,13 @@
 // machine; ratios measured side by side move much less):
 //
 //   - an HTTP request through Toxiproxy versus direct;
-//   - sarama produce (16 goroutines, and 1 goroutine waiting for each ack
-//     as the outbox relay does) and consume on the embedded kfake broker,
-//     through a Toxiproxy proxy versus direct;
+//   - sarama produce (16 goroutines, and 1 goroutine waiting for each ack)
+//     and consume on the embedded kfake broker, through a Toxiproxy proxy
+//     versus direct;
 //   - async order placement versus sync placement on the chaos stack;
-//   - the outbox relay's drain rate versus the raw producer rate.
+//   - the outbox relay's drain rate (20,000 rows) versus the raw producer
+//     at 16 goroutines on the same proxy, and the healthy partitions'
+//     drain rate while one broker of three is cut versus the full drain.
 //
 // Everything listens on 127.0.0.1 and every loop is bounded in time
 // (Config.Window) and in count.
@@ -43,7 +45,8 @@ type Config struct {
 	// Messages is how many 1 KB records the consume measurement reads on
 	// each path. Default 20000.
 	Messages int
-	// OutboxOrders is how many async orders the relay drains. Default 2000.
+	// OutboxOrders is how many async orders the relay drains (half of it
+	// in the one-broker-cut drain). Default 20000.
 	OutboxOrders int
 	// MaxOps caps each closed-loop measurement. Default 2,000,000.
 	MaxOps int64
@@ -62,7 +65,7 @@ func (c Config) withDefaults() Config {
 		c.Messages = 20000
 	}
 	if c.OutboxOrders <= 0 {
-		c.OutboxOrders = 2000
+		c.OutboxOrders = 20000
 	}
 	if c.MaxOps <= 0 {
 		c.MaxOps = 2_000_000
@@ -145,9 +148,6 @@ type env struct {
 	inj  *faults.Injector
 	stop func() error
 	seq  atomic.Int64
-	// rawProducer is the 1-goroutine proxied produce rate, the outbox
-	// relay's reference.
-	rawProducer Measurement
 }
 
 func newEnv() (*env, error) {

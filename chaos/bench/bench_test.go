@@ -21,8 +21,8 @@ func TestRunQuick(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench: %v\nprogress:\n%s", err, progress.String())
 	}
-	if len(rep.Ratios) != 7 {
-		t.Fatalf("got %d ratios, want 7:\n%+v", len(rep.Ratios), rep.Ratios)
+	if len(rep.Ratios) != 8 {
+		t.Fatalf("got %d ratios, want 8:\n%+v", len(rep.Ratios), rep.Ratios)
 	}
 	for _, r := range rep.Ratios {
 		if r.Value <= 0 || r.Base.PerSecond <= 0 || r.Num.PerSecond <= 0 {

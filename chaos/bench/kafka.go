@@ -186,8 +186,7 @@ func (h *countingHandler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sara
 }
 
 // kafkaRatios: produce (16 and 1 goroutines) and consume, proxied versus
-// direct. The 1-goroutine proxied rate is also the outbox relay's
-// reference (see placementRatios): it is kept in e.rawProducer.
+// direct.
 func kafkaRatios(ctx context.Context, e *env, cfg Config) ([]Ratio, error) {
 	k, err := newKafkaTarget(ctx, e)
 	if err != nil {
@@ -201,9 +200,6 @@ func kafkaRatios(ctx context.Context, e *env, cfg Config) ([]Ratio, error) {
 			return nil, err
 		}
 		out = append(out, ratio(fmt.Sprintf("sarama produce 1 KB, %d goroutine(s), acks=all: proxied / direct", workers), p, d))
-		if workers == 1 {
-			e.rawProducer = p
-		}
 	}
 	if err := k.fill(ctx, cfg.Messages, cfg.Workers); err != nil {
 		return nil, err

@@ -57,8 +57,10 @@ func waitFor(ctx context.Context, c *http.Client, url string, timeout time.Durat
 // placementRatios runs the chaos stack (embedded lane) and measures:
 // orders accepted per second by order-sync (201) and order-async (202)
 // under the same closed-loop load; async orders completed end to end;
-// and the outbox relay's drain rate after a Kafka cut, against the raw
-// 1-goroutine producer rate measured before.
+// the outbox relay's drain rate after a Kafka cut, against the raw
+// producer at cfg.Workers goroutines on the same proxy, measured just
+// before; and, on a three-broker stack, the healthy partitions' drain
+// rate while one broker is cut, against the full drain.
 func placementRatios(ctx context.Context, e *env, cfg Config) ([]Ratio, error) {
 	st, err := stack.Start(ctx, stack.Config{Catalog: map[string]int{"SKU-1": 1 << 30}})
 	if err != nil {
@@ -96,21 +98,32 @@ func placementRatios(ctx context.Context, e *env, cfg Config) ([]Ratio, error) {
 	// sync orders are final when answered: its accepted rate is its
 	// completed rate.
 
-	relay, err := relayDrain(ctx, st, c, body, cfg)
+	raw, err := rawProducerThroughOrderProxy(ctx, st, cfg)
+	if err != nil {
+		return nil, err
+	}
+	relay, err := relayDrain(ctx, st, c, cfg)
+	if err != nil {
+		return nil, err
+	}
+	st.Close() // before the three-broker stack starts: one stack at a time on the CPUs
+	cut, err := oneBrokerCutDrain(ctx, c, cfg)
 	if err != nil {
 		return nil, err
 	}
 	return []Ratio{
 		ratio(fmt.Sprintf("order placement accepted, %d workers: async (202) / sync (201)", cfg.Workers), asyncM, syncM),
 		ratio("orders completed end to end (CONFIRMED/REJECTED): async / sync", e2e, syncM),
-		ratio("outbox relay drain after a Kafka cut / raw producer (1 goroutine, proxied)", relay, e.rawProducer),
+		ratio(fmt.Sprintf("outbox relay drain of %d rows after a Kafka cut / raw producer (%d goroutines, same proxy)", cfg.OutboxOrders, cfg.Workers), relay, raw),
+		ratio("outbox relay drain, healthy partitions while one broker of three is cut / all partitions healthy", cut, relay),
 	}, nil
 }
 
 // relayDrain cuts order-async from Kafka, places cfg.OutboxOrders async
-// orders (they wait in the outbox), restores the link and measures how
-// fast the relay empties the outbox, from its first publish to empty.
-func relayDrain(ctx context.Context, st *stack.Stack, c *http.Client, body []byte, cfg Config) (Measurement, error) {
+// orders (they wait in the outbox), restores the link (inventory's stays
+// cut, so only the relay works) and measures how fast the relay empties
+// the outbox, from its first publish to empty.
+func relayDrain(ctx context.Context, st *stack.Stack, c *http.Client, cfg Config) (Measurement, error) {
 	name := fmt.Sprintf("outbox relay drain, %d rows", cfg.OutboxOrders)
 	undo, err := st.Faults.Down(ctx, stack.ProxyOrderKafka)
 	if err != nil {
@@ -122,10 +135,7 @@ func relayDrain(ctx context.Context, st *stack.Stack, c *http.Client, body []byt
 			_ = undo(context.WithoutCancel(ctx))
 		}
 	}()
-	n := int64(cfg.OutboxOrders)
-	if _, err := closedLoop(ctx, "fill the outbox", "order", cfg.Workers, time.Minute, n, func(ctx context.Context, _ int64) error {
-		return post(ctx, c, st.OrderAsyncURL+"/orders", body, http.StatusAccepted)
-	}); err != nil {
+	if _, err := fillOutbox(ctx, c, st.OrderAsyncURL, cfg.OutboxOrders, cfg); err != nil {
 		return Measurement{}, err
 	}
 	before, err := waitFor(ctx, c, st.OrderAsyncURL, 30*time.Second, "outbox filled", func(s orderStats) bool {
@@ -134,6 +144,15 @@ func relayDrain(ctx context.Context, st *stack.Stack, c *http.Client, body []byt
 	if err != nil {
 		return Measurement{}, err
 	}
+	// Inventory stays cut from Kafka while the relay drains: its consumer
+	// and order-service's outcome consumer would otherwise share the CPUs
+	// and order-service's one SQLite connection with the relay, which the
+	// raw producer reference does not have to.
+	undoInv, err := st.Faults.Down(ctx, stack.ProxyInventoryKafka)
+	if err != nil {
+		return Measurement{}, err
+	}
+	defer func() { _ = undoInv(context.WithoutCancel(ctx)) }()
 	restored = true
 	if err := undo(ctx); err != nil {
 		return Measurement{}, err

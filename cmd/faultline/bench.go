@@ -21,7 +21,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.Window, "window", 3*time.Second, "how long each throughput measurement runs")
 	fs.IntVar(&cfg.Workers, "workers", 16, "concurrency of the closed-loop measurements")
 	fs.IntVar(&cfg.Messages, "messages", 20000, "1 KB records read by each consume measurement")
-	fs.IntVar(&cfg.OutboxOrders, "outbox-orders", 2000, "async orders the outbox relay drains")
+	fs.IntVar(&cfg.OutboxOrders, "outbox-orders", 20000, "async orders the outbox relay drains (half of it with one broker cut)")
 	quick := fs.Bool("quick", false, "small windows and counts (a smoke run, not figures to quote)")
 	jsonPath := fs.String("json", "", "also write the report as JSON to this file")
 	markdown := fs.Bool("markdown", false, "print the table as Markdown")
