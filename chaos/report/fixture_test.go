@@ -3,6 +3,7 @@ package report
 import (
 	"time"
 
+	"github.com/faultline-harness/faultline/chaos/lag"
 	"github.com/faultline-harness/faultline/chaos/scenario"
 )
 
@@ -14,11 +15,12 @@ type fixture struct {
 	asyncLost       int
 	finalBacklog    int // pending orders in the last (settled) sample
 	baselineOK      float64
-	faultNotSeen    bool // the step's evidence says the fault did not take effect
+	faultNotSeen    bool    // the step's evidence says the fault did not take effect
+	windowAfterP99  float64 // async consistency window p99 in the recovery phase, ms
 }
 
 func defaultFixture() fixture {
-	return fixture{syncRecoveryP99: 12, baselineOK: 1}
+	return fixture{syncRecoveryP99: 12, baselineOK: 1, windowAfterP99: 900}
 }
 
 func (f fixture) result() *scenario.Result {
@@ -41,6 +43,27 @@ func (f fixture) result() *scenario.Result {
 		},
 		Actions: []scenario.Action{{Fault: scenario.Down("inventory-http", "inventory-kafka")}},
 		Load:    scenario.LoadSettings{DurationSeconds: 20, RatePerMode: 20, Seed: 42, Jitter: 0.2},
+	}
+	// Consumer lag at the broker, 1 a second: inventory's group falls
+	// behind while cut off, the broker is unknown once, then it drains.
+	res.ConsumerLag = &scenario.ConsumerLag{
+		Source:     scenario.LagSource,
+		Groups:     map[string][]string{"inventory-service-run": {"order-placed"}, "order-service-run": {"stock-reserved", "stock-rejected"}},
+		Labels:     map[string]string{"inventory-service-run": "inventory-service", "order-service-run": "order-service"},
+		ModeGroups: map[string][]string{scenario.ModeAsync: {"inventory-service-run", "order-service-run"}},
+	}
+	for t := 0; t <= 20; t++ {
+		inv := int64(0)
+		if t >= 5 && t < 15 {
+			inv = int64(min(t, 13)-5) * 20
+		}
+		if t == 7 {
+			inv = -1
+		}
+		res.ConsumerLag.Samples = append(res.ConsumerLag.Samples, scenario.LagSample{At: float64(t), Groups: []lag.Group{
+			{Group: "inventory-service-run", Lag: inv, Partitions: []lag.Partition{{Topic: "order-placed", Partition: 0, Committed: 10, End: 10 + max(inv, 0), Lag: inv}}},
+			{Group: "order-service-run", Lag: 0},
+		}})
 	}
 	inFault := func(t int) bool { return float64(t) >= 5 && float64(t) < 13 }
 	for _, m := range scenario.Modes {
@@ -67,7 +90,7 @@ func (f fixture) result() *scenario.Result {
 					smp.Orders["PENDING"] = int((t - 5) * 20)
 				case t >= 13 && t < 14.5:
 					smp.Orders["PENDING"] = int((14.5 - t) * 100)
-					smp.InventoryConsumerLag = int64((14.5 - t) * 50)
+					smp.BrokerLag = int64((14.5 - t) * 50)
 				}
 			}
 			mr.Stats = append(mr.Stats, smp)
@@ -96,6 +119,29 @@ func (f fixture) result() *scenario.Result {
 			}
 		}
 		mr.Phases[scenario.PhaseBaseline], mr.Phases[scenario.PhaseFault], mr.Phases[scenario.PhaseRecovery] = base, fault, rec
+		// Consistency window: sync 0 by construction; async waits out the
+		// fault (up to 9 s for the orders sent as it began), then drains.
+		w := &scenario.ConsistencyWindow{Source: scenario.WindowSourceFinal, Final: mr.Accepted, Phases: map[string]*scenario.WindowStats{
+			scenario.PhaseBaseline: {Orders: base.Successes}, scenario.PhaseFault: {Orders: fault.Successes}, scenario.PhaseRecovery: {Orders: rec.Successes},
+		}}
+		for t := 0; t < 20; t++ {
+			w.Timeline = append(w.Timeline, scenario.WindowStats{T: t, Orders: 20})
+		}
+		if m == scenario.ModeAsync {
+			w.Source = scenario.WindowSourceStore
+			w.Phases[scenario.PhaseBaseline] = &scenario.WindowStats{Orders: 100, P50Ms: 12, P99Ms: 40, MaxMs: 55}
+			w.Phases[scenario.PhaseFault] = &scenario.WindowStats{Orders: 160, P50Ms: 4800, P99Ms: 8900, MaxMs: 9000}
+			w.Phases[scenario.PhaseRecovery] = &scenario.WindowStats{Orders: 140, P50Ms: 30, P99Ms: f.windowAfterP99, MaxMs: f.windowAfterP99 + 100}
+			for t := range w.Timeline {
+				ws := &w.Timeline[t]
+				ws.P50Ms, ws.P99Ms, ws.MaxMs = 12, 40, 55
+				if inFault(t) {
+					ws.P50Ms = float64(14-t) * 1000
+					ws.P99Ms, ws.MaxMs = ws.P50Ms+400, ws.P50Ms+500
+				}
+			}
+		}
+		mr.Window = w
 		res.Modes[m] = mr
 	}
 	return res
