@@ -3,18 +3,25 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/faultline-harness/faultline/chaos/report"
 	"github.com/faultline-harness/faultline/chaos/scenario"
 	"github.com/faultline-harness/faultline/chaos/stack"
+	"github.com/faultline-harness/faultline/internal/testkit"
+
+	_ "modernc.org/sqlite" // driver "sqlite", to delete an order behind the service's back
 )
 
 // fakeExecute stands in for scenario.Execute: it returns res as the run's
@@ -177,4 +184,63 @@ func TestVersion(t *testing.T) {
 	if err := run(t.Context(), []string{"version", "extra"}, &out, &out); exitCode(err, io.Discard) != exitUsage {
 		t.Errorf("version extra: %v, want a usage error", err)
 	}
+}
+
+// A real run on the embedded lane in which one accepted, confirmed async
+// order is deleted from order-service's store after the fault:
+// the accounting finds it lost and `faultline run` exits 3.
+func TestRunExitsNonZeroWhenAnAcceptedOrderIsLost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the stack")
+	}
+	var deleted atomic.Value // the deleted order's ID
+	loseOne := func(ctx context.Context, sc scenario.Scenario, opts scenario.Options, cfg stack.Config) (*scenario.Result, error) {
+		cfg.DataDir = t.TempDir()
+		cfg.Log = testkit.Logger(t)
+		progress := opts.Progress
+		var once sync.Once
+		opts.Progress = func(p scenario.Progress) {
+			progress(p)
+			if p.Phase == scenario.PhaseBaseline || p.Phase == scenario.PhaseFault { // after the fault: recovery or settle
+				return
+			}
+			once.Do(func() {
+				id, err := deleteOneConfirmed(ctx, filepath.Join(cfg.DataDir, "orders-"+scenario.ModeAsync+".db"))
+				if err != nil {
+					t.Errorf("inject the loss: %v", err)
+					return
+				}
+				deleted.Store(id)
+			})
+		}
+		return scenario.Execute(ctx, sc, opts, cfg)
+	}
+	code, j, _ := runExit(t, loseOne, "--scenario", "inventory-latency", "--rate", "5", "--seed", "3")
+	if deleted.Load() == nil {
+		t.Fatal("no order was deleted: the loss was not injected")
+	}
+	if mr := j.Measurements.Modes[scenario.ModeAsync]; mr.Lost != 1 {
+		t.Errorf("async accounting: accepted %d, completed %d, lost %d; want the deleted order %v lost", mr.Accepted, mr.Completed, mr.Lost, deleted.Load())
+	}
+	if code != exitLost {
+		t.Errorf("exit %d, want %d (an accepted order lost); verdict: %s", code, exitLost, j.Verdict)
+	}
+}
+
+// deleteOneConfirmed deletes one CONFIRMED order from an order-service
+// SQLite store behind the service's back and returns its ID.
+func deleteOneConfirmed(ctx context.Context, path string) (string, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	var id string
+	if err := db.QueryRowContext(ctx, `SELECT id FROM orders WHERE status = 'CONFIRMED' ORDER BY created_at LIMIT 1`).Scan(&id); err != nil {
+		return "", fmt.Errorf("find a confirmed order: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM orders WHERE id = ?`, id); err != nil {
+		return "", fmt.Errorf("delete order %s: %w", id, err)
+	}
+	return id, nil
 }

@@ -1,6 +1,8 @@
 // Command order-service runs the order service (package services/order).
 //
-// Every setting is a flag whose default comes from an environment variable:
+// Every setting is a flag and an environment variable (internal/config:
+// default, then environment, then flag); `order-service -h` lists them
+// with their defaults:
 //
 //	-http-addr          ORDER_HTTP_ADDR         127.0.0.1:8080
 //	-mode               ORDER_MODE              async (sync|async)
@@ -34,47 +36,89 @@
 //	-retry-budget-burst       ORDER_RETRY_BUDGET_BURST       10
 //	-log-level          LOG_LEVEL               info (debug|info|warn|error)
 //
-// Invalid values (a relay batch below 1, a duration <= 0, a max backoff
-// below the min) exit 2 with the setting named.
+// Invalid values (a relay batch below 1, a breaker opening after 0
+// failures, a duration <= 0, a max backoff below its min) are refused with
+// the setting named (exit 2), not replaced by defaults.
 //
-// It logs JSON to stderr and stops gracefully on SIGINT or SIGTERM.
+// It logs JSON to stderr, the effective configuration first, and stops
+// gracefully on SIGINT or SIGTERM. Exit status: 0 after a clean stop, -h or
+// --version; 1 when the service failed; 2 on a bad flag or environment
+// value (the message names the flag and the variable).
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/ardanlabs/conf/v3"
+
+	"github.com/faultline-harness/faultline/internal/buildinfo"
+	"github.com/faultline-harness/faultline/internal/config"
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/order"
 )
 
+// settings are order-service's flags and environment variables.
+type settings struct {
+	conf.Version
+	HTTPAddr         string        `conf:"default:127.0.0.1:8080,flag:http-addr,env:ORDER_HTTP_ADDR,help:HTTP listen address (host:port)"`
+	Mode             string        `conf:"default:async,flag:mode,env:ORDER_MODE,help:sync (HTTP reservation) or async (outbox + Kafka)"`
+	DB               string        `conf:"default:orders.db,flag:db,env:ORDER_DB,help:SQLite database file"`
+	Catalog          string        `conf:"flag:catalog,env:ORDER_CATALOG,help:optional JSON file {\"SKU\": units} of known SKUs"`
+	InventoryURL     string        `conf:"default:http://127.0.0.1:8081,flag:inventory-url,env:INVENTORY_URL,help:inventory-service base URL (sync mode)"`
+	InventoryTimeout time.Duration `conf:"default:500ms,flag:inventory-timeout,env:INVENTORY_TIMEOUT,help:timeout of each inventory call"`
+	KafkaBrokers     string        `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas (async mode)"`
+	KafkaRoute       string        `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
+	Group            string        `conf:"default:order-service,flag:group,env:ORDER_GROUP,help:Kafka consumer group (group.id) of the stock-outcome consumer"`
+	RelayInterval    time.Duration `conf:"default:50ms,flag:relay-interval,env:ORDER_RELAY_INTERVAL,help:outbox poll interval (new rows and idle lanes)"`
+	RelayBatch       int           `conf:"default:256,flag:relay-batch,env:ORDER_RELAY_BATCH,help:outbox rows per lane send and per marking transaction (at least 1)"`
+	RelayMinBackoff  time.Duration `conf:"default:100ms,flag:relay-min-backoff,env:ORDER_RELAY_MIN_BACKOFF,help:first wait of a relay lane after a transient publish failure"`
+	RelayMaxBackoff  time.Duration `conf:"default:1s,flag:relay-max-backoff,env:ORDER_RELAY_MAX_BACKOFF,help:cap of the doubling backoff of a relay lane (at least -relay-min-backoff)"`
+	PublishTimeout   time.Duration `conf:"default:5s,flag:publish-timeout,env:ORDER_PUBLISH_TIMEOUT,help:deadline of each outbox lane send"`
+	ShutdownGrace    time.Duration `conf:"default:10s,flag:shutdown-grace,env:ORDER_SHUTDOWN_GRACE,help:graceful shutdown time"`
+	MaxRequests      int           `conf:"default:0,flag:max-concurrent-requests,env:ORDER_MAX_CONCURRENT_REQUESTS,help:requests served at once; the rest wait (a worker-pool model); 0: no cap"`
+
+	Breaker            bool          `conf:"default:false,flag:breaker,env:ORDER_BREAKER,help:circuit breaker around inventory calls (sync mode)"`
+	BreakerFailures    int           `conf:"default:5,flag:breaker-failures,env:ORDER_BREAKER_FAILURES,help:consecutive inventory failures that open the breaker (at least 1)"`
+	BreakerOpenTimeout time.Duration `conf:"default:2s,flag:breaker-open-timeout,env:ORDER_BREAKER_OPEN_TIMEOUT,help:how long the breaker stays open before a probe"`
+	BreakerHalfOpen    int           `conf:"default:1,flag:breaker-half-open-probes,env:ORDER_BREAKER_HALF_OPEN_PROBES,help:calls let through while half-open (at least 1)"`
+	Bulkhead           int           `conf:"default:0,flag:bulkhead,env:ORDER_BULKHEAD,help:max concurrent inventory calls; over it 503 bulkhead_full; 0: no cap"`
+	RetryAttempts      int           `conf:"default:1,flag:retry-attempts,env:ORDER_RETRY_ATTEMPTS,help:attempts per reservation with the first included; 1: no retries"`
+	RetryBackoff       time.Duration `conf:"default:50ms,flag:retry-backoff,env:ORDER_RETRY_BACKOFF,help:first retry backoff (doubles; jittered)"`
+	RetryMaxBackoff    time.Duration `conf:"default:500ms,flag:retry-max-backoff,env:ORDER_RETRY_MAX_BACKOFF,help:retry backoff cap (at least -retry-backoff)"`
+	RetryBudget        float64       `conf:"default:0.1,flag:retry-budget,env:ORDER_RETRY_BUDGET,help:retries allowed per first attempt over time"`
+	RetryBudgetBurst   int           `conf:"default:10,flag:retry-budget-burst,env:ORDER_RETRY_BUDGET_BURST,help:retry budget reserve"`
+	LogLevel           slog.Level    `conf:"default:info,flag:log-level,env:LOG_LEVEL,help:minimum 'level': debug|info|warn|error"`
+	Args               conf.Args
+}
+
 func main() {
-	cfg, level, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
+	cfg, s, err := parseConfig(os.Args[1:], os.Stdout)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "order-service:", err)
-		os.Exit(2)
+		if !errors.Is(err, config.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "order-service:", err)
+		}
+		os.Exit(config.ExitCode(err))
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: s.LogLevel}))
+	log.Info("order-service starting", append([]any{"version", s.Build}, config.LogAttrs(&s)...)...)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err = run(ctx, cfg, log)
 	stop()
 	if err != nil {
 		log.Error("order-service failed", "err", err)
-		os.Exit(1)
+		os.Exit(config.ExitFail)
 	}
 }
 
@@ -101,158 +145,106 @@ func run(ctx context.Context, cfg order.Config, log *slog.Logger) error {
 	return nil
 }
 
-// parseConfig reads flags from args with defaults from getenv. A bad
-// environment value is an error, not silently ignored.
-func parseConfig(args []string, getenv func(string) string, out io.Writer) (order.Config, slog.Level, error) {
-	fs := flag.NewFlagSet("order-service", flag.ContinueOnError)
-	fs.SetOutput(out)
-	var envErrs []error
-	str := func(name, env, def, usage string) *string {
-		if v := getenv(env); v != "" {
-			def = v
-		}
-		return fs.String(name, def, usage+" (env "+env+")")
+// parseConfig reads the settings from the environment and args (flags win)
+// and checks them. -h writes the usage to out and returns config.ErrHelp;
+// a bad or invalid value is a *config.Error naming the flag and the
+// variable, never replaced by a default.
+func parseConfig(args []string, out io.Writer) (order.Config, settings, error) {
+	s := settings{Version: conf.Version{Build: buildinfo.String(), Desc: "order-service: order placement, sync over HTTP or async through an outbox and Kafka"}}
+	if err := config.Parse("order-service", args, &s, out); err != nil {
+		return order.Config{}, s, err
 	}
-	dur := func(name, env string, def time.Duration, usage string) *time.Duration {
-		if v := getenv(env); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", env, v, err))
-			}
-			def = d
-		}
-		return fs.Duration(name, def, usage+" (env "+env+")")
+	if err := validate(&s); err != nil {
+		return order.Config{}, s, err
 	}
-	num := func(name, env string, def int, usage string) *int {
-		if v := getenv(env); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", env, v, err))
-			}
-			def = n
-		}
-		return fs.Int(name, def, usage+" (env "+env+")")
-	}
-	boolean := func(name, env string, def bool, usage string) *bool {
-		if v := getenv(env); v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", env, v, err))
-			}
-			def = b
-		}
-		return fs.Bool(name, def, usage+" (env "+env+")")
-	}
-	float := func(name, env string, def float64, usage string) *float64 {
-		if v := getenv(env); v != "" {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", env, v, err))
-			}
-			def = f
-		}
-		return fs.Float64(name, def, usage+" (env "+env+")")
-	}
-	var (
-		httpAddr   = str("http-addr", "ORDER_HTTP_ADDR", "127.0.0.1:8080", "HTTP listen address")
-		mode       = str("mode", "ORDER_MODE", string(order.ModeAsync), "sync (HTTP reservation) or async (outbox + Kafka)")
-		db         = str("db", "ORDER_DB", "orders.db", "SQLite database file")
-		catalog    = str("catalog", "ORDER_CATALOG", "", `optional JSON file {"SKU": n} of known SKUs`)
-		invURL     = str("inventory-url", "INVENTORY_URL", "http://127.0.0.1:8081", "inventory-service base URL (sync mode)")
-		invTimeout = dur("inventory-timeout", "INVENTORY_TIMEOUT", 500*time.Millisecond, "timeout of each inventory call")
-		brokers    = str("kafka-brokers", "KAFKA_BROKERS", "", "comma-separated Kafka brokers (async mode)")
-		route      = str("kafka-route", "KAFKA_ROUTE", "", "broker address rewrites advertised=dial,… (e.g. through Toxiproxy)")
-		group      = str("group", "ORDER_GROUP", "order-service", "consumer group for stock outcomes")
-		relayEvery = dur("relay-interval", "ORDER_RELAY_INTERVAL", 50*time.Millisecond, "outbox poll interval (new rows, idle lanes)")
-		relayBatch = num("relay-batch", "ORDER_RELAY_BATCH", order.DefaultRelayBatch, "outbox rows per lane send and per marking transaction")
-		relayMinBo = dur("relay-min-backoff", "ORDER_RELAY_MIN_BACKOFF", order.DefaultRelayMinBackoff, "a relay lane's first wait after a transient publish failure")
-		relayMaxBo = dur("relay-max-backoff", "ORDER_RELAY_MAX_BACKOFF", order.DefaultRelayMaxBackoff, "cap of a relay lane's doubling backoff")
-		pubTimeout = dur("publish-timeout", "ORDER_PUBLISH_TIMEOUT", 5*time.Second, "deadline of each outbox lane send")
-		grace      = dur("shutdown-grace", "ORDER_SHUTDOWN_GRACE", 10*time.Second, "graceful shutdown time")
-		logLevel   = str("log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
-		maxReqs    = num("max-concurrent-requests", "ORDER_MAX_CONCURRENT_REQUESTS", 0, "requests served at once, the rest wait (a worker-pool model); 0: no cap")
-
-		breaker       = boolean("breaker", "ORDER_BREAKER", false, "circuit breaker around inventory calls (sync mode)")
-		breakerFails  = num("breaker-failures", "ORDER_BREAKER_FAILURES", 5, "consecutive inventory failures that open the breaker")
-		breakerOpen   = dur("breaker-open-timeout", "ORDER_BREAKER_OPEN_TIMEOUT", 2*time.Second, "how long the breaker stays open before a probe")
-		breakerProbes = num("breaker-half-open-probes", "ORDER_BREAKER_HALF_OPEN_PROBES", 1, "calls let through while half-open")
-		bulkhead      = num("bulkhead", "ORDER_BULKHEAD", 0, "max concurrent inventory calls, over it 503 bulkhead_full; 0: no cap")
-		retries       = num("retry-attempts", "ORDER_RETRY_ATTEMPTS", 1, "attempts per reservation, first included; 1: no retries")
-		retryBackoff  = dur("retry-backoff", "ORDER_RETRY_BACKOFF", 50*time.Millisecond, "first retry backoff (doubles, jittered)")
-		retryMax      = dur("retry-max-backoff", "ORDER_RETRY_MAX_BACKOFF", 500*time.Millisecond, "retry backoff cap")
-		retryBudget   = float("retry-budget", "ORDER_RETRY_BUDGET", 0.1, "retries allowed per first attempt, over time")
-		retryBurst    = num("retry-budget-burst", "ORDER_RETRY_BUDGET_BURST", 10, "retry budget reserve")
-	)
-	if err := fs.Parse(args); err != nil {
-		return order.Config{}, 0, err
-	}
-	if err := errors.Join(envErrs...); err != nil {
-		return order.Config{}, 0, err
-	}
-	if fs.NArg() > 0 {
-		return order.Config{}, 0, fmt.Errorf("unexpected arguments: %v", fs.Args())
-	}
-	if err := checkRelay(*relayEvery, *relayBatch, *relayMinBo, *relayMaxBo, *pubTimeout); err != nil {
-		return order.Config{}, 0, err
-	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return order.Config{}, 0, fmt.Errorf("log level: %w", err)
-	}
-	kafkaRoute, err := messaging.ParseRoute(*route)
+	route, err := messaging.ParseRoute(s.KafkaRoute)
 	if err != nil {
-		return order.Config{}, 0, err
+		return order.Config{}, s, config.Invalid(&s, "kafka-route", err.Error())
 	}
 	cfg := order.Config{
-		HTTPAddr:         *httpAddr,
-		Mode:             order.Mode(*mode),
-		DBPath:           *db,
-		InventoryURL:     *invURL,
-		InventoryTimeout: *invTimeout,
-		Kafka:            messaging.Config{Brokers: messaging.ParseBrokers(*brokers), ClientID: "order-service", Route: kafkaRoute},
-		Group:            *group,
-		RelayInterval:    *relayEvery,
-		RelayBatch:       *relayBatch,
-		RelayMinBackoff:  *relayMinBo,
-		RelayMaxBackoff:  *relayMaxBo,
-		PublishTimeout:   *pubTimeout,
-		ShutdownGrace:    *grace,
+		HTTPAddr:         s.HTTPAddr,
+		Mode:             order.Mode(s.Mode),
+		DBPath:           s.DB,
+		InventoryURL:     s.InventoryURL,
+		InventoryTimeout: s.InventoryTimeout,
+		Kafka:            messaging.Config{Brokers: messaging.ParseBrokers(s.KafkaBrokers), ClientID: "order-service", Route: route},
+		Group:            s.Group,
+		RelayInterval:    s.RelayInterval,
+		RelayBatch:       s.RelayBatch,
+		RelayMinBackoff:  s.RelayMinBackoff,
+		RelayMaxBackoff:  s.RelayMaxBackoff,
+		PublishTimeout:   s.PublishTimeout,
+		ShutdownGrace:    s.ShutdownGrace,
 		Resilience: order.Resilience{
-			Breaker:  order.BreakerConfig{Enabled: *breaker, FailureThreshold: *breakerFails, OpenTimeout: *breakerOpen, HalfOpenProbes: *breakerProbes},
-			Bulkhead: *bulkhead,
-			Retry: order.RetryConfig{MaxAttempts: *retries, BaseBackoff: *retryBackoff, MaxBackoff: *retryMax,
-				BudgetRatio: *retryBudget, BudgetBurst: *retryBurst},
+			Breaker: order.BreakerConfig{Enabled: s.Breaker, FailureThreshold: s.BreakerFailures, OpenTimeout: s.BreakerOpenTimeout,
+				HalfOpenProbes: s.BreakerHalfOpen},
+			Bulkhead: s.Bulkhead,
+			Retry: order.RetryConfig{MaxAttempts: s.RetryAttempts, BaseBackoff: s.RetryBackoff, MaxBackoff: s.RetryMaxBackoff,
+				BudgetRatio: s.RetryBudget, BudgetBurst: s.RetryBudgetBurst},
 		},
-		MaxConcurrentRequests: *maxReqs,
+		MaxConcurrentRequests: s.MaxRequests,
 	}
-	if *catalog != "" {
-		data, err := os.ReadFile(*catalog)
+	if cfg.Mode == order.ModeAsync && len(cfg.Kafka.Brokers) == 0 {
+		return order.Config{}, s, config.Invalid(&s, "kafka-brokers", "async mode needs Kafka brokers")
+	}
+	if s.Catalog != "" {
+		data, err := os.ReadFile(s.Catalog)
 		if err != nil {
-			return order.Config{}, 0, fmt.Errorf("read catalog: %w", err)
+			return order.Config{}, s, config.Invalid(&s, "catalog", err.Error())
 		}
 		if err := json.Unmarshal(data, &cfg.Catalog); err != nil {
-			return order.Config{}, 0, fmt.Errorf("parse catalog %s: %w", *catalog, err)
+			return order.Config{}, s, config.Invalid(&s, "catalog", "not a JSON object of SKU to units: "+err.Error())
 		}
 	}
-	return cfg, level, nil
+	return cfg, s, nil
 }
 
-// checkRelay refuses relay settings the relay would otherwise replace by
-// its defaults: the flags must mean what they say.
-func checkRelay(interval time.Duration, batch int, minBackoff, maxBackoff, publishTimeout time.Duration) error {
+// validate refuses values the service would otherwise replace by its
+// defaults or misuse: every flag must mean what it says.
+func validate(s *settings) error {
+	positive := map[string]time.Duration{
+		"inventory-timeout": s.InventoryTimeout, "relay-interval": s.RelayInterval, "publish-timeout": s.PublishTimeout,
+		"shutdown-grace": s.ShutdownGrace, "breaker-open-timeout": s.BreakerOpenTimeout, "retry-backoff": s.RetryBackoff,
+		"retry-max-backoff": s.RetryMaxBackoff, "relay-min-backoff": s.RelayMinBackoff, "relay-max-backoff": s.RelayMaxBackoff,
+	}
+	for _, f := range []string{"inventory-timeout", "relay-interval", "relay-min-backoff", "relay-max-backoff", "publish-timeout", "shutdown-grace",
+		"breaker-open-timeout", "retry-backoff", "retry-max-backoff"} {
+		if positive[f] <= 0 {
+			return config.Invalid(s, f, "must be a positive duration")
+		}
+	}
+	atLeast := []struct {
+		flag string
+		v    int
+		min  int
+	}{
+		{"relay-batch", s.RelayBatch, 1}, {"breaker-failures", s.BreakerFailures, 1}, {"breaker-half-open-probes", s.BreakerHalfOpen, 1},
+		{"retry-attempts", s.RetryAttempts, 1}, {"max-concurrent-requests", s.MaxRequests, 0}, {"bulkhead", s.Bulkhead, 0},
+		{"retry-budget-burst", s.RetryBudgetBurst, 0},
+	}
+	for _, c := range atLeast {
+		if c.v < c.min {
+			return config.Invalid(s, c.flag, fmt.Sprintf("must be at least %d", c.min))
+		}
+	}
 	switch {
-	case batch < 1:
-		return fmt.Errorf("-relay-batch %d: want at least 1 row", batch)
-	case interval <= 0:
-		return fmt.Errorf("-relay-interval %v: want a positive duration", interval)
-	case minBackoff <= 0:
-		return fmt.Errorf("-relay-min-backoff %v: want a positive duration", minBackoff)
-	case maxBackoff <= 0:
-		return fmt.Errorf("-relay-max-backoff %v: want a positive duration", maxBackoff)
-	case maxBackoff < minBackoff:
-		return fmt.Errorf("-relay-max-backoff %v is below -relay-min-backoff %v", maxBackoff, minBackoff)
-	case publishTimeout <= 0:
-		return fmt.Errorf("-publish-timeout %v: want a positive duration", publishTimeout)
+	case s.Mode != string(order.ModeSync) && s.Mode != string(order.ModeAsync):
+		return config.Invalid(s, "mode", "want sync or async")
+	case s.HTTPAddr == "":
+		return config.Invalid(s, "http-addr", "must not be empty")
+	case s.DB == "":
+		return config.Invalid(s, "db", "must not be empty")
+	case s.Group == "":
+		return config.Invalid(s, "group", "must not be empty")
+	case s.RelayMaxBackoff < s.RelayMinBackoff:
+		return config.Invalid(s, "relay-max-backoff", "must be at least -relay-min-backoff ("+s.RelayMinBackoff.String()+")")
+	case s.RetryMaxBackoff < s.RetryBackoff:
+		return config.Invalid(s, "retry-max-backoff", "must be at least -retry-backoff ("+s.RetryBackoff.String()+")")
+	case s.RetryBudget < 0 || math.IsNaN(s.RetryBudget) || math.IsInf(s.RetryBudget, 0):
+		return config.Invalid(s, "retry-budget", "must be a finite number >= 0")
+	}
+	if u, err := url.Parse(s.InventoryURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return config.Invalid(s, "inventory-url", "want an http:// or https:// base URL")
 	}
 	return nil
 }
