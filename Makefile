@@ -8,15 +8,16 @@ RATE     ?= 20
 RUN_FLAGS ?=
 # The main comparison; `make demo SCENARIO=all` runs every scenario (~6 min).
 SCENARIO ?= inventory-latency,inventory-down,kafka-down
-GINKGO_FLAGS ?= --race --randomize-all --keep-going --junit-report=junit.xml --json-report=report.json --output-dir=$(OUT)/ginkgo
+.DEFAULT_GOAL := help
 
+include test.mk
 include contracts/pact.mk
 include chaos/lanes.mk
 include chaos/report.mk
 include chaos/resilience.mk
 include chaos/negative.mk
 
-.PHONY: help demo list build vet unit suites chaos test clean up down
+.PHONY: help demo list build chaos clean up down
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -31,20 +32,8 @@ list: ## list the chaos scenarios (make list LIST_FLAGS=--json: with their sched
 build: ## build the CLI and the services into out/bin
 	$(GO) build -o $(OUT)/bin/ ./cmd/...
 
-vet: ## go vet
-	$(GO) vet ./...
-
-unit: ## unit and integration tests of services/, chaos/, cmd/, contracts/ (no cgo), deploy/ with the race detector
-	$(GO) test -race -count=1 ./services/... ./chaos/... ./cmd/... ./contracts/... ./deploy/...
-
-suites: ## all Ginkgo suites (happy path and chaos), with JUnit and JSON reports in $(OUT)/ginkgo
-	@mkdir -p $(OUT)/ginkgo
-	$(GINKGO) $(GINKGO_FLAGS) ./suites/...
-
 chaos: ## only the chaos specs
 	$(GINKGO) --label-filter=chaos ./suites/...
-
-test: tools vet unit suites contracts report-check ## what CI runs: tools, vet, unit tests, suites, Pact contracts, report render check
 
 up: ## docker compose: Kafka, Toxiproxy, Pact Broker, both services
 	docker compose up -d --build

@@ -4,7 +4,8 @@
 #   make report          render every journal in $(OUT) into $(OUT)/report.html
 #   make report-check    render a fixture report and a real short run's report in headless
 #                        Chromium (installed with apt when missing and root): every chart must
-#                        draw a canvas; the screenshots land in $(OUT)/report-check/
+#                        draw a canvas; the screenshots land in $(OUT)/report-check/, JUnit in
+#                        $(JUNIT_DIR)/report-check-{fixture,run}.xml
 #   make report-assets   fetch echarts.min.js again from npm (pinned) and check its SHA-256
 #   make bench           Go benchmarks (loopback, bounded) and `faultline bench` ratios (~1 min)
 
@@ -33,9 +34,11 @@ chromium: ## install headless Chromium (apt) when missing; needs root
 
 report-check: chromium ## render reports in headless Chromium and check every chart drew; screenshots in $(OUT)/report-check
 	@rm -rf $(REPORT_CHECK) && mkdir -p $(REPORT_CHECK)
-	$(GO) test -count=1 -run TestReportRendersInChromium -v ./chaos/report -args -screenshot=$(abspath $(REPORT_CHECK))/fixture.png
+	@mkdir -p $(JUNIT_DIR)
+	$(GOTESTSUM) --junitfile $(JUNIT_DIR)/report-check-fixture.xml -- -count=1 -run TestReportRendersInChromium ./chaos/report \
+		-args -screenshot=$(abspath $(REPORT_CHECK))/fixture.png
 	$(GO) run ./cmd/faultline run --scenario inventory-down --duration 8s --rate 10 --journal-dir $(REPORT_CHECK) --report $(REPORT_CHECK)
-	$(GO) test -count=1 -run TestReportRendersInChromium -v ./chaos/report -args \
+	$(GOTESTSUM) --junitfile $(JUNIT_DIR)/report-check-run.xml -- -count=1 -run TestReportRendersInChromium ./chaos/report -args \
 		-report-html=$$(ls $(abspath $(REPORT_CHECK))/report-*.html | head -1) \
 		-screenshot=$(abspath $(REPORT_CHECK))/inventory-down.png
 

@@ -109,7 +109,8 @@ PACT_CONTRACTS_SH := $(PACT_ROOT)/scripts/pact-contracts.sh
 # Pact test phases also run with the race detector: provider state and
 # message handlers run on the verifier's goroutines.
 PACT_RACE ?= -race
-PACT_CONTRACTS_VARS = PACT_DIR='$(PACT_DIR)' PACT_RACE='$(PACT_RACE)' GO='$(GO)' PACT_LOG_LEVEL='$(PACT_LOG_LEVEL)'
+# JUnit: one file per phase in $(JUNIT_DIR) (test.mk), through gotestsum.
+PACT_CONTRACTS_VARS = PACT_DIR='$(PACT_DIR)' PACT_RACE='$(PACT_RACE)' GO='$(GO)' PACT_LOG_LEVEL='$(PACT_LOG_LEVEL)' JUNIT_DIR='$(abspath $(JUNIT_DIR))'
 
 .PHONY: contracts
 contracts: pact-check-lib ## Pact: consumer phase, lint + provenance, provider phase, wire check, tooling and plain tests; installs contracts/pacts

@@ -29,6 +29,9 @@
 #   PACT_NETNS      auto (default), on, off: scripts/pact-netns.sh
 #   PACT_KEEP_RUN   1 keeps the run's folder after a green run (it is kept
 #                   after a failure anyway, and its path printed)
+#   JUNIT_DIR       when set, every phase that runs go test runs it through
+#                   gotestsum (pinned in go.mod) and writes
+#                   $JUNIT_DIR/contracts-PHASE.xml (make test sets it)
 #   GO              the go command (default go)
 #
 # Exit status: 0 every phase passed; 1 a phase failed; 2 usage or a missing
@@ -85,7 +88,20 @@ cd "$repo_root"
 unset PACT_BROKER_BASE_URL PACT_URL
 install_dir="$PACT_DIR"
 export PACT_DIR="$run_dir"
-pact_test=("$GO" test -tags pact -count=1)
+# go_test ARGS...: `go test ARGS...`, or through gotestsum with a JUnit file
+# of the current phase when JUNIT_DIR is set.
+go_test() {
+	if [[ -z "${JUNIT_DIR:-}" ]]; then
+		"$GO" test "$@"
+		return
+	fi
+	mkdir -p "$JUNIT_DIR"
+	local format=pkgname-and-test-fails
+	[[ " $* " == *" -v "* ]] && format=standard-verbose
+	"$GO" tool gotestsum --format "$format" --junitfile "$JUNIT_DIR/contracts-$current.xml" \
+		--junitfile-testsuite-name relative --junitfile-testcase-classname relative -- "$@"
+}
+pact_test=(go_test -tags pact -count=1)
 if [[ -n "$PACT_RACE" ]]; then
 	pact_test+=("$PACT_RACE")
 fi
@@ -130,15 +146,15 @@ for phase in "$@"; do
 		step mutants "mutants (contracts/mutants: breaking ones caught, harmless ones passed)"
 		# Without the race detector: the mutants' children and builds are
 		# many, the code under test is the same as the provider phase's.
-		"$GO" test -tags pact -count=1 -v "${netns[@]}" -run '^TestMutants$' ./contracts/provider
+		go_test -tags pact -count=1 -v "${netns[@]}" -run '^TestMutants$' ./contracts/provider
 		;;
 	tooling)
 		step tooling "tooling (broker verification against a recording broker, two concurrent runs)"
-		"$GO" test -tags pact -count=1 -run '^(TestVerifyBroker.*|TestVerifyChanged.*|TestConcurrentRuns)$' ./contracts/brokerwire ./contracts/runs
+		go_test -tags pact -count=1 -run '^(TestVerifyBroker.*|TestVerifyChanged.*|TestConcurrentRuns)$' ./contracts/brokerwire ./contracts/runs
 		;;
 	plain)
 		step plain "plain contract tests (registry, mutants, pactlint, degraded, brokerwire)"
-		"$GO" test -race -count=1 ./contracts/...
+		go_test -race -count=1 ./contracts/...
 		;;
 	install)
 		step install "install -> $install_dir"

@@ -75,7 +75,11 @@ func (p *process) launch() (int, error) {
 	cmd := exec.Command(p.argv[0], p.argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), p.env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	attr, err := newSession()
+	if err != nil {
+		return 0, fmt.Errorf("start %s: %w", p.name, err)
+	}
+	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start %s: %w", p.name, err)
 	}
@@ -129,7 +133,7 @@ func (p *process) signal(ctx context.Context, sig syscall.Signal) (bool, error) 
 	if pid == 0 {
 		return false, nil
 	}
-	if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+	if err := kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return true, fmt.Errorf("signal %s (pid %d): %w", p.name, pid, err)
 	}
 	if err := p.waitGone(ctx, pid); err != nil {

@@ -1,0 +1,103 @@
+# test.mk: `make test` as steps, the hygiene checks, JUnit reports, the
+# flake hunts. Included from the root Makefile:  include test.mk
+#
+#   make test                  every step of TEST_STEPS, each run even when an earlier one
+#                              failed, timed; prints step -> seconds -> result, fails at the end
+#   make test TEST_STEPS="fmt-check unit"      only some steps
+#   make tidy-check fmt-check vet staticcheck vulncheck actionlint cross-build
+#   make unit | suites | contracts | report-check   the test steps, each writing JUnit into $(JUNIT_DIR)
+#   make flake-check [FLAKE_COUNT=5]   every package's tests FLAKE_COUNT times, with the race detector
+#   make soak N=20             the chaos suite N times (chaos/resilience.mk)
+#
+# JUnit: $(JUNIT_DIR)/unit.xml, suites.xml, contracts-PHASE.xml,
+# report-check-*.xml, and make-test.xml (one test case per step, hygiene
+# steps included), written by every step that ran, whatever failed before
+# it. Step logs and the summary table: $(OUT)/test-steps/.
+
+GO        ?= go
+GINKGO    ?= $(GO) tool ginkgo
+OUT       ?= out
+JUNIT_DIR ?= $(OUT)/junit
+# gotestsum runs `go test -json` and writes JUnit; pinned as a tool in go.mod.
+GOTESTSUM ?= $(GO) tool gotestsum --format pkgname-and-test-fails \
+	--junitfile-testsuite-name relative --junitfile-testcase-classname relative
+
+TEST_STEPS ?= tools tidy-check fmt-check vet staticcheck vulncheck actionlint cross-build unit suites contracts report-check
+
+# Unit and integration tests with the race detector. ./contracts/... runs in
+# the contracts step (its plain phase, -count=1: native code and scripts
+# read files Go's test cache cannot see). These packages read only what
+# the test cache tracks (their own files, env), so a warm run reuses the
+# results of unchanged packages; `make flake-check` always reruns.
+UNIT_PKGS ?= ./services/... ./chaos/... ./cmd/... ./deploy/... ./internal/...
+UNIT_FLAGS ?= -race
+
+# Ginkgo suites: the embedded-lane specs each start their own stack on
+# random ports, so they run in SUITE_PROCS processes; specs marked Serial
+# (timing thresholds, the retry budgets, the real lane) run alone at the end.
+SUITE_PROCS  ?= 2
+GINKGO_FLAGS ?= --race --randomize-all --keep-going -p --procs=$(SUITE_PROCS) \
+	--junit-report=junit.xml --json-report=report.json --output-dir=$(OUT)/ginkgo
+
+# The CLI's target platforms (CGO_ENABLED=0; the real Kafka lane is Linux-only).
+CROSS_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+
+# govulncheck needs its online database; pinned, run with `go run` (not a
+# tool in go.mod: a machine without the database never downloads it). The
+# step first asks the database's index (curl, 10 s) and skips, saying so,
+# when it does not answer.
+GOVULNCHECK ?= $(GO) run golang.org/x/vuln/cmd/govulncheck@v1.9.0
+VULN_DB     ?= https://vuln.go.dev
+
+# flake-check: every package's tests FLAKE_COUNT times in a row, race
+# detector on, no cache. 5 fits in ~15 min on 2 cores; CI may raise it.
+FLAKE_COUNT ?= 5
+FLAKE_PKGS  ?= $(UNIT_PKGS) ./contracts/...
+
+.PHONY: test tidy-check fmt-check vet staticcheck vulncheck actionlint cross-build unit suites flake-check
+
+test: ## what CI runs: every step of TEST_STEPS (each one even after a failure), a timing table, JUnit in out/junit
+	@MAKE='$(MAKE)' OUT='$(OUT)' JUNIT_DIR='$(JUNIT_DIR)' scripts/test-steps.sh $(TEST_STEPS)
+
+tidy-check: ## go.mod and go.sum are tidy (go mod tidy -diff)
+	$(GO) mod tidy -diff
+
+fmt-check: ## gofmt -l prints nothing
+	@files=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
+	if [ -n "$$files" ]; then echo "gofmt -l: not formatted:"; echo "$$files"; exit 1; fi; \
+	echo "gofmt: every file formatted"
+
+vet: ## go vet
+	$(GO) vet ./...
+
+staticcheck: ## staticcheck (honnef.co/go/tools, pinned in go.mod)
+	$(GO) tool staticcheck ./...
+
+vulncheck: ## govulncheck when its database answers; skipped, and said so, when it does not
+	@mkdir -p $(OUT)/test-steps
+	@if ! curl -fsS -m 10 -o /dev/null $(VULN_DB)/index/db.json 2>/dev/null; then \
+		echo "skipped: vuln.go.dev unreachable"; echo "vuln.go.dev unreachable" > $(OUT)/test-steps/vulncheck.skipped; exit 0; fi; \
+	$(GOVULNCHECK) ./...
+
+actionlint: ## lint the GitHub workflows (actionlint, pinned in go.mod; uses shellcheck when installed)
+	$(GO) tool actionlint .github/workflows/*.yml
+
+cross-build: ## build the CLI for every platform of CROSS_PLATFORMS (embedded lane; CGO_ENABLED=0)
+	@set -e; for p in $(CROSS_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; echo "go build ./cmd/faultline for $$os/$$arch"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -o /dev/null ./cmd/faultline; \
+	done
+
+unit: ## unit and integration tests (race detector; JUnit $(JUNIT_DIR)/unit.xml)
+	@mkdir -p $(JUNIT_DIR)
+	$(GOTESTSUM) --junitfile $(JUNIT_DIR)/unit.xml -- $(UNIT_FLAGS) $(UNIT_PKGS)
+
+suites: ## all Ginkgo suites (happy path and chaos), JUnit $(JUNIT_DIR)/suites.xml and JSON in $(OUT)/ginkgo
+	@mkdir -p $(OUT)/ginkgo $(JUNIT_DIR)
+	@rc=0; $(GINKGO) $(GINKGO_FLAGS) ./suites/... || rc=$$?; \
+	if [ -f $(OUT)/ginkgo/junit.xml ]; then cp $(OUT)/ginkgo/junit.xml $(JUNIT_DIR)/suites.xml; fi; \
+	exit $$rc
+
+flake-check: ## every package's tests FLAKE_COUNT times (-race, no cache); JUnit $(JUNIT_DIR)/flake-check.xml
+	@mkdir -p $(JUNIT_DIR)
+	$(GOTESTSUM) --junitfile $(JUNIT_DIR)/flake-check.xml -- -race -count=$(FLAKE_COUNT) $(FLAKE_PKGS)
