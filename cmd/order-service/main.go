@@ -11,6 +11,7 @@
 //	-kafka-brokers      KAFKA_BROKERS           comma-separated host:port (async mode)
 //	-kafka-route        KAFKA_ROUTE             advertised=dial,… (Toxiproxy routing, messaging.Config.Route)
 //	-group              ORDER_GROUP             order-service
+//	-max-attempts       ORDER_MAX_ATTEMPTS      3 (>= 1): attempts of a poison stock outcome before it is dead-lettered
 //	-relay-interval     ORDER_RELAY_INTERVAL    50ms (poll interval of new rows and idle lanes)
 //	-relay-batch        ORDER_RELAY_BATCH       256 (rows per lane send and per marking transaction, >= 1)
 //	-relay-min-backoff  ORDER_RELAY_MIN_BACKOFF 100ms (a lane's first wait after a transient failure)
@@ -163,6 +164,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (orde
 		brokers    = str("kafka-brokers", "KAFKA_BROKERS", "", "comma-separated Kafka brokers (async mode)")
 		route      = str("kafka-route", "KAFKA_ROUTE", "", "broker address rewrites advertised=dial,… (e.g. through Toxiproxy)")
 		group      = str("group", "ORDER_GROUP", "order-service", "consumer group for stock outcomes")
+		attempts   = num("max-attempts", "ORDER_MAX_ATTEMPTS", 3, "attempts of a stock outcome failing permanently before it is dead-lettered, >= 1")
 		relayEvery = dur("relay-interval", "ORDER_RELAY_INTERVAL", 50*time.Millisecond, "outbox poll interval (new rows, idle lanes)")
 		relayBatch = num("relay-batch", "ORDER_RELAY_BATCH", order.DefaultRelayBatch, "outbox rows per lane send and per marking transaction")
 		relayMinBo = dur("relay-min-backoff", "ORDER_RELAY_MIN_BACKOFF", order.DefaultRelayMinBackoff, "a relay lane's first wait after a transient publish failure")
@@ -211,6 +213,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (orde
 		InventoryTimeout: *invTimeout,
 		Kafka:            messaging.Config{Brokers: messaging.ParseBrokers(*brokers), ClientID: "order-service", Route: kafkaRoute},
 		Group:            *group,
+		MaxAttempts:      *attempts,
 		RelayInterval:    *relayEvery,
 		RelayBatch:       *relayBatch,
 		RelayMinBackoff:  *relayMinBo,
@@ -224,6 +227,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (orde
 				BudgetRatio: *retryBudget, BudgetBurst: *retryBurst},
 		},
 		MaxConcurrentRequests: *maxReqs,
+	}
+	if *attempts < 1 {
+		return order.Config{}, 0, fmt.Errorf("-max-attempts %d: want at least 1", *attempts)
 	}
 	if *catalog != "" {
 		data, err := os.ReadFile(*catalog)

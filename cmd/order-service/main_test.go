@@ -87,3 +87,23 @@ func TestParseConfigRelay(t *testing.T) {
 		}
 	}
 }
+
+func TestParseConfigMaxAttempts(t *testing.T) {
+	none := func(string) string { return "" }
+	cfg, _, err := parseConfig(nil, none, io.Discard)
+	if err != nil || cfg.MaxAttempts != 3 {
+		t.Fatalf("default max attempts %d (%v), want 3", cfg.MaxAttempts, err)
+	}
+	cfg, _, err = parseConfig(nil, func(k string) string { return map[string]string{"ORDER_MAX_ATTEMPTS": "5"}[k] }, io.Discard)
+	if err != nil || cfg.MaxAttempts != 5 {
+		t.Fatalf("ORDER_MAX_ATTEMPTS=5 gave %d (%v)", cfg.MaxAttempts, err)
+	}
+	if cfg, _, err = parseConfig([]string{"-max-attempts", "1"}, none, io.Discard); err != nil || cfg.MaxAttempts != 1 {
+		t.Fatalf("-max-attempts 1 gave %d (%v)", cfg.MaxAttempts, err)
+	}
+	for _, bad := range []string{"0", "-2", "three"} {
+		if _, _, err := parseConfig([]string{"-max-attempts", bad}, none, io.Discard); err == nil {
+			t.Errorf("-max-attempts %s accepted", bad)
+		}
+	}
+}
