@@ -11,6 +11,7 @@
 //	-kafka-brokers   KAFKA_BROKERS             comma-separated host:port; empty = HTTP only
 //	-kafka-route     KAFKA_ROUTE               advertised=dial,… broker address rewrites (Toxiproxy)
 //	-group           INVENTORY_GROUP           Kafka consumer group (group.id) of the order-placed consumer (inventory-service)
+//	-max-attempts    INVENTORY_MAX_ATTEMPTS    attempts of a record failing permanently before it is dead-lettered, >= 1 (3)
 //	-shutdown-grace  INVENTORY_SHUTDOWN_GRACE  wait for in-flight requests on shutdown, a duration (10s)
 //	-log-level       LOG_LEVEL                 debug|info|warn|error (info)
 //
@@ -49,6 +50,7 @@ type settings struct {
 	KafkaBrokers  string        `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas; empty = HTTP only"`
 	KafkaRoute    string        `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
 	Group         string        `conf:"default:inventory-service,flag:group,env:INVENTORY_GROUP,help:Kafka consumer group (group.id) of the order-placed consumer"`
+	MaxAttempts   int           `conf:"default:3,flag:max-attempts,env:INVENTORY_MAX_ATTEMPTS,help:attempts of an order-placed record failing permanently (poison) before it is dead-lettered; >= 1"`
 	ShutdownGrace time.Duration `conf:"default:10s,flag:shutdown-grace,env:INVENTORY_SHUTDOWN_GRACE,help:wait for in-flight HTTP requests on shutdown"`
 	LogLevel      slog.Level    `conf:"default:info,flag:log-level,env:LOG_LEVEL,help:minimum 'level': debug|info|warn|error"`
 	Args          conf.Args
@@ -89,6 +91,8 @@ func parseConfig(args []string, out io.Writer) (inventory.Config, settings, erro
 		return inventory.Config{}, s, config.Invalid(&s, "db", "must not be empty")
 	case s.Group == "":
 		return inventory.Config{}, s, config.Invalid(&s, "group", "must not be empty")
+	case s.MaxAttempts < 1:
+		return inventory.Config{}, s, config.Invalid(&s, "max-attempts", "must be a whole number >= 1")
 	case s.ShutdownGrace <= 0:
 		return inventory.Config{}, s, config.Invalid(&s, "shutdown-grace", "must be a positive duration such as 10s")
 	}
@@ -102,6 +106,7 @@ func parseConfig(args []string, out io.Writer) (inventory.Config, settings, erro
 		Catalog:       inventory.DefaultCatalog(),
 		Kafka:         messaging.Config{Brokers: messaging.ParseBrokers(s.KafkaBrokers), ClientID: "inventory-service", Route: route},
 		Group:         s.Group,
+		MaxAttempts:   s.MaxAttempts,
 		ShutdownGrace: s.ShutdownGrace,
 	}
 	if s.Catalog != "" {

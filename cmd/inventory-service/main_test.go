@@ -34,7 +34,7 @@ func TestParseConfig(t *testing.T) {
 	env := map[string]string{
 		"INVENTORY_HTTP_ADDR": "127.0.0.1:9999", "INVENTORY_DB": "env.db", "INVENTORY_CATALOG": catalog,
 		"KAFKA_BROKERS": "127.0.0.1:1, 127.0.0.1:2", "KAFKA_ROUTE": "a:1=b:2", "INVENTORY_GROUP": "g-env",
-		"INVENTORY_SHUTDOWN_GRACE": "3s", "LOG_LEVEL": "debug",
+		"INVENTORY_SHUTDOWN_GRACE": "3s", "LOG_LEVEL": "debug", "INVENTORY_MAX_ATTEMPTS": "5",
 	}
 	setEnv := func(t *testing.T) {
 		clearEnv(t)
@@ -50,7 +50,8 @@ func TestParseConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		if cfg.HTTPAddr != "127.0.0.1:8081" || cfg.DBPath != "inventory.db" || cfg.Group != "inventory-service" ||
-			cfg.ShutdownGrace != 10*time.Second || len(cfg.Kafka.Brokers) != 0 || cfg.Catalog["SKU-LOW"] != 5 || s.LogLevel != slog.LevelInfo {
+			cfg.ShutdownGrace != 10*time.Second || len(cfg.Kafka.Brokers) != 0 || cfg.Catalog["SKU-LOW"] != 5 || s.LogLevel != slog.LevelInfo ||
+			cfg.MaxAttempts != 3 {
 			t.Errorf("defaults: %+v level %v", cfg, s.LogLevel)
 		}
 	})
@@ -60,7 +61,7 @@ func TestParseConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.HTTPAddr != "127.0.0.1:9999" || cfg.DBPath != "env.db" || cfg.Group != "g-env" || cfg.ShutdownGrace != 3*time.Second ||
+		if cfg.HTTPAddr != "127.0.0.1:9999" || cfg.DBPath != "env.db" || cfg.Group != "g-env" || cfg.ShutdownGrace != 3*time.Second || cfg.MaxAttempts != 5 ||
 			!reflect.DeepEqual(cfg.Kafka.Brokers, []string{"127.0.0.1:1", "127.0.0.1:2"}) ||
 			!reflect.DeepEqual(cfg.Kafka.Route, map[string]string{"a:1": "b:2"}) ||
 			!reflect.DeepEqual(cfg.Catalog, map[string]int{"SKU-X": 7}) || s.LogLevel != slog.LevelDebug {
@@ -69,11 +70,11 @@ func TestParseConfig(t *testing.T) {
 	})
 	t.Run("flags win over env", func(t *testing.T) {
 		setEnv(t)
-		cfg, _, err := parseConfig([]string{"-http-addr", "127.0.0.1:1234", "-db", "flag.db", "-group", "g-flag", "-kafka-brokers", ""}, io.Discard)
+		cfg, _, err := parseConfig([]string{"-http-addr", "127.0.0.1:1234", "-db", "flag.db", "-group", "g-flag", "-kafka-brokers", "", "-max-attempts", "1"}, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.HTTPAddr != "127.0.0.1:1234" || cfg.DBPath != "flag.db" || cfg.Group != "g-flag" || len(cfg.Kafka.Brokers) != 0 {
+		if cfg.HTTPAddr != "127.0.0.1:1234" || cfg.DBPath != "flag.db" || cfg.Group != "g-flag" || len(cfg.Kafka.Brokers) != 0 || cfg.MaxAttempts != 1 {
 			t.Errorf("flags: %+v", cfg)
 		}
 	})
@@ -101,6 +102,8 @@ func TestParseConfig(t *testing.T) {
 		"empty env db":    {nil, map[string]string{"INVENTORY_DB": ""}, "-db (env INVENTORY_DB): must not be empty"},
 		"missing catalog": {[]string{"-catalog", filepath.Join(t.TempDir(), "nope.json")}, nil, "-catalog (env INVENTORY_CATALOG)"},
 		"bad route":       {[]string{"-kafka-route", "nonsense"}, nil, "-kafka-route (env KAFKA_ROUTE)"},
+		"zero attempts":   {[]string{"-max-attempts", "0"}, nil, "-max-attempts (env INVENTORY_MAX_ATTEMPTS): must be a whole number >= 1"},
+		"bad attempts":    {nil, map[string]string{"INVENTORY_MAX_ATTEMPTS": "three"}, "-max-attempts"},
 		"unknown flag":    {[]string{"-nope"}, nil, "unknown flag -nope"},
 		"extra argument":  {[]string{"extra"}, nil, "unexpected argument"},
 	} {

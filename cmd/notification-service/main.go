@@ -11,6 +11,7 @@
 //	-kafka-brokers   KAFKA_BROKERS                comma-separated host:port; required
 //	-kafka-route     KAFKA_ROUTE                  advertised=dial,… broker address rewrites (Toxiproxy, messaging.Config.Route)
 //	-group           NOTIFICATION_GROUP           notification-service (Kafka group.id; must differ from inventory's)
+//	-max-attempts    NOTIFICATION_MAX_ATTEMPTS    3 (>= 1; attempts of a poison record before it is dead-lettered)
 //	-shutdown-grace  NOTIFICATION_SHUTDOWN_GRACE  10s (wait for in-flight requests)
 //	-log-level       LOG_LEVEL                    info (debug|info|warn|error)
 //
@@ -49,6 +50,7 @@ type settings struct {
 	KafkaBrokers  string        `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas (required)"`
 	KafkaRoute    string        `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
 	Group         string        `conf:"default:notification-service,flag:group,env:NOTIFICATION_GROUP,help:Kafka consumer group (group.id) of the order-placed consumer; must differ from the other consumer groups"`
+	MaxAttempts   int           `conf:"default:3,flag:max-attempts,env:NOTIFICATION_MAX_ATTEMPTS,help:attempts of an order-placed record failing permanently (poison) before it is dead-lettered; >= 1"`
 	ShutdownGrace time.Duration `conf:"default:10s,flag:shutdown-grace,env:NOTIFICATION_SHUTDOWN_GRACE,help:wait for in-flight HTTP requests on shutdown"`
 	LogLevel      slog.Level    `conf:"default:info,flag:log-level,env:LOG_LEVEL,help:minimum 'level': debug|info|warn|error"`
 	Args          conf.Args
@@ -117,6 +119,8 @@ func parseConfig(args []string, out io.Writer) (notification.Config, settings, e
 		return fail("db", "must not be empty")
 	case s.Group == "":
 		return fail("group", "must not be empty")
+	case s.MaxAttempts < 1:
+		return fail("max-attempts", "must be a whole number >= 1")
 	case s.ShutdownGrace <= 0:
 		return fail("shutdown-grace", "must be a positive duration such as 10s")
 	}
@@ -133,6 +137,7 @@ func parseConfig(args []string, out io.Writer) (notification.Config, settings, e
 		DBPath:        s.DB,
 		Kafka:         messaging.Config{Brokers: bs, ClientID: "notification-service", Route: route},
 		Group:         s.Group,
+		MaxAttempts:   s.MaxAttempts,
 		ShutdownGrace: s.ShutdownGrace,
 	}, s, nil
 }

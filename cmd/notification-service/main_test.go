@@ -39,7 +39,7 @@ func TestParseConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := notification.Config{HTTPAddr: "127.0.0.1:8082", DBPath: "notification.db", Group: "notification-service", ShutdownGrace: 10 * time.Second,
+		want := notification.Config{HTTPAddr: "127.0.0.1:8082", DBPath: "notification.db", Group: "notification-service", ShutdownGrace: 10 * time.Second, MaxAttempts: 3,
 			Kafka: messaging.Config{Brokers: []string{"k:9092"}, ClientID: "notification-service"}}
 		if !reflect.DeepEqual(cfg, want) || s.LogLevel != slog.LevelInfo {
 			t.Errorf("defaults: %+v level %v\nwant %+v", cfg, s.LogLevel, want)
@@ -51,7 +51,7 @@ func TestParseConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := notification.Config{HTTPAddr: "127.0.0.1:9999", DBPath: "env.db", Group: "g-env", ShutdownGrace: 3 * time.Second,
+		want := notification.Config{HTTPAddr: "127.0.0.1:9999", DBPath: "env.db", Group: "g-env", ShutdownGrace: 3 * time.Second, MaxAttempts: 3,
 			Kafka: messaging.Config{Brokers: []string{"127.0.0.1:1", "127.0.0.1:2"}, ClientID: "notification-service", Route: map[string]string{"a:1": "b:2"}}}
 		if !reflect.DeepEqual(cfg, want) || s.LogLevel != slog.LevelDebug {
 			t.Errorf("env: %+v level %v\nwant %+v", cfg, s.LogLevel, want)
@@ -60,11 +60,11 @@ func TestParseConfig(t *testing.T) {
 	t.Run("flags win over env", func(t *testing.T) {
 		setEnv(t, env)
 		cfg, s, err := parseConfig([]string{"-http-addr", "127.0.0.1:1234", "-db", "flag.db", "-group", "g-flag", "-kafka-brokers", "f:1",
-			"-kafka-route", "", "-shutdown-grace", "250ms", "-log-level", "warn"}, io.Discard)
+			"-kafka-route", "", "-shutdown-grace", "250ms", "-log-level", "warn", "-max-attempts", "7"}, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := notification.Config{HTTPAddr: "127.0.0.1:1234", DBPath: "flag.db", Group: "g-flag", ShutdownGrace: 250 * time.Millisecond,
+		want := notification.Config{HTTPAddr: "127.0.0.1:1234", DBPath: "flag.db", Group: "g-flag", ShutdownGrace: 250 * time.Millisecond, MaxAttempts: 7,
 			Kafka: messaging.Config{Brokers: []string{"f:1"}, ClientID: "notification-service"}}
 		if !reflect.DeepEqual(cfg, want) || s.LogLevel != slog.LevelWarn {
 			t.Errorf("flags: %+v level %v\nwant %+v", cfg, s.LogLevel, want)
@@ -95,6 +95,8 @@ func TestParseConfig(t *testing.T) {
 		"bad env level":  {nil, withBroker("LOG_LEVEL", "loud"), `invalid value "loud" for -log-level`},
 		"bad grace":      {[]string{"-shutdown-grace", "soon"}, env, "-shutdown-grace (env NOTIFICATION_SHUTDOWN_GRACE)"},
 		"negative grace": {[]string{"-shutdown-grace=-1s"}, env, "must be a positive duration"},
+		"zero attempts":  {[]string{"-max-attempts", "0"}, env, "-max-attempts (env NOTIFICATION_MAX_ATTEMPTS): must be a whole number >= 1"},
+		"bad attempts":   {[]string{"-max-attempts", "many"}, env, "-max-attempts"},
 		"bad env grace":  {nil, withBroker("NOTIFICATION_SHUTDOWN_GRACE", "x"), `invalid value "x" for -shutdown-grace`},
 		"bad route":      {[]string{"-kafka-route", "nonsense"}, env, "-kafka-route (env KAFKA_ROUTE)"},
 		"empty group":    {[]string{"-group", ""}, env, "-group (env NOTIFICATION_GROUP): must not be empty"},

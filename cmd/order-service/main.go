@@ -15,6 +15,7 @@
 //	-group              ORDER_GROUP             order-service
 //	-relay-interval     ORDER_RELAY_INTERVAL    50ms (poll interval of new rows and idle lanes)
 //	-relay-batch        ORDER_RELAY_BATCH       256 (rows per lane send and per marking transaction, >= 1)
+//	-max-attempts       ORDER_MAX_ATTEMPTS      3 (>= 1): attempts of a poison stock outcome before it is dead-lettered
 //	-relay-min-backoff  ORDER_RELAY_MIN_BACKOFF 100ms (a lane's first wait after a transient failure)
 //	-relay-max-backoff  ORDER_RELAY_MAX_BACKOFF 1s (cap of a lane's doubling backoff, >= min)
 //	-publish-timeout    ORDER_PUBLISH_TIMEOUT   5s (deadline of each lane send)
@@ -81,6 +82,7 @@ type settings struct {
 	KafkaBrokers     string        `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas (async mode)"`
 	KafkaRoute       string        `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
 	Group            string        `conf:"default:order-service,flag:group,env:ORDER_GROUP,help:Kafka consumer group (group.id) of the stock-outcome consumer"`
+	MaxAttempts      int           `conf:"default:3,flag:max-attempts,env:ORDER_MAX_ATTEMPTS,help:attempts of a stock outcome failing permanently before it is dead-lettered (at least 1)"`
 	RelayInterval    time.Duration `conf:"default:50ms,flag:relay-interval,env:ORDER_RELAY_INTERVAL,help:outbox poll interval (new rows and idle lanes)"`
 	RelayBatch       int           `conf:"default:256,flag:relay-batch,env:ORDER_RELAY_BATCH,help:outbox rows per lane send and per marking transaction (at least 1)"`
 	RelayMinBackoff  time.Duration `conf:"default:100ms,flag:relay-min-backoff,env:ORDER_RELAY_MIN_BACKOFF,help:first wait of a relay lane after a transient publish failure"`
@@ -169,6 +171,7 @@ func parseConfig(args []string, out io.Writer) (order.Config, settings, error) {
 		InventoryTimeout: s.InventoryTimeout,
 		Kafka:            messaging.Config{Brokers: messaging.ParseBrokers(s.KafkaBrokers), ClientID: "order-service", Route: route},
 		Group:            s.Group,
+		MaxAttempts:      s.MaxAttempts,
 		RelayInterval:    s.RelayInterval,
 		RelayBatch:       s.RelayBatch,
 		RelayMinBackoff:  s.RelayMinBackoff,
@@ -218,7 +221,7 @@ func validate(s *settings) error {
 		v    int
 		min  int
 	}{
-		{"relay-batch", s.RelayBatch, 1}, {"breaker-failures", s.BreakerFailures, 1}, {"breaker-half-open-probes", s.BreakerHalfOpen, 1},
+		{"relay-batch", s.RelayBatch, 1}, {"max-attempts", s.MaxAttempts, 1}, {"breaker-failures", s.BreakerFailures, 1}, {"breaker-half-open-probes", s.BreakerHalfOpen, 1},
 		{"retry-attempts", s.RetryAttempts, 1}, {"max-concurrent-requests", s.MaxRequests, 0}, {"bulkhead", s.Bulkhead, 0},
 		{"retry-budget-burst", s.RetryBudgetBurst, 0},
 	}

@@ -139,3 +139,23 @@ func TestParseConfigHelp(t *testing.T) {
 		}
 	}
 }
+
+func TestParseConfigMaxAttempts(t *testing.T) {
+	setEnv(t, map[string]string{"KAFKA_BROKERS": "127.0.0.1:9092"})
+	cfg, _, err := parseConfig(nil, io.Discard)
+	if err != nil || cfg.MaxAttempts != 3 {
+		t.Fatalf("default max attempts %d (%v), want 3", cfg.MaxAttempts, err)
+	}
+	t.Setenv("ORDER_MAX_ATTEMPTS", "5")
+	if cfg, _, err = parseConfig(nil, io.Discard); err != nil || cfg.MaxAttempts != 5 {
+		t.Fatalf("ORDER_MAX_ATTEMPTS=5 gave %d (%v)", cfg.MaxAttempts, err)
+	}
+	if cfg, _, err = parseConfig([]string{"-max-attempts", "1"}, io.Discard); err != nil || cfg.MaxAttempts != 1 {
+		t.Fatalf("-max-attempts 1 gave %d (%v)", cfg.MaxAttempts, err)
+	}
+	for _, bad := range []string{"0", "-2", "three"} {
+		if _, _, err := parseConfig([]string{"-max-attempts", bad}, io.Discard); err == nil || !strings.Contains(err.Error(), "max-attempts") {
+			t.Errorf("-max-attempts %s: %v, want an error naming max-attempts", bad, err)
+		}
+	}
+}

@@ -34,6 +34,13 @@ type Config struct {
 	// Group is the consumer group of the order-placed consumer (env
 	// INVENTORY_GROUP, flag -group). Default "inventory-service".
 	Group string
+	// MaxAttempts is how many times the order-placed consumer attempts a
+	// record whose handling fails permanently (poison, order_id reused,
+	// outcome too large to publish) before dead-lettering it (env
+	// INVENTORY_MAX_ATTEMPTS, flag -max-attempts). Default 3
+	// (messaging.DefaultMaxAttempts); transient failures are retried
+	// without limit.
+	MaxAttempts int
 	// ShutdownGrace bounds the wait for in-flight HTTP requests after the
 	// run context ends. Default 10s.
 	ShutdownGrace time.Duration

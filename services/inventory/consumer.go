@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/faultline-harness/faultline/services/events"
+	"github.com/faultline-harness/faultline/services/messaging"
 )
 
 // Publisher sends one record and returns once the broker acknowledged it.
@@ -44,50 +46,115 @@ func UnknownSKUEvent(e events.Event, now time.Time) events.Event {
 	}
 }
 
-// HandleOrderPlaced is the messaging.Handler of the order-placed consumer.
-// It decodes m, reserves stock for the order (idempotent by order ID) and
-// publishes the outcome event, waiting at most 10s for the broker.
-//
-// Errors: a record that does not decode, breaks the schema or is not an
-// order-placed event returns an error wrapping events.ErrInvalid (the
-// consumer dead-letters it). A store or publish failure returns another
-// error, so the consumer retries the record; the retry republishes the same
-// stored outcome. An unknown SKU is a business rejection, not an error.
-// With no publisher configured it reserves and publishes nothing.
+// BatchPublisher is a Publisher that also sends many records pipelined,
+// returning one error per record in order (*messaging.Producer's
+// SendBatch). Without it a batch's outcomes are sent concurrently with
+// Send.
+type BatchPublisher interface {
+	Publisher
+	SendBatch(ctx context.Context, msgs []events.Message) []error
+}
+
+// HandleOrderPlaced handles one order-placed record: HandleOrderPlacedBatch
+// with a batch of one.
 func (s *Service) HandleOrderPlaced(ctx context.Context, m events.Message) error {
-	e, err := events.Decode(m.Value)
-	if err != nil {
-		return fmt.Errorf("order-placed record key %q: %w", m.Key, err)
+	return s.HandleOrderPlacedBatch(ctx, []events.Message{m})[0]
+}
+
+// HandleOrderPlacedBatch is the messaging.BatchHandler of the order-placed
+// consumer. It decodes the records, reserves stock for all of them in one
+// SQLite transaction (Store.ReserveBatch: a savepoint per record,
+// idempotent by order ID), then publishes their outcome events pipelined,
+// waiting at most 10s for the broker. It returns one error per record.
+//
+// Errors, per record: one that does not decode, breaks the schema, is not
+// an order-placed event or reuses an order ID with another SKU or quantity
+// wraps events.ErrInvalid (permanent: the consumer dead-letters it after
+// its attempts); an outcome too large to publish wraps messaging.ErrTooLarge
+// (permanent too). A store or publish failure returns another error, so
+// the consumer retries the record; the retry republishes the same stored
+// outcome. An unknown SKU is a business rejection, not an error. With no
+// publisher configured it reserves and publishes nothing.
+func (s *Service) HandleOrderPlacedBatch(ctx context.Context, batch []events.Message) []error {
+	errs := make([]error, len(batch))
+	reqs := make([]ReserveRequest, 0, len(batch))
+	at := make([]int, 0, len(batch)) // reqs[j] is batch[at[j]]
+	placed := make([]events.Event, 0, len(batch))
+	for i, m := range batch {
+		e, err := events.Decode(m.Value)
+		switch {
+		case err != nil:
+			errs[i] = fmt.Errorf("order-placed record key %q: %w", m.Key, err)
+		case e.Type != events.OrderPlaced:
+			errs[i] = fmt.Errorf("%w: want type %q, got %q (event %s)", events.ErrInvalid, events.OrderPlaced, e.Type, e.EventID)
+		default:
+			reqs, at, placed = append(reqs, ReserveRequest{OrderID: e.OrderID, SKU: e.SKU, Quantity: e.Quantity}), append(at, i), append(placed, e)
+		}
 	}
-	if e.Type != events.OrderPlaced {
-		return fmt.Errorf("%w: want type %q, got %q (event %s)", events.ErrInvalid, events.OrderPlaced, e.Type, e.EventID)
+	if len(reqs) == 0 {
+		return errs
 	}
-	r, err := s.store.Reserve(ctx, e.OrderID, e.SKU, e.Quantity)
-	var out events.Event
-	switch {
-	case errors.Is(err, ErrUnknownSKU):
-		out = UnknownSKUEvent(e, time.Now())
-	case err != nil:
-		return fmt.Errorf("handle order-placed %s: %w", e.EventID, err)
-	default:
-		out = OutcomeEvent(r, time.Now())
-	}
+	rs, rerrs := s.store.ReserveBatch(ctx, reqs)
 	pub := s.publisher()
-	if pub == nil {
-		s.log.Debug("no publisher; outcome not sent", "order_id", e.OrderID, "event_id", out.EventID)
-		return nil
+	var out []events.Message
+	var outAt []int
+	now := time.Now()
+	for j, i := range at {
+		e := placed[j]
+		var oe events.Event
+		switch err := rerrs[j]; {
+		case errors.Is(err, ErrUnknownSKU):
+			oe = UnknownSKUEvent(e, now)
+		case err != nil:
+			errs[i] = fmt.Errorf("handle order-placed %s: %w", e.EventID, err)
+			continue
+		default:
+			oe = OutcomeEvent(rs[j], now)
+		}
+		if pub == nil {
+			s.log.Debug("no publisher; outcome not sent", "order_id", e.OrderID, "event_id", oe.EventID)
+			continue
+		}
+		rec, err := events.Record(oe)
+		if err != nil {
+			// Our own event is invalid: a bug, not a poison input, so %v keeps
+			// ErrInvalid out of the chain and the record is retried, not dropped.
+			errs[i] = fmt.Errorf("build outcome for order %s: %v", e.OrderID, err)
+			continue
+		}
+		if n := messaging.RecordSize(rec); n > messaging.MaxMessageBytes {
+			errs[i] = fmt.Errorf("publish %s: %d bytes: %w", oe.EventID, n, messaging.ErrTooLarge)
+			continue
+		}
+		out, outAt = append(out, rec), append(outAt, i)
 	}
-	rec, err := events.Record(out)
-	if err != nil {
-		// Our own event is invalid: a bug, not a poison input, so %v keeps
-		// ErrInvalid out of the chain and the record is retried, not dropped.
-		return fmt.Errorf("build outcome for order %s: %v", e.OrderID, err)
+	if len(out) == 0 {
+		return errs
 	}
 	sendCtx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	if err := pub.Send(sendCtx, rec); err != nil {
-		return fmt.Errorf("publish %s: %w", out.EventID, err)
+	for k, err := range sendAll(sendCtx, pub, out) {
+		i := outAt[k]
+		if err != nil {
+			errs[i] = fmt.Errorf("publish %s: %w", out[k].Header(events.HeaderEventID), err)
+			continue
+		}
+		s.log.Debug("outcome published", "order_id", out[k].Key, "event_id", out[k].Header(events.HeaderEventID))
 	}
-	s.log.Debug("outcome published", "order_id", e.OrderID, "event_id", out.EventID)
-	return nil
+	return errs
+}
+
+// sendAll publishes msgs with pub's SendBatch, or concurrent Sends, and
+// returns one error per record in order.
+func sendAll(ctx context.Context, pub Publisher, msgs []events.Message) []error {
+	if bp, ok := pub.(BatchPublisher); ok {
+		return bp.SendBatch(ctx, msgs)
+	}
+	errs := make([]error, len(msgs))
+	var wg sync.WaitGroup
+	for i, m := range msgs {
+		wg.Go(func() { errs[i] = pub.Send(ctx, m) })
+	}
+	wg.Wait()
+	return errs
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/faultline-harness/faultline/services/events"
+	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/web"
 )
 
@@ -31,8 +32,12 @@ type (
 	}
 	statsResponse struct {
 		Stats
-		ConsumerLag  int64 `json:"consumer_lag"`
-		DeadLettered int64 `json:"dead_lettered"`
+		ConsumerLag int64 `json:"consumer_lag"`
+		// The order-placed consumer's counters (zero without Kafka):
+		// handled, handler_attempts, handler_errors_transient,
+		// handler_errors_permanent, dead_lettered, dead_lettered_whole,
+		// dead_lettered_envelope, dead_letters_dropped.
+		messaging.ConsumerStats
 		// ReservationRequests counts POST /reservations requests received
 		// since start, whatever their outcome: the inventory-side load the
 		// chaos harness compares with the client requests behind it.
@@ -48,7 +53,9 @@ type (
 //	                              415 unsupported_media_type, 404 unknown_sku,
 //	                              409 insufficient_stock|order_id_reused
 //	GET  /reservations/{order_id} 200 {…,"reason"?,"stock_movements"}; 400 invalid_request; 404 not_found
-//	GET  /stats                   200 {"reserved","rejected","duplicated_effects","consumer_lag","dead_lettered","reservation_requests"}
+//	GET  /stats                   200 {"reserved","rejected","duplicated_effects","consumer_lag","reservation_requests",
+//	                              "handled","handler_attempts","handler_errors_transient","handler_errors_permanent",
+//	                              "dead_lettered","dead_lettered_whole","dead_lettered_envelope","dead_letters_dropped"}
 //	GET  /healthz                 200 {"status":"ok"}
 //
 // Bounds, shared with order-service and the event schema: order_id 1 to
@@ -145,7 +152,7 @@ func (s *Service) getStats(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := statsResponse{Stats: st, ReservationRequests: s.reservationRequests.Load()}
 	if c := s.consumer.Load(); c != nil {
-		resp.ConsumerLag, resp.DeadLettered = c.Lag(), c.DeadLettered()
+		resp.ConsumerLag, resp.ConsumerStats = c.Lag(), c.Stats()
 	}
 	web.WriteJSON(w, http.StatusOK, resp)
 }

@@ -105,12 +105,13 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	defer prod.Close() // after the consumer stopped: it publishes through prod
 	s.setPublisher(prod)
 	defer s.setPublisher(nil)
-	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{
-		Kafka:      s.cfg.Kafka,
-		Group:      s.cfg.Group,
-		Topics:     []string{events.TopicOrderPlaced},
-		DeadLetter: prod,
-	}, s.HandleOrderPlaced, s.log)
+	cons, err := messaging.NewBatchConsumer(messaging.ConsumerConfig{
+		Kafka:       s.cfg.Kafka,
+		Group:       s.cfg.Group,
+		Topics:      []string{events.TopicOrderPlaced},
+		DeadLetter:  prod,
+		MaxAttempts: s.cfg.MaxAttempts,
+	}, s.HandleOrderPlacedBatch, s.log)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("inventory consumer: %w", err)

@@ -164,55 +164,112 @@ func (st *Store) Available(ctx context.Context, sku string) (int, error) {
 //     the stored reservation with an error wrapping ErrOrderIDReused
 //     (and events.ErrInvalid, messaging.ErrPermanent: see ErrOrderIDReused).
 //
-// An unknown SKU returns ErrUnknownSKU and stores nothing.
+// An unknown SKU returns ErrUnknownSKU and stores nothing. Out-of-bounds
+// fields return an error marked messaging.Permanent.
 func (st *Store) Reserve(ctx context.Context, orderID, sku string, qty int) (Reservation, error) {
-	if err := errors.Join(events.CheckOrderID(orderID), events.CheckSKU(sku), events.CheckQuantity(qty)); err != nil {
+	var r Reservation
+	var rerr error
+	err := st.tx(ctx, func(tx *sql.Tx) error {
+		r, rerr = reserveTx(ctx, tx, orderID, sku, qty)
+		if errors.Is(rerr, ErrOrderIDReused) {
+			return nil // nothing written; r is the stored reservation
+		}
+		return rerr
+	})
+	if err != nil {
+		if errors.Is(err, ErrUnknownSKU) || messaging.IsPermanent(err) {
+			return Reservation{}, err
+		}
 		return Reservation{}, fmt.Errorf("reserve order %q: %w", orderID, err)
 	}
-	var r Reservation
+	return r, rerr
+}
+
+// ReserveRequest is one reservation of a ReserveBatch.
+type ReserveRequest struct {
+	OrderID  string
+	SKU      string
+	Quantity int
+}
+
+// ReserveBatch reserves every request as Reserve would, in order, in ONE
+// transaction with a savepoint per request: a request that fails (unknown
+// SKU, reused order ID, out-of-bounds fields) is rolled back alone and
+// the others still commit. Requests for the same order ID within the
+// batch see each other (the first decides). It returns one reservation
+// and one error per request, in order, with Reserve's meaning; when the
+// transaction itself fails (begin, a savepoint, commit) every request
+// gets that error and nothing is stored.
+func (st *Store) ReserveBatch(ctx context.Context, reqs []ReserveRequest) ([]Reservation, []error) {
+	rs, errs := make([]Reservation, len(reqs)), make([]error, len(reqs))
 	err := st.tx(ctx, func(tx *sql.Tx) error {
-		prev, err := scanReservation(tx.QueryRowContext(ctx, selectReservation, orderID))
-		if err == nil {
-			r = prev
-			if prev.SKU != sku || prev.Quantity != qty {
-				return messaging.Permanent(fmt.Errorf("%w: order %q was reserved for %d x %q, asked %d x %q: %w",
-					ErrOrderIDReused, orderID, prev.Quantity, prev.SKU, qty, sku, events.ErrInvalid))
+		for i, q := range reqs {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT reserve`); err != nil {
+				return fmt.Errorf("savepoint: %w", err)
 			}
-			return nil
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		var avail int
-		err = tx.QueryRowContext(ctx, `SELECT available FROM stock WHERE sku = ?`, sku).Scan(&avail)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: %q", ErrUnknownSKU, sku)
-		}
-		if err != nil {
-			return fmt.Errorf("read stock of %q: %w", sku, err)
-		}
-		r = Reservation{OrderID: orderID, SKU: sku, Quantity: qty, Status: StatusRejected, Reason: ReasonInsufficientStock, CreatedAt: time.Now().UTC()}
-		now := r.CreatedAt.Format(time.RFC3339Nano)
-		if avail >= qty {
-			r.Status, r.Reason = StatusReserved, ""
-			if _, err := tx.ExecContext(ctx, `UPDATE stock SET available = available - ? WHERE sku = ?`, qty, sku); err != nil {
-				return fmt.Errorf("decrement stock of %q: %w", sku, err)
+			rs[i], errs[i] = reserveTx(ctx, tx, q.OrderID, q.SKU, q.Quantity)
+			if errs[i] != nil {
+				if _, err := tx.ExecContext(ctx, `ROLLBACK TO reserve`); err != nil {
+					return fmt.Errorf("rollback to savepoint: %w", err)
+				}
+				if !errors.Is(errs[i], ErrUnknownSKU) && !messaging.IsPermanent(errs[i]) {
+					errs[i] = fmt.Errorf("reserve order %q: %w", q.OrderID, errs[i])
+				}
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO stock_movements (order_id, sku, delta, created_at) VALUES (?, ?, ?, ?)`, orderID, sku, -qty, now); err != nil {
-				return fmt.Errorf("record stock movement: %w", err)
+			if _, err := tx.ExecContext(ctx, `RELEASE reserve`); err != nil {
+				return fmt.Errorf("release savepoint: %w", err)
 			}
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO reservations (order_id, sku, quantity, status, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			orderID, sku, qty, r.Status, r.Reason, now); err != nil {
-			return fmt.Errorf("store reservation: %w", err)
 		}
 		return nil
 	})
-	if errors.Is(err, ErrOrderIDReused) {
-		return r, err
+	if err != nil {
+		err = fmt.Errorf("reserve %d orders: %w", len(reqs), err)
+		for i := range errs {
+			rs[i], errs[i] = Reservation{}, err
+		}
+	}
+	return rs, errs
+}
+
+// reserveTx is Reserve's work inside tx. On ErrOrderIDReused it returns
+// the stored reservation; it writes only when it returns nil.
+func reserveTx(ctx context.Context, tx *sql.Tx, orderID, sku string, qty int) (Reservation, error) {
+	if err := errors.Join(events.CheckOrderID(orderID), events.CheckSKU(sku), events.CheckQuantity(qty)); err != nil {
+		return Reservation{}, messaging.Permanent(fmt.Errorf("reserve order %q: %w", orderID, err))
+	}
+	prev, err := scanReservation(tx.QueryRowContext(ctx, selectReservation, orderID))
+	if err == nil {
+		if prev.SKU != sku || prev.Quantity != qty {
+			return prev, messaging.Permanent(fmt.Errorf("%w: order %q was reserved for %d x %q, asked %d x %q: %w",
+				ErrOrderIDReused, orderID, prev.Quantity, prev.SKU, qty, sku, events.ErrInvalid))
+		}
+		return prev, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return Reservation{}, err
+	}
+	var avail int
+	err = tx.QueryRowContext(ctx, `SELECT available FROM stock WHERE sku = ?`, sku).Scan(&avail)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Reservation{}, fmt.Errorf("%w: %q", ErrUnknownSKU, sku)
 	}
 	if err != nil {
-		return Reservation{}, fmt.Errorf("reserve order %q: %w", orderID, err)
+		return Reservation{}, fmt.Errorf("read stock of %q: %w", sku, err)
+	}
+	r := Reservation{OrderID: orderID, SKU: sku, Quantity: qty, Status: StatusRejected, Reason: ReasonInsufficientStock, CreatedAt: time.Now().UTC()}
+	now := r.CreatedAt.Format(time.RFC3339Nano)
+	if avail >= qty {
+		r.Status, r.Reason = StatusReserved, ""
+		if _, err := tx.ExecContext(ctx, `UPDATE stock SET available = available - ? WHERE sku = ?`, qty, sku); err != nil {
+			return Reservation{}, fmt.Errorf("decrement stock of %q: %w", sku, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO stock_movements (order_id, sku, delta, created_at) VALUES (?, ?, ?, ?)`, orderID, sku, -qty, now); err != nil {
+			return Reservation{}, fmt.Errorf("record stock movement: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO reservations (order_id, sku, quantity, status, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		orderID, sku, qty, r.Status, r.Reason, now); err != nil {
+		return Reservation{}, fmt.Errorf("store reservation: %w", err)
 	}
 	return r, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/cenkalti/backoff/v5"
 
 	"github.com/faultline-harness/faultline/services/events"
 )
@@ -17,11 +18,60 @@ import (
 // Handler processes one record. It must be idempotent: a record can be
 // delivered again after a rebalance or a lost offset commit.
 //
-// Return nil when done (the offset is then marked and committed), an error
-// wrapping events.ErrInvalid for a poison message (it goes to the
-// dead-letter topic and the offset moves on), or any other error for a
-// transient failure (the record is retried with backoff, never skipped).
+// Return nil when done (the offset is then marked and committed). A
+// permanent error (IsPermanent: wrapping events.ErrInvalid, ErrTooLarge or
+// marked with Permanent) gets ConsumerConfig.MaxAttempts attempts, then
+// the record goes to the dead-letter topic and the partition moves on.
+// Any other error is transient: the record is retried with capped
+// exponential backoff, without limit, never skipped.
 type Handler func(ctx context.Context, m events.Message) error
+
+// BatchHandler processes records fetched together from one partition, in
+// offset order, and returns one error per record (same length and order;
+// nil: done). The same rules as Handler apply to each error; a record
+// whose error is ErrNotAttempted was not processed (the handler stopped
+// early, e.g. to keep per-partition order behind a failed record) and is
+// handed over again without counting an attempt. A retry hands over only
+// the records that are not done, so the handler must be idempotent per
+// record. A result of the wrong length counts as a transient failure of
+// every record.
+type BatchHandler func(ctx context.Context, batch []events.Message) []error
+
+// ErrNotAttempted is a BatchHandler's error for a record it did not process.
+var ErrNotAttempted = errors.New("record not attempted")
+
+// Sender publishes one record and returns once the broker acknowledged
+// it; *Producer satisfies it. It must honour ctx and be safe for
+// concurrent use.
+type Sender interface {
+	Send(ctx context.Context, m events.Message) error
+}
+
+// Consumer defaults.
+const (
+	// DefaultMaxAttempts is ConsumerConfig.MaxAttempts when unset.
+	DefaultMaxAttempts = 3
+	// DefaultBatchSize is ConsumerConfig.BatchSize when unset.
+	DefaultBatchSize = 256
+	// DefaultMaxRetryBackoff is ConsumerConfig.MaxRetryBackoff when unset.
+	DefaultMaxRetryBackoff = 2 * time.Second
+	// DeadLetterValuePrefix is how much of a record's value a dead-letter
+	// envelope keeps: the first 64 KiB.
+	DeadLetterValuePrefix = 64 << 10
+)
+
+// Dead-letter headers, on the whole-record copy and on the envelope.
+const (
+	HeaderDLQReason          = "dlq-reason"           // the error, at most 4 KiB
+	HeaderDLQSourceTopic     = "dlq-source-topic"     // topic the record was consumed from
+	HeaderDLQSourcePartition = "dlq-source-partition" // its partition (decimal)
+	HeaderDLQSourceOffset    = "dlq-source-offset"    // its offset (decimal)
+	HeaderDLQFormat          = "dlq-format"           // DLQFormatRecord or DLQFormatEnvelope
+	HeaderDLQAttempts        = "dlq-attempts"         // handler attempts made (decimal)
+
+	DLQFormatRecord   = "record"   // the original key, value and headers plus the dlq-* headers
+	DLQFormatEnvelope = "envelope" // a JSON DeadLetterEnvelope as the value
+)
 
 // ConsumerConfig configures a consumer-group member.
 type ConsumerConfig struct {
@@ -30,33 +80,101 @@ type ConsumerConfig struct {
 	Group string
 	// Topics to subscribe to.
 	Topics []string
-	// DeadLetter publishes poison messages; nil logs and skips them.
-	DeadLetter *Producer
-	// RetryBackoff is the wait before retrying a transiently failed
-	// record and before re-joining the group after an error. Default 250ms.
+	// DeadLetter publishes dead letters to events.TopicDeadLetter; nil logs
+	// and skips them (counted as dead_letters_dropped).
+	DeadLetter Sender
+	// MaxAttempts is how many times a record whose handler error is
+	// permanent is attempted before it is dead-lettered. Default
+	// DefaultMaxAttempts (3); negative is an error.
+	MaxAttempts int
+	// BatchSize is the most records handed to the handler at once: what
+	// the partition's fetch already holds, taken without waiting. Default
+	// DefaultBatchSize (256); negative is an error.
+	BatchSize int
+	// RetryBackoff is the first wait before retrying a failed record (it
+	// doubles, with jitter, up to MaxRetryBackoff) and the wait before
+	// re-joining the group after an error. Default 250ms.
 	RetryBackoff time.Duration
+	// MaxRetryBackoff caps the wait between retries of a transiently
+	// failing record or dead-letter publish. Default 2s.
+	MaxRetryBackoff time.Duration
+}
+
+// ConsumerStats are a consumer's counters since it was created (GET /stats
+// of the consuming services).
+type ConsumerStats struct {
+	// Handled: records processed successfully.
+	Handled int64 `json:"handled"`
+	// HandlerAttempts: records handed to the handler, retries included.
+	HandlerAttempts int64 `json:"handler_attempts"`
+	// HandlerErrorsTransient, HandlerErrorsPermanent: failed attempts by
+	// error class (see Handler).
+	HandlerErrorsTransient int64 `json:"handler_errors_transient"`
+	HandlerErrorsPermanent int64 `json:"handler_errors_permanent"`
+	// DeadLettered: records published to the dead-letter topic, as the
+	// whole record (DeadLetteredWhole) or as an envelope
+	// (DeadLetteredEnvelope).
+	DeadLettered         int64 `json:"dead_lettered"`
+	DeadLetteredWhole    int64 `json:"dead_lettered_whole"`
+	DeadLetteredEnvelope int64 `json:"dead_lettered_envelope"`
+	// DeadLettersDropped: records given up on that could not be
+	// dead-lettered at all (no dead-letter producer, or even the envelope
+	// was refused permanently); each is logged at Error.
+	DeadLettersDropped int64 `json:"dead_letters_dropped"`
 }
 
 // Consumer runs a consumer-group member. Lag and counters are safe to read
 // from other goroutines while Run is running.
 type Consumer struct {
-	cfg     ConsumerConfig
-	handle  Handler
-	log     *slog.Logger
-	group   sarama.ConsumerGroup
-	lag     sync.Map // "topic/partition" -> int64
-	handled atomic.Int64
-	dead    atomic.Int64
+	cfg    ConsumerConfig
+	handle BatchHandler
+	log    *slog.Logger
+	group  sarama.ConsumerGroup
+	lag    sync.Map // "topic/partition" -> int64
+
+	handled, attempts, errTransient, errPermanent atomic.Int64
+	dead, deadWhole, deadEnvelope, deadDropped    atomic.Int64
 }
 
-// NewConsumer joins nothing yet; it creates the group client. It fails when
-// no broker answers within the configured timeouts.
+// NewConsumer is NewBatchConsumer with a Handler called once per record,
+// in offset order, each record marked as soon as it is done (BatchSize is
+// ignored: batches of one).
 func NewConsumer(cfg ConsumerConfig, h Handler, log *slog.Logger) (*Consumer, error) {
+	cfg.BatchSize = 1
+	return NewBatchConsumer(cfg, func(ctx context.Context, batch []events.Message) []error {
+		errs := make([]error, len(batch))
+		for i, m := range batch {
+			errs[i] = h(ctx, m)
+		}
+		return errs
+	}, log)
+}
+
+// NewBatchConsumer creates the group client; it joins nothing yet. It
+// fails on an invalid config or when no broker answers within the
+// configured timeouts.
+func NewBatchConsumer(cfg ConsumerConfig, h BatchHandler, log *slog.Logger) (*Consumer, error) {
 	if cfg.Group == "" || len(cfg.Topics) == 0 {
 		return nil, fmt.Errorf("consumer config: group and topics are required")
 	}
+	if cfg.MaxAttempts < 0 || cfg.BatchSize < 0 {
+		return nil, fmt.Errorf("consumer config: max attempts %d and batch size %d must not be negative", cfg.MaxAttempts, cfg.BatchSize)
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
 	if cfg.RetryBackoff <= 0 {
 		cfg.RetryBackoff = 250 * time.Millisecond
+	}
+	if cfg.MaxRetryBackoff <= 0 {
+		cfg.MaxRetryBackoff = DefaultMaxRetryBackoff
+	}
+	cfg.MaxRetryBackoff = max(cfg.MaxRetryBackoff, cfg.RetryBackoff)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	sc, err := SaramaConfig(cfg.Kafka)
 	if err != nil {
@@ -102,7 +220,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 // Lag returns the consumer lag summed over this member's claimed
 // partitions: high-water mark minus the next offset to process, as of the
-// last record fetched. 0 when nothing is claimed.
+// last record fetched. 0 when nothing is claimed. It is the consumer's own
+// figure: measure lag at the broker (committed vs log-end offset) instead.
 func (c *Consumer) Lag() int64 {
 	var total int64
 	c.lag.Range(func(_, v any) bool { total += v.(int64); return true })
@@ -113,6 +232,16 @@ func (c *Consumer) Lag() int64 {
 // the number sent to the dead-letter topic.
 func (c *Consumer) Handled() int64      { return c.handled.Load() }
 func (c *Consumer) DeadLettered() int64 { return c.dead.Load() }
+
+// Stats returns the consumer's counters.
+func (c *Consumer) Stats() ConsumerStats {
+	return ConsumerStats{
+		Handled: c.handled.Load(), HandlerAttempts: c.attempts.Load(),
+		HandlerErrorsTransient: c.errTransient.Load(), HandlerErrorsPermanent: c.errPermanent.Load(),
+		DeadLettered: c.dead.Load(), DeadLetteredWhole: c.deadWhole.Load(), DeadLetteredEnvelope: c.deadEnvelope.Load(),
+		DeadLettersDropped: c.deadDropped.Load(),
+	}
+}
 
 // Setup is part of sarama.ConsumerGroupHandler.
 func (c *Consumer) Setup(s sarama.ConsumerGroupSession) error {
@@ -130,13 +259,16 @@ func (c *Consumer) Cleanup(s sarama.ConsumerGroupSession) error {
 	return nil
 }
 
-// ConsumeClaim is part of sarama.ConsumerGroupHandler. Records of one
-// partition are processed in order; a record is marked only after its
-// handler succeeded or it was dead-lettered.
+// ConsumeClaim is part of sarama.ConsumerGroupHandler. It takes the
+// records the claim already holds (up to BatchSize, without waiting for
+// more), hands them to the handler and marks each record's offset once it
+// and every record before it is done (handled or dead-lettered).
 func (c *Consumer) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	key := fmt.Sprintf("%s/%d", claim.Topic(), claim.Partition())
 	ctx := s.Context()
+	batch := make([]*sarama.ConsumerMessage, 0, c.cfg.BatchSize)
 	for {
+		batch = batch[:0]
 		select {
 		case <-ctx.Done():
 			return nil
@@ -144,60 +276,114 @@ func (c *Consumer) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.Cons
 			if !ok {
 				return nil
 			}
-			if !c.process(ctx, cm) {
-				return nil // session ending; the record stays unmarked
+			batch = append(batch, cm)
+		}
+	fill:
+		for len(batch) < c.cfg.BatchSize {
+			select {
+			case cm, ok := <-claim.Messages():
+				if !ok {
+					break fill
+				}
+				batch = append(batch, cm)
+			default:
+				break fill
 			}
+		}
+		mark := func(cm *sarama.ConsumerMessage) {
 			s.MarkMessage(cm, "")
 			c.lag.Store(key, max(0, claim.HighWaterMarkOffset()-cm.Offset-1))
+		}
+		if !c.process(ctx, batch, mark) {
+			return nil // session ending; unfinished records stay unmarked
 		}
 	}
 }
 
-// process runs the handler until it succeeds or the record is
-// dead-lettered. It returns false when ctx ended first.
-func (c *Consumer) process(ctx context.Context, cm *sarama.ConsumerMessage) bool {
-	m := FromSarama(cm)
+// newBackoff returns the retry backoff: RetryBackoff doubling, with jitter,
+// up to MaxRetryBackoff.
+func (c *Consumer) newBackoff() *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.Multiplier = c.cfg.RetryBackoff, c.cfg.MaxRetryBackoff, 2
+	b.Reset()
+	return b
+}
+
+// process runs the handler on the batch until every record is handled or
+// dead-lettered, calling mark for each record in offset order as soon as
+// it and the records before it are done. It returns false when ctx ended
+// first.
+func (c *Consumer) process(ctx context.Context, batch []*sarama.ConsumerMessage, mark func(*sarama.ConsumerMessage)) bool {
+	msgs := make([]events.Message, len(batch))
+	for i, cm := range batch {
+		msgs[i] = FromSarama(cm)
+	}
+	done := make([]bool, len(batch))
+	attempts := make([]int, len(batch)) // all attempts, for the dlq-attempts header
+	failed := make([]int, len(batch))   // attempts that failed permanently, bounded by MaxAttempts
+	next := 0                           // first record not marked yet
+	bo := c.newBackoff()
 	for {
-		err := c.handle(ctx, m)
-		if err == nil {
-			c.handled.Add(1)
+		var todo []int
+		var in []events.Message
+		for i := next; i < len(batch); i++ {
+			if !done[i] {
+				todo, in = append(todo, i), append(in, msgs[i])
+			}
+		}
+		errs := c.handle(ctx, in)
+		if len(errs) != len(in) {
+			err := fmt.Errorf("batch handler returned %d results for %d records", len(errs), len(in))
+			errs = make([]error, len(in))
+			for j := range errs {
+				errs[j] = err
+			}
+		}
+		transient := false
+		for j, i := range todo {
+			err := errs[j]
+			if errors.Is(err, ErrNotAttempted) {
+				continue
+			}
+			c.attempts.Add(1)
+			attempts[i]++
+			cm := batch[i]
+			switch {
+			case err == nil:
+				done[i] = true
+				c.handled.Add(1)
+			case IsPermanent(err):
+				c.errPermanent.Add(1)
+				if failed[i]++; failed[i] < c.cfg.MaxAttempts {
+					c.log.Warn("handler failed permanently, will retry", "topic", cm.Topic, "partition", cm.Partition, "offset", cm.Offset,
+						"attempt", attempts[i], "max_attempts", c.cfg.MaxAttempts, "err", err)
+					continue
+				}
+				if !c.deadLetter(ctx, cm, msgs[i], attempts[i], err) {
+					return false
+				}
+				done[i] = true
+			default:
+				c.errTransient.Add(1)
+				transient = true
+				c.log.Warn("handler failed, will retry", "topic", cm.Topic, "partition", cm.Partition, "offset", cm.Offset, "err", err)
+			}
+		}
+		for next < len(batch) && done[next] {
+			mark(batch[next])
+			next++
+		}
+		if next == len(batch) {
 			return true
 		}
-		if errors.Is(err, events.ErrInvalid) {
-			if c.deadLetter(ctx, m, err) {
-				return true
-			}
-		} else {
-			c.log.Warn("handler failed, will retry", "topic", m.Topic, "offset", cm.Offset, "err", err)
+		wait := c.cfg.RetryBackoff // only permanent failures left to retry
+		if transient {
+			wait = bo.NextBackOff()
 		}
 		select {
 		case <-ctx.Done():
 			return false
-		case <-time.After(c.cfg.RetryBackoff):
+		case <-time.After(wait):
 		}
 	}
-}
-
-// deadLetter publishes m to the dead-letter topic with the reason. It
-// returns false when publishing failed (the caller retries).
-func (c *Consumer) deadLetter(ctx context.Context, m events.Message, reason error) bool {
-	c.log.Warn("poison message to dead-letter topic", "topic", m.Topic, "key", m.Key, "reason", reason)
-	if c.cfg.DeadLetter == nil {
-		c.dead.Add(1)
-		return true
-	}
-	dl := events.Message{
-		Topic:   events.TopicDeadLetter,
-		Key:     m.Key,
-		Value:   m.Value,
-		Headers: append(append([]events.Header{}, m.Headers...), events.Header{Key: "dlq-reason", Value: reason.Error()}, events.Header{Key: "dlq-source-topic", Value: m.Topic}),
-	}
-	sendCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := c.cfg.DeadLetter.Send(sendCtx, dl); err != nil {
-		c.log.Warn("dead-letter publish failed", "err", err)
-		return false
-	}
-	c.dead.Add(1)
-	return true
 }

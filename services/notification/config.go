@@ -31,6 +31,12 @@ type Config struct {
 	// one group would split the topic's partitions between them and each
 	// would see only part of the orders.
 	Group string
+	// MaxAttempts is how many times the order-placed consumer attempts a
+	// record whose handling fails permanently (poison) before
+	// dead-lettering it (env NOTIFICATION_MAX_ATTEMPTS, flag
+	// -max-attempts). Default 3 (messaging.DefaultMaxAttempts); transient
+	// failures (the database, the broker) are retried without limit.
+	MaxAttempts int
 	// ShutdownGrace bounds the wait for in-flight HTTP requests after the
 	// run context ends. Default 10s.
 	ShutdownGrace time.Duration

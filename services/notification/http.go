@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/web"
 )
 
@@ -20,17 +21,18 @@ type (
 	// are this process's: consumer_lag is what the order-placed consumer
 	// last computed (high-water mark minus its position, summed over its
 	// partitions; a consumer cut off from the broker keeps its last
-	// value, so measure lag at the broker), handled and dead_lettered the
-	// records it processed and sent to the dead-letter topic,
+	// value, so measure lag at the broker), the consumer's counters
+	// (messaging.ConsumerStats: handled, handler_attempts,
+	// handler_errors_transient, handler_errors_permanent, dead_lettered,
+	// dead_lettered_whole, dead_lettered_envelope, dead_letters_dropped),
 	// redelivered and conflicting_events the order-placed records that
 	// changed nothing (see Service.Redelivered).
 	statsResponse struct {
 		Stats
-		ConsumerLag  int64 `json:"consumer_lag"`
-		Handled      int64 `json:"handled"`
-		DeadLettered int64 `json:"dead_lettered"`
-		Redelivered  int64 `json:"redelivered"`
-		Conflicting  int64 `json:"conflicting_events"`
+		ConsumerLag int64 `json:"consumer_lag"`
+		messaging.ConsumerStats
+		Redelivered int64 `json:"redelivered"`
+		Conflicting int64 `json:"conflicting_events"`
 	}
 )
 
@@ -71,7 +73,7 @@ func (s *Service) getStats(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := statsResponse{Stats: st, Redelivered: s.Redelivered(), Conflicting: s.Conflicting()}
 	if c := s.consumer.Load(); c != nil {
-		resp.ConsumerLag, resp.Handled, resp.DeadLettered = c.Lag(), c.Handled(), c.DeadLettered()
+		resp.ConsumerLag, resp.ConsumerStats = c.Lag(), c.Stats()
 	}
 	web.WriteJSON(w, http.StatusOK, resp)
 }

@@ -18,9 +18,10 @@
 // a broken idempotency shows up as duplicated_effects instead of being
 // hidden by the database.
 //
-// Poison records (undecodable, schema-invalid or not order-placed) go to
-// the dead-letter topic through services/messaging's consumer, which then
-// moves on to the next record.
+// Poison records (undecodable, schema-invalid or not order-placed) get
+// Config.MaxAttempts attempts, then go to the dead-letter topic through
+// services/messaging's consumer (whole, or as an envelope when too large),
+// which then moves on to the next record.
 package notification
 
 import (
@@ -138,10 +139,11 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	}
 	defer dlq.Close() // after the consumer stopped: it dead-letters through dlq
 	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{
-		Kafka:      s.cfg.Kafka,
-		Group:      s.cfg.Group,
-		Topics:     []string{events.TopicOrderPlaced},
-		DeadLetter: dlq,
+		Kafka:       s.cfg.Kafka,
+		Group:       s.cfg.Group,
+		Topics:      []string{events.TopicOrderPlaced},
+		DeadLetter:  dlq,
+		MaxAttempts: s.cfg.MaxAttempts,
 	}, s.HandleOrderPlaced, s.log)
 	if err != nil {
 		ln.Close()

@@ -95,3 +95,41 @@ func TestHandleStockOutcomePoisonAndUnknown(t *testing.T) {
 		t.Fatalf("unknown order was created: %v", err)
 	}
 }
+
+// TestHandleStockOutcomeBatch: one batch, one transaction: a poison record
+// in the middle fails alone (ErrInvalid), the outcomes around it apply, a
+// repeated outcome moves its order once, and an outcome for an order this
+// service does not hold is skipped and counted (logged at Debug: it
+// belongs to another instance or placement mode).
+func TestHandleStockOutcomeBatch(t *testing.T) {
+	s := newService(t, Config{Mode: ModeAsync})
+	o1 := postOrder(t, s.Handler(), "SKU-1", 1, "").order(t)
+	o2 := postOrder(t, s.Handler(), "SKU-1", 1, "").order(t)
+	ctx := context.Background()
+	reserved := outcome(t, events.StockReserved, o1.ID, "")
+	batch := []events.Message{
+		reserved,
+		{Topic: events.TopicStockReserved, Key: o2.ID, Value: []byte(`[]`)},
+		outcome(t, events.StockRejected, o2.ID, "insufficient_stock"),
+		outcome(t, events.StockReserved, uuid.NewString(), ""),
+		reserved,
+	}
+	errs := s.HandleStockOutcomeBatch(ctx, batch)
+	if len(errs) != len(batch) {
+		t.Fatalf("%d errors for %d records", len(errs), len(batch))
+	}
+	for i, err := range errs {
+		if wantErr := i == 1; wantErr != (err != nil) || (wantErr && !errors.Is(err, events.ErrInvalid)) {
+			t.Errorf("record %d: err = %v", i, err)
+		}
+	}
+	if got, _ := s.Store().Get(ctx, o1.ID); got.Status != StatusConfirmed {
+		t.Errorf("o1 %s, want CONFIRMED", got.Status)
+	}
+	if got, _ := s.Store().Get(ctx, o2.ID); got.Status != StatusRejected || got.Reason != "insufficient_stock" {
+		t.Errorf("o2 %s (%s), want REJECTED insufficient_stock", got.Status, got.Reason)
+	}
+	if n := s.unknownOutcomes.Load(); n != 1 {
+		t.Errorf("unknown-order outcomes %d, want 1", n)
+	}
+}

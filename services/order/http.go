@@ -28,7 +28,9 @@ const MaxIdempotencyKeyLen = 255
 //	GET  /stats        -> 200 {"orders":{"PENDING":n,"CONFIRMED":n,"REJECTED":n,"FAILED":n},
 //	                           "outbox_backlog":n,"outbox_parked":n,"outbox_lanes":n,
 //	                           "outbox_published":n,"outbox_publish_failures":n,
-//	                           "consumer_lag":n,
+//	                           "consumer_lag":n,"stock_outcomes_unknown_order":n,
+//	                           "handled":n,"handler_attempts":n,"handler_errors_transient":n,"handler_errors_permanent":n,
+//	                           "dead_lettered":n,"dead_lettered_whole":n,"dead_lettered_envelope":n,"dead_letters_dropped":n,
 //	                           "in_flight_requests":n,"waiting_requests":n,"workers":n,"goroutines":n,
 //	                           "inventory":{…ResilienceStats…} (sync mode only)}
 //	GET  /outbox/parked[?limit=n]
@@ -304,6 +306,14 @@ type statsBody struct {
 	OutboxPublished int64 `json:"outbox_published"`
 	PublishFailures int64 `json:"outbox_publish_failures"`
 	ConsumerLag     int64 `json:"consumer_lag"`
+	// The stock-outcome consumer's counters (zero in sync mode): handled,
+	// handler_attempts, handler_errors_transient, handler_errors_permanent,
+	// dead_lettered, dead_lettered_whole, dead_lettered_envelope,
+	// dead_letters_dropped.
+	messaging.ConsumerStats
+	// UnknownOutcomes: stock outcomes for orders this service does not
+	// hold (placed through another instance), skipped.
+	UnknownOutcomes int64 `json:"stock_outcomes_unknown_order"`
 	Load
 	Inventory *ResilienceStats `json:"inventory,omitempty"`
 }
@@ -321,8 +331,9 @@ func (s *Service) handleStats(w http.ResponseWriter, r *http.Request) {
 		body.PublishFailures = s.relay.Failures()
 	}
 	if c := s.consumer.Load(); c != nil {
-		body.ConsumerLag = c.Lag()
+		body.ConsumerLag, body.ConsumerStats = c.Lag(), c.Stats()
 	}
+	body.UnknownOutcomes = s.unknownOutcomes.Load()
 	body.Load = s.Load()
 	if inv, ok := s.InventoryStats(); ok {
 		body.Inventory = &inv

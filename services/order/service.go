@@ -53,12 +53,18 @@ type Config struct {
 	InventoryTimeout time.Duration    // per inventory call; env INVENTORY_TIMEOUT, default 500ms
 	Kafka            messaging.Config // async mode: Brokers required
 	Group            string           // consumer group for stock outcomes, default "order-service"
-	RelayInterval    time.Duration    // outbox poll interval, default 50ms (the relay is also woken on each insert)
-	RelayBatch       int              // outbox rows per lane send (one SendBatch, one marking transaction), default 256
-	PublishTimeout   time.Duration    // deadline per outbox SendBatch, default 5s
-	RelayMinBackoff  time.Duration    // a relay lane's first wait after a transient failure, default 100ms
-	RelayMaxBackoff  time.Duration    // cap of a lane's doubling backoff, default 1s
-	ShutdownGrace    time.Duration    // HTTP graceful shutdown, default 10s
+	// MaxAttempts is how many times the stock-outcome consumer attempts a
+	// record whose handling fails permanently (poison) before
+	// dead-lettering it (env ORDER_MAX_ATTEMPTS, flag -max-attempts).
+	// Default 3 (messaging.DefaultMaxAttempts); transient failures are
+	// retried without limit.
+	MaxAttempts     int
+	RelayInterval   time.Duration // outbox poll interval, default 50ms (the relay is also woken on each insert)
+	RelayBatch      int           // outbox rows per lane send (one SendBatch, one marking transaction), default 256
+	PublishTimeout  time.Duration // deadline per outbox SendBatch, default 5s
+	RelayMinBackoff time.Duration // a relay lane's first wait after a transient failure, default 100ms
+	RelayMaxBackoff time.Duration // cap of a lane's doubling backoff, default 1s
+	ShutdownGrace   time.Duration // HTTP graceful shutdown, default 10s
 	// Resilience switches sync mode's mitigations around the inventory
 	// calls (circuit breaker, bulkhead, retry budget); the zero value has
 	// them all off. See resilience.go.
@@ -167,9 +173,12 @@ type Service struct {
 	pub      *kafkaPublisher  // async mode
 	relay    *Relay           // async mode
 	consumer atomic.Pointer[messaging.Consumer]
-	handler  http.Handler
-	close    sync.Once
-	closeErr error
+	// unknownOutcomes counts stock outcomes for orders this service does
+	// not hold (GET /stats stock_outcomes_unknown_order).
+	unknownOutcomes atomic.Int64
+	handler         http.Handler
+	close           sync.Once
+	closeErr        error
 }
 
 // relayConfig is the relay's part of c.

@@ -333,6 +333,74 @@ func (st *Store) transition(ctx context.Context, id string, to Status, reason st
 	return false, nil
 }
 
+// transitionReq is one move of transitionBatch.
+type transitionReq struct {
+	id     string
+	to     Status
+	reason string
+}
+
+// transitionBatch applies transition to every request, in order, in one
+// transaction with a savepoint per request (a failing one is rolled back
+// alone). It returns per request whether the order moved and an error
+// (ErrNotFound for an unknown order); when the transaction itself fails
+// every request gets that error and nothing changes.
+func (st *Store) transitionBatch(ctx context.Context, reqs []transitionReq, now time.Time) ([]bool, []error) {
+	moved, errs := make([]bool, len(reqs)), make([]error, len(reqs))
+	err := func() error {
+		tx, err := st.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		defer func() { _ = tx.Rollback() }()
+		for i, r := range reqs {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT outcome`); err != nil {
+				return fmt.Errorf("savepoint: %w", err)
+			}
+			moved[i], errs[i] = transitionTx(ctx, tx, r, now)
+			if errs[i] != nil {
+				if _, err := tx.ExecContext(ctx, `ROLLBACK TO outcome`); err != nil {
+					return fmt.Errorf("rollback to savepoint: %w", err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `RELEASE outcome`); err != nil {
+				return fmt.Errorf("release savepoint: %w", err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		return nil
+	}()
+	if err != nil {
+		err = fmt.Errorf("apply %d stock outcomes: %w", len(reqs), err)
+		for i := range errs {
+			moved[i], errs[i] = false, err
+		}
+	}
+	return moved, errs
+}
+
+func transitionTx(ctx context.Context, tx *sql.Tx, r transitionReq, now time.Time) (bool, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, reason = ?, updated_at = ? WHERE id = ? AND status = ?`,
+		r.to, r.reason, ts(now), r.id, StatusPending)
+	if err != nil {
+		return false, fmt.Errorf("move order %s to %s: %w", r.id, r.to, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return n == 1, err
+	}
+	var one int
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM orders WHERE id = ?`, r.id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, ErrNotFound
+	}
+	if err != nil {
+		return false, fmt.Errorf("get order %s: %w", r.id, err)
+	}
+	return false, nil
+}
+
 // pendingSync returns sync-mode orders still PENDING.
 func (st *Store) pendingSync(ctx context.Context) ([]Order, error) {
 	rows, err := st.db.QueryContext(ctx, `SELECT `+orderCols+` FROM orders WHERE mode = ? AND status = ?`, ModeSync, StatusPending)
