@@ -24,6 +24,9 @@ import "slices"
 const (
 	OrderService     = "order-service"
 	InventoryService = "inventory-service"
+	// NotificationService is the second consumer of order-placed
+	// (services/notification): its own pact with order-service.
+	NotificationService = "notification-service"
 )
 
 // Kind is an interaction's type, spelled as in a V4 pact file's "type".
@@ -89,7 +92,9 @@ const (
 	DescStockReserved        = "a stock-reserved event"
 	DescStockRejectedShort   = "a stock-rejected event for insufficient stock"
 	DescStockRejectedUnknown = "a stock-rejected event for an unknown SKU"
-	// order-service -> inventory-service, message (topic order-placed).
+	// order-service -> inventory-service and -> notification-service,
+	// message (topic order-placed): one description, two pacts, each
+	// stating what its consumer depends on.
 	DescOrderPlaced = "an order-placed event"
 )
 
@@ -163,6 +168,12 @@ func Pacts() []Pact {
 		},
 		{
 			Consumer: InventoryService, Provider: OrderService,
+			Interactions: []Interaction{
+				{Description: DescOrderPlaced, States: []string{StateOrderPlaced}, Kind: Message},
+			},
+		},
+		{
+			Consumer: NotificationService, Provider: OrderService,
 			Interactions: []Interaction{
 				{Description: DescOrderPlaced, States: []string{StateOrderPlaced}, Kind: Message},
 			},

@@ -174,6 +174,11 @@ func run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 	res.StartedAt = start.UTC()
 	probe := startProbe(ctx, st, start, opts) // order-sync's /healthz, until the load ends
 	defer probe.stop()
+	var fanout *fanoutWatch // notification-service's lag at the broker (Scenario.Fanout)
+	if sc.Fanout {
+		fanout = startFanoutWatch(ctx, st, start)
+		defer fanout.stop()
+	}
 	loadCtx, cancelLoad := context.WithCancel(ctx)
 	defer cancelLoad()
 	var wg sync.WaitGroup
@@ -337,6 +342,11 @@ func run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 		return res, fmt.Errorf("account orphaned reservations: %w", err)
 	}
 	res.Modes[ModeSync].OrphanedReservations = orphans
+	if fanout != nil {
+		if err := fanout.finish(ctx, res, recs[ModeAsync].snapshot(), opts.Settle); err != nil {
+			return res, fmt.Errorf("account notifications: %w", err)
+		}
+	}
 	if sc.Report != nil {
 		if err := sc.Report(ctx, st, res); err != nil {
 			return res, fmt.Errorf("report of %s: %w", sc.Name, err)

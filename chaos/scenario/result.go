@@ -73,6 +73,10 @@ type Result struct {
 	// Modes then hold what was measured until then (per phase, per second,
 	// the /stats series) and no accounting (accepted, lost, recovery are 0).
 	Interrupted bool `json:"interrupted,omitempty"`
+	// Fanout is what the run saw of notification-service (lag at the
+	// broker, one notification per accepted async order); nil unless
+	// the scenario follows it (Scenario.Fanout).
+	Fanout *Fanout `json:"fanout,omitempty"`
 }
 
 // Schedule is the fault schedule as it really ran. Offsets are seconds

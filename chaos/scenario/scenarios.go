@@ -51,6 +51,11 @@ type Scenario struct {
 	// own findings to the result (Result.Breakdown), reading what the run
 	// recorded in res (Schedule.Steps: when each fault ran). (lanes.go)
 	Report func(ctx context.Context, st *stack.Stack, res *Result) error
+	// Fanout, when set, has the engine follow notification-service, the
+	// second consumer of order-placed: its group's lag at the broker
+	// during the run and, after settling, one notification per accepted
+	// async order (Result.Fanout; fanout.go).
+	Fanout bool
 }
 
 // StackConfig returns cfg adjusted by the scenario's Stack function.

@@ -69,7 +69,7 @@ type Mutant struct {
 // All returns the catalogue, in the order of the README table. It returns
 // a new slice on every call.
 func All() []Mutant {
-	inv, ord := contracts.InventoryService, contracts.OrderService
+	inv, ord, notif := contracts.InventoryService, contracts.OrderService, contracts.NotificationService
 	httpMutant := func(class Class, name, change, want string, f func(*Response) error, interactions ...string) Mutant {
 		return Mutant{Name: name, Class: class, Layer: LayerHTTP, Consumer: ord, Provider: inv,
 			Interactions: interactions, Change: change, Want: want, HTTP: f}
@@ -80,6 +80,12 @@ func All() []Mutant {
 	}
 	placed := func(class Class, layer Layer, name, change, want string, f func(*events.Message) error) Mutant {
 		return Mutant{Name: name, Class: class, Layer: layer, Consumer: inv, Provider: ord,
+			Interactions: []string{contracts.DescOrderPlaced}, Change: change, Want: want, Record: f}
+	}
+	// notified: order-service's order-placed record as notification-service
+	// (the second consumer, its own pact) receives it.
+	notified := func(class Class, name, change, want string, f func(*events.Message) error) Mutant {
+		return Mutant{Name: name, Class: class, Layer: LayerMessage, Consumer: notif, Provider: ord,
 			Interactions: []string{contracts.DescOrderPlaced}, Change: change, Want: want, Record: f}
 	}
 	consumerCode := func(name, consumer, provider, change, want string, edit SourceEdit, test string, interactions ...string) Mutant {
@@ -209,6 +215,19 @@ func All() []Mutant {
 			value(add("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"))),
 		placed(Harmless, LayerWire, "wire-reindented", "the producer sends order-placed re-indented (through Kafka)", "",
 			value(nil, Format{Indent: "\t"})),
+
+		// order-service's order-placed record to notification-service, the
+		// second consumer: the fields it stores and the type it accepts.
+		notified(Breaking, "notification-order-placed-type-renamed", `order-placed event to notification-service: "type" is "OrderPlaced"`,
+			"Expected 'OrderPlaced' (String) to be equal to 'order-placed' (String)", value(replaceString("type", "order-placed", "OrderPlaced"))),
+		notified(Breaking, "notification-order-placed-event-id-dropped", `order-placed event to notification-service without "event_id" (its idempotency witness)`,
+			"missing the following keys: event_id", value(drop("event_id"))),
+		notified(Breaking, "notification-order-placed-time-unix", `order-placed event to notification-service: "occurred_at" in Unix seconds`,
+			"$.occurred_at -> Expected", value(unixSeconds("occurred_at"))),
+		notified(Breaking, "notification-order-placed-sku-renamed", `order-placed event to notification-service: "sku" renamed "product"`,
+			"missing the following keys: sku", value(rename("sku", "product"))),
+		notified(Harmless, "notification-order-placed-extra-field", `order-placed event to notification-service gains an optional "trace_id"`, "",
+			value(add("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"))),
 	}
 }
 
