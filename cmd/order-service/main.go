@@ -3,12 +3,12 @@
 // Every setting is a flag whose default comes from an environment variable:
 //
 //	-http-addr          ORDER_HTTP_ADDR         127.0.0.1:8080
-//	-mode               ORDER_MODE              async (sync|async)
+//	-mode               ORDER_MODE              async (sync|async|hybrid)
 //	-db                 ORDER_DB                orders.db
 //	-catalog            ORDER_CATALOG           JSON file {"SKU-1": 10, …}; optional
-//	-inventory-url      INVENTORY_URL           http://127.0.0.1:8081 (sync mode)
+//	-inventory-url      INVENTORY_URL           http://127.0.0.1:8081 (sync and hybrid modes)
 //	-inventory-timeout  INVENTORY_TIMEOUT       500ms
-//	-kafka-brokers      KAFKA_BROKERS           comma-separated host:port (async mode)
+//	-kafka-brokers      KAFKA_BROKERS           comma-separated host:port (async and hybrid modes)
 //	-kafka-route        KAFKA_ROUTE             advertised=dial,… (Toxiproxy routing, messaging.Config.Route)
 //	-group              ORDER_GROUP             order-service
 //	-relay-interval     ORDER_RELAY_INTERVAL    50ms (poll interval of new rows and idle lanes)
@@ -36,6 +36,13 @@
 //
 // Invalid values (a relay batch below 1, a duration <= 0, a max backoff
 // below the min) exit 2 with the setting named.
+//
+// Hybrid mode's stock read (order.HybridConfig; its breaker is always on):
+//
+//	-hybrid-read-timeout         ORDER_HYBRID_READ_TIMEOUT         200ms (each GET /stock read)
+//	-hybrid-on-read-failure      ORDER_HYBRID_ON_READ_FAILURE      accept (accept: 202 "unverified"; refuse: 503 stock_unavailable)
+//	-hybrid-breaker-failures     ORDER_HYBRID_BREAKER_FAILURES     5 (consecutive failed reads that open it)
+//	-hybrid-breaker-open-timeout ORDER_HYBRID_BREAKER_OPEN_TIMEOUT 2s
 //
 // It logs JSON to stderr and stops gracefully on SIGINT or SIGTERM.
 package main
@@ -155,7 +162,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (orde
 	}
 	var (
 		httpAddr   = str("http-addr", "ORDER_HTTP_ADDR", "127.0.0.1:8080", "HTTP listen address")
-		mode       = str("mode", "ORDER_MODE", string(order.ModeAsync), "sync (HTTP reservation) or async (outbox + Kafka)")
+		mode       = str("mode", "ORDER_MODE", string(order.ModeAsync), "sync (HTTP reservation), async (outbox + Kafka) or hybrid (HTTP stock read, then outbox + Kafka)")
 		db         = str("db", "ORDER_DB", "orders.db", "SQLite database file")
 		catalog    = str("catalog", "ORDER_CATALOG", "", `optional JSON file {"SKU": n} of known SKUs`)
 		invURL     = str("inventory-url", "INVENTORY_URL", "http://127.0.0.1:8081", "inventory-service base URL (sync mode)")
@@ -182,6 +189,11 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (orde
 		retryMax      = dur("retry-max-backoff", "ORDER_RETRY_MAX_BACKOFF", 500*time.Millisecond, "retry backoff cap")
 		retryBudget   = float("retry-budget", "ORDER_RETRY_BUDGET", 0.1, "retries allowed per first attempt, over time")
 		retryBurst    = num("retry-budget-burst", "ORDER_RETRY_BUDGET_BURST", 10, "retry budget reserve")
+
+		hybridTimeout = dur("hybrid-read-timeout", "ORDER_HYBRID_READ_TIMEOUT", 200*time.Millisecond, "timeout of each stock read (hybrid mode)")
+		hybridPolicy  = str("hybrid-on-read-failure", "ORDER_HYBRID_ON_READ_FAILURE", string(order.AcceptOnReadFailure), `when the stock read fails (hybrid mode): "accept" (202, stock_check "unverified") or "refuse" (503 stock_unavailable)`)
+		hybridFails   = num("hybrid-breaker-failures", "ORDER_HYBRID_BREAKER_FAILURES", 5, "consecutive failed stock reads that open the stock-read breaker (hybrid mode)")
+		hybridOpen    = dur("hybrid-breaker-open-timeout", "ORDER_HYBRID_BREAKER_OPEN_TIMEOUT", 2*time.Second, "how long the stock-read breaker stays open before a probe (hybrid mode)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return order.Config{}, 0, err
@@ -224,6 +236,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (orde
 				BudgetRatio: *retryBudget, BudgetBurst: *retryBurst},
 		},
 		MaxConcurrentRequests: *maxReqs,
+		Hybrid: order.HybridConfig{ReadTimeout: *hybridTimeout, OnReadFailure: order.ReadFailurePolicy(*hybridPolicy),
+			BreakerFailures: *hybridFails, BreakerOpenTimeout: *hybridOpen},
 	}
 	if *catalog != "" {
 		data, err := os.ReadFile(*catalog)

@@ -87,3 +87,19 @@ func TestParseConfigRelay(t *testing.T) {
 		}
 	}
 }
+
+func TestParseConfigHybrid(t *testing.T) {
+	env := map[string]string{"ORDER_MODE": "hybrid", "ORDER_HYBRID_ON_READ_FAILURE": "refuse", "ORDER_HYBRID_BREAKER_FAILURES": "3"}
+	cfg, _, err := parseConfig([]string{"-hybrid-read-timeout", "150ms"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := order.HybridConfig{ReadTimeout: 150 * time.Millisecond, OnReadFailure: order.RefuseOnReadFailure, BreakerFailures: 3, BreakerOpenTimeout: 2 * time.Second}
+	if cfg.Mode != order.ModeHybrid || cfg.Hybrid != want {
+		t.Fatalf("mode %q, hybrid = %+v; want hybrid, %+v", cfg.Mode, cfg.Hybrid, want)
+	}
+	def, _, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
+	if err != nil || def.Hybrid.ReadTimeout != 200*time.Millisecond || def.Hybrid.OnReadFailure != order.AcceptOnReadFailure {
+		t.Fatalf("defaults: %+v, %v; want 200ms, accept", def.Hybrid, err)
+	}
+}
