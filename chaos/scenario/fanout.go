@@ -62,7 +62,7 @@ type Fanout struct {
 	// load's start until the accounting below ends. The service commits
 	// every 500 ms (messaging: Consumer.Offsets.AutoCommit.Interval), so
 	// a consumer that keeps up shows a lag of a few records.
-	Lag []LagSample `json:"lag"`
+	Lag []GroupLagSample `json:"lag"`
 	// BaselineMaxLag and FaultMaxLag are the highest lag sampled before
 	// the fault and from its start to a second after its end.
 	BaselineMaxLag int64 `json:"baseline_max_lag"`
@@ -91,11 +91,11 @@ type Fanout struct {
 	Stats NotificationStats `json:"stats"`
 }
 
-// LagSample is one broker-side reading of a consumer group's lag: End is
+// GroupLagSample is one broker-side reading of a consumer group's lag: End is
 // the sum of the topic's end offsets (records produced so far), Committed
 // the sum of the group's committed offsets, Lag = End - Committed (per
 // partition, never negative). All -1 when the read failed (Err).
-type LagSample struct {
+type GroupLagSample struct {
 	At        float64 `json:"at"` // seconds since the load started
 	End       int64   `json:"end"`
 	Committed int64   `json:"committed"`
@@ -136,7 +136,7 @@ type fanoutWatch struct {
 	cli   sarama.Client
 
 	mu     sync.Mutex
-	series []LagSample
+	series []GroupLagSample
 	err    error // the watch could not start
 
 	cancel context.CancelFunc
@@ -183,15 +183,15 @@ func startFanoutWatch(ctx context.Context, st *stack.Stack, start time.Time) *fa
 }
 
 // sample reads the lag once (bounded to a second) and appends it.
-func (w *fanoutWatch) sample(ctx context.Context) LagSample {
+func (w *fanoutWatch) sample(ctx context.Context) GroupLagSample {
 	at := math.Round(time.Since(w.start).Seconds()*1000) / 1000
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	s, err := faults.RunWithContext(ctx, func() (LagSample, error) {
+	s, err := faults.RunWithContext(ctx, func() (GroupLagSample, error) {
 		return groupLag(w.cli, w.admin, w.st.NotificationGroup, events.TopicOrderPlaced)
 	})
 	if err != nil {
-		s = LagSample{End: -1, Committed: -1, Lag: -1, Err: err.Error()}
+		s = GroupLagSample{End: -1, Committed: -1, Lag: -1, Err: err.Error()}
 	}
 	s.At = at
 	w.mu.Lock()
@@ -213,8 +213,8 @@ func (w *fanoutWatch) stop() {
 // groupLag reads, over topic's partitions, the end offsets and group's
 // committed offsets (a partition with no commit counts from 0) and their
 // difference.
-func groupLag(cli sarama.Client, admin sarama.ClusterAdmin, group, topic string) (LagSample, error) {
-	var s LagSample
+func groupLag(cli sarama.Client, admin sarama.ClusterAdmin, group, topic string) (GroupLagSample, error) {
+	var s GroupLagSample
 	parts, err := cli.Partitions(topic)
 	if err != nil {
 		return s, fmt.Errorf("partitions of %s: %w", topic, err)
@@ -319,7 +319,7 @@ func (w *fanoutWatch) finish(ctx context.Context, res *Result, samples []sample,
 	}
 
 	w.mu.Lock()
-	f.Lag = sortedLag(append([]LagSample(nil), w.series...))
+	f.Lag = sortedLag(append([]GroupLagSample(nil), w.series...))
 	w.mu.Unlock()
 	f.BaselineMaxLag, f.FaultMaxLag, f.DrainSeconds = lagPhases(f.Lag, res.Schedule)
 	res.Fanout = f
@@ -341,7 +341,7 @@ func phaseOf(at float64, sch Schedule) string {
 // lagPhases returns the highest lag before the fault, the highest from its
 // start to a second after its end, and the seconds from its end to the
 // first sample back at or below the baseline's highest (-1: never).
-func lagPhases(series []LagSample, sch Schedule) (baseline, fault int64, drain float64) {
+func lagPhases(series []GroupLagSample, sch Schedule) (baseline, fault int64, drain float64) {
 	for _, s := range series {
 		switch {
 		case s.Lag < 0:
@@ -392,7 +392,7 @@ func (f *Fanout) breakdown() *Breakdown {
 // such samples. A consumer cut off from the broker commits nothing: its
 // committed progress is 0 while the end keeps moving.
 func (f *Fanout) Progress(from, to float64) (committed, end int64, ok bool) {
-	var first, last *LagSample
+	var first, last *GroupLagSample
 	for i := range f.Lag {
 		s := &f.Lag[i]
 		if s.At < from || s.At > to || s.Lag < 0 {
@@ -423,7 +423,7 @@ func (f *Fanout) MaxLag(from, to float64) int64 {
 
 // sortedLag is the series in time order (sample appends from two
 // goroutines: the ticker and finish).
-func sortedLag(series []LagSample) []LagSample {
+func sortedLag(series []GroupLagSample) []GroupLagSample {
 	sort.SliceStable(series, func(i, j int) bool { return series[i].At < series[j].At })
 	return series
 }

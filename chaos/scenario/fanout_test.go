@@ -4,7 +4,7 @@ import "testing"
 
 func TestLagPhasesAndProgress(t *testing.T) {
 	sch := Schedule{FaultStart: 2, FaultEnd: 5}
-	series := []LagSample{
+	series := []GroupLagSample{
 		{At: 0.5, End: 3, Committed: 0, Lag: 3},
 		{At: 1.5, End: 8, Committed: 6, Lag: 2},
 		{At: 2.5, End: 12, Committed: 10, Lag: 2}, // a commit in flight lands

@@ -5,12 +5,12 @@
 // with their defaults:
 //
 //	-http-addr          ORDER_HTTP_ADDR         127.0.0.1:8080
-//	-mode               ORDER_MODE              async (sync|async)
+//	-mode               ORDER_MODE              async (sync|async|hybrid)
 //	-db                 ORDER_DB                orders.db
 //	-catalog            ORDER_CATALOG           JSON file {"SKU-1": 10, …}; optional
-//	-inventory-url      INVENTORY_URL           http://127.0.0.1:8081 (sync mode)
+//	-inventory-url      INVENTORY_URL           http://127.0.0.1:8081 (sync and hybrid modes)
 //	-inventory-timeout  INVENTORY_TIMEOUT       500ms
-//	-kafka-brokers      KAFKA_BROKERS           comma-separated host:port (async mode)
+//	-kafka-brokers      KAFKA_BROKERS           comma-separated host:port (async and hybrid modes)
 //	-kafka-route        KAFKA_ROUTE             advertised=dial,… (Toxiproxy routing, messaging.Config.Route)
 //	-group              ORDER_GROUP             order-service
 //	-relay-interval     ORDER_RELAY_INTERVAL    50ms (poll interval of new rows and idle lanes)
@@ -40,6 +40,13 @@
 // Invalid values (a relay batch below 1, a breaker opening after 0
 // failures, a duration <= 0, a max backoff below its min) are refused with
 // the setting named (exit 2), not replaced by defaults.
+//
+// Hybrid mode's stock read (order.HybridConfig; its breaker is always on):
+//
+//	-hybrid-read-timeout         ORDER_HYBRID_READ_TIMEOUT         200ms (each GET /stock read)
+//	-hybrid-on-read-failure      ORDER_HYBRID_ON_READ_FAILURE      accept (accept: 202 "unverified"; refuse: 503 stock_unavailable)
+//	-hybrid-breaker-failures     ORDER_HYBRID_BREAKER_FAILURES     5 (consecutive failed reads that open it)
+//	-hybrid-breaker-open-timeout ORDER_HYBRID_BREAKER_OPEN_TIMEOUT 2s
 //
 // It logs JSON to stderr, the effective configuration first, and stops
 // gracefully on SIGINT or SIGTERM. Exit status: 0 after a clean stop, -h or
@@ -74,12 +81,12 @@ import (
 type settings struct {
 	conf.Version
 	HTTPAddr         string        `conf:"default:127.0.0.1:8080,flag:http-addr,env:ORDER_HTTP_ADDR,help:HTTP listen address (host:port)"`
-	Mode             string        `conf:"default:async,flag:mode,env:ORDER_MODE,help:sync (HTTP reservation) or async (outbox + Kafka)"`
+	Mode             string        `conf:"default:async,flag:mode,env:ORDER_MODE,help:sync (HTTP reservation) or async (outbox + Kafka) or hybrid (HTTP stock read then outbox + Kafka)"`
 	DB               string        `conf:"default:orders.db,flag:db,env:ORDER_DB,help:SQLite database file"`
 	Catalog          string        `conf:"flag:catalog,env:ORDER_CATALOG,help:optional JSON file {\"SKU\": units} of known SKUs"`
-	InventoryURL     string        `conf:"default:http://127.0.0.1:8081,flag:inventory-url,env:INVENTORY_URL,help:inventory-service base URL (sync mode)"`
+	InventoryURL     string        `conf:"default:http://127.0.0.1:8081,flag:inventory-url,env:INVENTORY_URL,help:inventory-service base URL (sync and hybrid modes)"`
 	InventoryTimeout time.Duration `conf:"default:500ms,flag:inventory-timeout,env:INVENTORY_TIMEOUT,help:timeout of each inventory call"`
-	KafkaBrokers     string        `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas (async mode)"`
+	KafkaBrokers     string        `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas (async and hybrid modes)"`
 	KafkaRoute       string        `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
 	Group            string        `conf:"default:order-service,flag:group,env:ORDER_GROUP,help:Kafka consumer group (group.id) of the stock-outcome consumer"`
 	MaxAttempts      int           `conf:"default:3,flag:max-attempts,env:ORDER_MAX_ATTEMPTS,help:attempts of a stock outcome failing permanently before it is dead-lettered (at least 1)"`
@@ -90,6 +97,11 @@ type settings struct {
 	PublishTimeout   time.Duration `conf:"default:5s,flag:publish-timeout,env:ORDER_PUBLISH_TIMEOUT,help:deadline of each outbox lane send"`
 	ShutdownGrace    time.Duration `conf:"default:10s,flag:shutdown-grace,env:ORDER_SHUTDOWN_GRACE,help:graceful shutdown time"`
 	MaxRequests      int           `conf:"default:0,flag:max-concurrent-requests,env:ORDER_MAX_CONCURRENT_REQUESTS,help:requests served at once; the rest wait (a worker-pool model); 0: no cap"`
+
+	HybridReadTimeout    time.Duration `conf:"default:200ms,flag:hybrid-read-timeout,env:ORDER_HYBRID_READ_TIMEOUT,help:timeout of each stock read (hybrid mode)"`
+	HybridOnReadFailure  string        `conf:"default:accept,flag:hybrid-on-read-failure,env:ORDER_HYBRID_ON_READ_FAILURE,help:when the stock read fails (hybrid mode): accept (202 with stock_check unverified) or refuse (503 stock_unavailable)"`
+	HybridBreakerFails   int           `conf:"default:5,flag:hybrid-breaker-failures,env:ORDER_HYBRID_BREAKER_FAILURES,help:consecutive failed stock reads that open the stock-read breaker (hybrid mode; at least 1)"`
+	HybridBreakerTimeout time.Duration `conf:"default:2s,flag:hybrid-breaker-open-timeout,env:ORDER_HYBRID_BREAKER_OPEN_TIMEOUT,help:how long the stock-read breaker stays open before a probe (hybrid mode)"`
 
 	Breaker            bool          `conf:"default:false,flag:breaker,env:ORDER_BREAKER,help:circuit breaker around inventory calls (sync mode)"`
 	BreakerFailures    int           `conf:"default:5,flag:breaker-failures,env:ORDER_BREAKER_FAILURES,help:consecutive inventory failures that open the breaker (at least 1)"`
@@ -186,9 +198,11 @@ func parseConfig(args []string, out io.Writer) (order.Config, settings, error) {
 				BudgetRatio: s.RetryBudget, BudgetBurst: s.RetryBudgetBurst},
 		},
 		MaxConcurrentRequests: s.MaxRequests,
+		Hybrid: order.HybridConfig{ReadTimeout: s.HybridReadTimeout, OnReadFailure: order.ReadFailurePolicy(s.HybridOnReadFailure),
+			BreakerFailures: s.HybridBreakerFails, BreakerOpenTimeout: s.HybridBreakerTimeout},
 	}
-	if cfg.Mode == order.ModeAsync && len(cfg.Kafka.Brokers) == 0 {
-		return order.Config{}, s, config.Invalid(&s, "kafka-brokers", "async mode needs Kafka brokers")
+	if cfg.Mode != order.ModeSync && len(cfg.Kafka.Brokers) == 0 {
+		return order.Config{}, s, config.Invalid(&s, "kafka-brokers", s.Mode+" mode needs Kafka brokers")
 	}
 	if s.Catalog != "" {
 		data, err := os.ReadFile(s.Catalog)
@@ -209,9 +223,10 @@ func validate(s *settings) error {
 		"inventory-timeout": s.InventoryTimeout, "relay-interval": s.RelayInterval, "publish-timeout": s.PublishTimeout,
 		"shutdown-grace": s.ShutdownGrace, "breaker-open-timeout": s.BreakerOpenTimeout, "retry-backoff": s.RetryBackoff,
 		"retry-max-backoff": s.RetryMaxBackoff, "relay-min-backoff": s.RelayMinBackoff, "relay-max-backoff": s.RelayMaxBackoff,
+		"hybrid-read-timeout": s.HybridReadTimeout, "hybrid-breaker-open-timeout": s.HybridBreakerTimeout,
 	}
 	for _, f := range []string{"inventory-timeout", "relay-interval", "relay-min-backoff", "relay-max-backoff", "publish-timeout", "shutdown-grace",
-		"breaker-open-timeout", "retry-backoff", "retry-max-backoff"} {
+		"breaker-open-timeout", "retry-backoff", "retry-max-backoff", "hybrid-read-timeout", "hybrid-breaker-open-timeout"} {
 		if positive[f] <= 0 {
 			return config.Invalid(s, f, "must be a positive duration")
 		}
@@ -223,7 +238,7 @@ func validate(s *settings) error {
 	}{
 		{"relay-batch", s.RelayBatch, 1}, {"max-attempts", s.MaxAttempts, 1}, {"breaker-failures", s.BreakerFailures, 1}, {"breaker-half-open-probes", s.BreakerHalfOpen, 1},
 		{"retry-attempts", s.RetryAttempts, 1}, {"max-concurrent-requests", s.MaxRequests, 0}, {"bulkhead", s.Bulkhead, 0},
-		{"retry-budget-burst", s.RetryBudgetBurst, 0},
+		{"retry-budget-burst", s.RetryBudgetBurst, 0}, {"hybrid-breaker-failures", s.HybridBreakerFails, 1},
 	}
 	for _, c := range atLeast {
 		if c.v < c.min {
@@ -231,8 +246,10 @@ func validate(s *settings) error {
 		}
 	}
 	switch {
-	case s.Mode != string(order.ModeSync) && s.Mode != string(order.ModeAsync):
-		return config.Invalid(s, "mode", "want sync or async")
+	case s.Mode != string(order.ModeSync) && s.Mode != string(order.ModeAsync) && s.Mode != string(order.ModeHybrid):
+		return config.Invalid(s, "mode", "want sync, async or hybrid")
+	case s.HybridOnReadFailure != string(order.AcceptOnReadFailure) && s.HybridOnReadFailure != string(order.RefuseOnReadFailure):
+		return config.Invalid(s, "hybrid-on-read-failure", "want accept or refuse")
 	case s.HTTPAddr == "":
 		return config.Invalid(s, "http-addr", "must not be empty")
 	case s.DB == "":

@@ -106,7 +106,7 @@ func TestParseConfigRejects(t *testing.T) {
 		"relay max below min":   {[]string{"-relay-min-backoff=2s", "-relay-max-backoff=1s"}, nil, "-relay-max-backoff (env ORDER_RELAY_MAX_BACKOFF): must be at least -relay-min-backoff"},
 		"max below backoff":     {[]string{"-retry-backoff=1s", "-retry-max-backoff=500ms"}, nil, "-retry-max-backoff (env ORDER_RETRY_MAX_BACKOFF): must be at least -retry-backoff"},
 		"negative retry budget": {[]string{"-retry-budget=-0.5"}, nil, "-retry-budget"},
-		"unknown mode":          {[]string{"-mode", "eventual"}, nil, "-mode (env ORDER_MODE): want sync or async"},
+		"unknown mode":          {[]string{"-mode", "eventual"}, nil, "-mode (env ORDER_MODE): want sync, async or hybrid"},
 		"async without brokers": {[]string{"-mode", "async", "-kafka-brokers", ""}, nil, "-kafka-brokers (env KAFKA_BROKERS): async mode needs Kafka brokers"},
 		"bad inventory url":     {[]string{"-inventory-url", "127.0.0.1:8081"}, nil, "-inventory-url"},
 		"bad catalog":           {[]string{"-catalog", filepath.Join(t.TempDir(), "nope.json")}, nil, "-catalog (env ORDER_CATALOG)"},
@@ -156,6 +156,28 @@ func TestParseConfigMaxAttempts(t *testing.T) {
 	for _, bad := range []string{"0", "-2", "three"} {
 		if _, _, err := parseConfig([]string{"-max-attempts", bad}, io.Discard); err == nil || !strings.Contains(err.Error(), "max-attempts") {
 			t.Errorf("-max-attempts %s: %v, want an error naming max-attempts", bad, err)
+		}
+	}
+}
+
+func TestParseConfigHybrid(t *testing.T) {
+	setEnv(t, map[string]string{"KAFKA_BROKERS": "127.0.0.1:9092", "ORDER_MODE": "hybrid", "ORDER_HYBRID_ON_READ_FAILURE": "refuse", "ORDER_HYBRID_BREAKER_FAILURES": "3"})
+	cfg, _, err := parseConfig([]string{"-hybrid-read-timeout", "150ms"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := order.HybridConfig{ReadTimeout: 150 * time.Millisecond, OnReadFailure: order.RefuseOnReadFailure, BreakerFailures: 3, BreakerOpenTimeout: 2 * time.Second}
+	if cfg.Mode != order.ModeHybrid || cfg.Hybrid != want {
+		t.Fatalf("mode %q, hybrid = %+v; want hybrid, %+v", cfg.Mode, cfg.Hybrid, want)
+	}
+	setEnv(t, map[string]string{"KAFKA_BROKERS": "127.0.0.1:9092"})
+	def, _, err := parseConfig(nil, io.Discard)
+	if err != nil || def.Hybrid.ReadTimeout != 200*time.Millisecond || def.Hybrid.OnReadFailure != order.AcceptOnReadFailure {
+		t.Fatalf("defaults: %+v, %v; want 200ms, accept", def.Hybrid, err)
+	}
+	for _, bad := range [][]string{{"-hybrid-on-read-failure", "maybe"}, {"-hybrid-read-timeout", "0s"}, {"-hybrid-breaker-failures", "0"}} {
+		if _, _, err := parseConfig(bad, io.Discard); err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(bad[0], "-")) {
+			t.Errorf("%v: %v, want an error naming the flag", bad, err)
 		}
 	}
 }

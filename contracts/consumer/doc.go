@@ -4,7 +4,9 @@
 // write the pact files:
 //
 //   - order-service's InventoryClient against the Pact mock server
-//     (order-service -> inventory-service, HTTP);
+//     (order-service -> inventory-service, HTTP): the reservations
+//     directly, the stock reads through hybrid mode's POST /orders, their
+//     only caller;
 //   - order-service's HandleStockOutcome with stock-reserved and
 //     stock-rejected messages (order-service -> inventory-service);
 //   - inventory-service's HandleOrderPlaced with an order-placed message

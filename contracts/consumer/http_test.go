@@ -3,10 +3,14 @@
 package consumer
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +19,9 @@ import (
 	"github.com/pact-foundation/pact-go/v2/matchers"
 
 	"github.com/faultline-harness/faultline/contracts"
+	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/order"
+	"github.com/faultline-harness/faultline/services/web"
 )
 
 // Regular expressions of the matchers. Pact runs them in Rust's regex
@@ -79,7 +85,7 @@ func TestOrderServiceInventoryHTTP(t *testing.T) {
 		response    any // JSON response body, with matchers
 		// call runs the real client against the mock server and checks
 		// its result.
-		call func(ctx context.Context, c *order.InventoryClient) error
+		call func(t *testing.T, ctx context.Context, c *order.InventoryClient) error
 	}{
 		{
 			description: contracts.DescStockInStock,
@@ -90,15 +96,16 @@ func TestOrderServiceInventoryHTTP(t *testing.T) {
 				"sku":       matchers.Like(contracts.SKU),
 				"available": matchers.Integer(contracts.InStock),
 			},
-			call: func(ctx context.Context, c *order.InventoryClient) error {
-				s, err := c.Stock(ctx, contracts.SKU)
-				if err != nil {
-					return fmt.Errorf("Stock: %w", err)
+			// The consumer is hybrid mode's POST /orders, which reads the
+			// stock first: enough units -> 202 "verified"; more than
+			// available -> 409 at once (both requests match this one
+			// interaction: the stock read is the same).
+			call: func(t *testing.T, ctx context.Context, c *order.InventoryClient) error {
+				h := hybridOrderService(t, c.BaseURL)
+				if err := wantHybridAccepted(h, contracts.SKU, contracts.Quantity); err != nil {
+					return err
 				}
-				if want := (order.Stock{SKU: contracts.SKU, Available: contracts.InStock}); s != want {
-					return fmt.Errorf("Stock = %+v, want %+v", s, want)
-				}
-				return nil
+				return wantHybridRefused(h, contracts.SKU, contracts.InStock+1, http.StatusConflict, "insufficient_stock")
 			},
 		},
 		{
@@ -107,9 +114,11 @@ func TestOrderServiceInventoryHTTP(t *testing.T) {
 			path:        "/stock/" + contracts.UnknownSKU,
 			status:      http.StatusNotFound,
 			response:    errorBody("unknown_sku", `unknown sku: "SKU-UNKNOWN"`),
-			call: func(ctx context.Context, c *order.InventoryClient) error {
-				s, err := c.Stock(ctx, contracts.UnknownSKU)
-				return wantError(err, order.ErrUnknownSKU, "unknown_sku", s)
+			// Hybrid mode's POST /orders: 422 unknown_sku, nothing stored
+			// (the client's error is ErrUnknownSKU, not an outage: an
+			// outage would be accepted "unverified").
+			call: func(t *testing.T, ctx context.Context, c *order.InventoryClient) error {
+				return wantHybridRefused(hybridOrderService(t, c.BaseURL), contracts.UnknownSKU, contracts.Quantity, http.StatusUnprocessableEntity, "unknown_sku")
 			},
 		},
 		{
@@ -119,7 +128,7 @@ func TestOrderServiceInventoryHTTP(t *testing.T) {
 			request:     reservationRequest(contracts.OrderReserved, contracts.SKU),
 			status:      http.StatusCreated,
 			response:    reservationBody(contracts.OrderReserved),
-			call: func(ctx context.Context, c *order.InventoryClient) error {
+			call: func(t *testing.T, ctx context.Context, c *order.InventoryClient) error {
 				return wantReserved(ctx, c, contracts.OrderReserved, 1)
 			},
 		},
@@ -130,7 +139,7 @@ func TestOrderServiceInventoryHTTP(t *testing.T) {
 			request:     reservationRequest(contracts.OrderInsufficient, contracts.SKU),
 			status:      http.StatusConflict,
 			response:    errorBody("insufficient_stock", `insufficient stock: sku "SKU-1" has fewer than 2 units available`),
-			call: func(ctx context.Context, c *order.InventoryClient) error {
+			call: func(t *testing.T, ctx context.Context, c *order.InventoryClient) error {
 				r, err := c.Reserve(ctx, reservationRequest(contracts.OrderInsufficient, contracts.SKU))
 				return wantError(err, order.ErrInsufficientStock, "insufficient_stock", r)
 			},
@@ -142,7 +151,7 @@ func TestOrderServiceInventoryHTTP(t *testing.T) {
 			request:     reservationRequest(contracts.OrderUnknownSKU, contracts.UnknownSKU),
 			status:      http.StatusNotFound,
 			response:    errorBody("unknown_sku", `reserve order "order-3": unknown sku: "SKU-UNKNOWN"`),
-			call: func(ctx context.Context, c *order.InventoryClient) error {
+			call: func(t *testing.T, ctx context.Context, c *order.InventoryClient) error {
 				r, err := c.Reserve(ctx, reservationRequest(contracts.OrderUnknownSKU, contracts.UnknownSKU))
 				return wantError(err, order.ErrUnknownSKU, "unknown_sku", r)
 			},
@@ -157,7 +166,7 @@ func TestOrderServiceInventoryHTTP(t *testing.T) {
 			request:     reservationRequest(contracts.OrderRepeated, contracts.SKU),
 			status:      http.StatusCreated,
 			response:    reservationBody(contracts.OrderRepeated),
-			call: func(ctx context.Context, c *order.InventoryClient) error {
+			call: func(t *testing.T, ctx context.Context, c *order.InventoryClient) error {
 				return wantReserved(ctx, c, contracts.OrderRepeated, 2)
 			},
 		},
@@ -187,7 +196,7 @@ func TestOrderServiceInventoryHTTP(t *testing.T) {
 					c := order.NewInventoryClient(fmt.Sprintf("http://%s:%d", cfg.Host, cfg.Port), 5*time.Second)
 					ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 					defer cancel()
-					return tc.call(ctx, c)
+					return tc.call(t, ctx, c)
 				})
 			if err != nil {
 				t.Fatalf("%s: %v", in.Description, err)
@@ -227,6 +236,87 @@ func wantError[V comparable](err, sentinel error, code string, got V) error {
 		return fmt.Errorf("error %q does not name the provider's code %q", err, code)
 	case got != zero:
 		return fmt.Errorf("got %+v with the error, want the zero value", got)
+	}
+	return nil
+}
+
+// hybridOrder is a hybrid-mode order-service (its HTTP handler, in
+// process) reading the stock from inventoryURL: the consumer code of the
+// GET /stock interactions. Its broker is never dialled (Run is not
+// called), so accepted orders stay in its outbox.
+type hybridOrder struct {
+	svc *order.Service
+}
+
+func hybridOrderService(t *testing.T, inventoryURL string) hybridOrder {
+	t.Helper()
+	svc, err := order.New(order.Config{
+		Mode:         order.ModeHybrid,
+		DBPath:       filepath.Join(t.TempDir(), "orders.db"),
+		InventoryURL: inventoryURL,
+		Kafka:        messaging.Config{Brokers: []string{"127.0.0.1:1"}},
+		// The mock server answers well within this; a timeout would turn
+		// the read into "unverified" and hide a contract break.
+		Hybrid: order.HybridConfig{ReadTimeout: 5 * time.Second, OnReadFailure: order.RefuseOnReadFailure},
+	}, testLogger(t))
+	if err != nil {
+		t.Fatalf("hybrid order-service: %v", err)
+	}
+	t.Cleanup(func() { _ = svc.Close() })
+	return hybridOrder{svc}
+}
+
+func (h hybridOrder) post(sku string, qty int) (*httptest.ResponseRecorder, error) {
+	body, err := json.Marshal(map[string]any{"sku": sku, "quantity": qty})
+	if err != nil {
+		return nil, err
+	}
+	req := httptest.NewRequest(http.MethodPost, "/orders", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.svc.Handler().ServeHTTP(rec, req)
+	return rec, nil
+}
+
+// wantHybridAccepted places qty x sku and wants 202, a PENDING order with
+// stock_check "verified", and its order-placed record in the outbox.
+func wantHybridAccepted(h hybridOrder, sku string, qty int) error {
+	rec, err := h.post(sku, qty)
+	if err != nil {
+		return err
+	}
+	var o order.Order
+	if rec.Code != http.StatusAccepted || json.Unmarshal(rec.Body.Bytes(), &o) != nil ||
+		o.Status != order.StatusPending || o.StockCheck != order.StockVerified {
+		return fmt.Errorf("POST /orders %d x %s = %d %s, want 202 PENDING with stock_check %q", qty, sku, rec.Code, rec.Body, order.StockVerified)
+	}
+	if n, err := h.svc.Store().OutboxBacklog(context.Background()); err != nil || n != 1 {
+		return fmt.Errorf("outbox backlog %d (%v) after the 202, want 1", n, err)
+	}
+	return nil
+}
+
+// wantHybridRefused places qty x sku and wants status with error code
+// code, and nothing new stored.
+func wantHybridRefused(h hybridOrder, sku string, qty, status int, code string) error {
+	before, err := h.svc.Store().Stats(context.Background())
+	if err != nil {
+		return err
+	}
+	rec, err := h.post(sku, qty)
+	if err != nil {
+		return err
+	}
+	var eb web.ErrorBody
+	if rec.Code != status || json.Unmarshal(rec.Body.Bytes(), &eb) != nil || eb.Error.Code != code {
+		return fmt.Errorf("POST /orders %d x %s = %d %s, want %d %s", qty, sku, rec.Code, rec.Body, status, code)
+	}
+	after, err := h.svc.Store().Stats(context.Background())
+	if err != nil {
+		return err
+	}
+	if after.ByStatus[order.StatusPending] != before.ByStatus[order.StatusPending] || after.OutboxBacklog != before.OutboxBacklog {
+		return fmt.Errorf("POST /orders %d x %s answered %d but stored an order (stats %+v, before %+v)", qty, sku, status, after, before)
 	}
 	return nil
 }

@@ -21,7 +21,7 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// newService builds a service on a fresh database in t.TempDir(). Async
+// newService builds a service on a fresh database in t.TempDir(). Async and hybrid
 // services get an unreachable broker: New never connects, and tests that
 // do not call Run never touch Kafka.
 func newService(t testing.TB, cfg Config) *Service {
@@ -29,7 +29,7 @@ func newService(t testing.TB, cfg Config) *Service {
 	if cfg.DBPath == "" {
 		cfg.DBPath = filepath.Join(t.TempDir(), "orders.db")
 	}
-	if cfg.Mode == ModeAsync && len(cfg.Kafka.Brokers) == 0 {
+	if cfg.Mode != ModeSync && len(cfg.Kafka.Brokers) == 0 {
 		cfg.Kafka = messaging.Config{Brokers: []string{"127.0.0.1:1"}}
 	}
 	s, err := New(cfg, testLogger(t))

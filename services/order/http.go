@@ -23,21 +23,22 @@ const MaxIdempotencyKeyLen = 255
 // routes is the HTTP API:
 //
 //	POST /orders       {"sku":"SKU-1","quantity":2} [Idempotency-Key: …]
-//	                   -> 201 (sync) / 202 (async) Order JSON; errors below
+//	                   -> 201 (sync) / 202 (async, hybrid) Order JSON; errors below
 //	GET  /orders/{id}  -> 200 Order JSON | 404 not_found
 //	GET  /stats        -> 200 {"orders":{"PENDING":n,"CONFIRMED":n,"REJECTED":n,"FAILED":n},
 //	                           "outbox_backlog":n,"outbox_parked":n,"outbox_lanes":n,
 //	                           "outbox_published":n,"outbox_publish_failures":n,
-//	                           "consumer_lag":n,"stock_outcomes_unknown_order":n,
+//	                           "consumer_lag":n,"stock_outcomes_unknown_order":n,"promises_broken":n,
 //	                           "handled":n,"handler_attempts":n,"handler_errors_transient":n,"handler_errors_permanent":n,
 //	                           "dead_lettered":n,"dead_lettered_whole":n,"dead_lettered_envelope":n,"dead_letters_dropped":n,
 //	                           "in_flight_requests":n,"waiting_requests":n,"workers":n,"goroutines":n,
-//	                           "inventory":{…ResilienceStats…} (sync mode only)}
+//	                           "inventory":{…ResilienceStats…} (sync mode only),
+//	                           "hybrid":{…HybridStats…} (hybrid mode only)}
 //	GET  /outbox/parked[?limit=n]
 //	                   -> 200 [ParkedRow JSON, …] oldest first, at most limit
 //	                      (default 100, 1 to 10,000; else 400 invalid_request);
 //	                      [] when none (and in sync mode)
-//	GET  /healthz      -> 200 {"status":"ok","mode":"sync|async"}
+//	GET  /healthz      -> 200 {"status":"ok","mode":"sync|async|hybrid"}
 //
 // Every error body is web.ErrorBody {"error":{"code","message"}}, unrouted
 // paths (404 not_found) and wrong methods (405 method_not_allowed) included.
@@ -111,6 +112,10 @@ func (req createRequest) check(key string) error {
 // Async mode answers 202 Order JSON (status PENDING) once the order and its
 // order-placed outbox row are committed.
 //
+// Hybrid mode reads the stock first and answers 202 (stock_check
+// "verified" or "unverified"), 409 insufficient_stock, 422 unknown_sku or
+// 503 stock_unavailable; only a 202 stores anything (see hybrid.go).
+//
 // Idempotency-Key: a repeat with the same key and body gets the first
 // response again, same status and byte-identical body (plus header
 // Idempotent-Replayed: true), and creates nothing. A replayed 503 is final
@@ -146,9 +151,12 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 	if key != "" && s.replay(r.Context(), w, key, req) {
 		return
 	}
-	if s.cfg.Mode == ModeAsync {
+	switch s.cfg.Mode {
+	case ModeAsync:
 		s.placeAsync(w, r, o, key, msg)
-	} else {
+	case ModeHybrid:
+		s.placeHybrid(w, r, o, key, msg)
+	default:
 		s.placeSync(w, r, o, key)
 	}
 }
@@ -299,7 +307,9 @@ func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
 // (from the database); outbox_lanes is how many relay lanes (partitions)
 // run; outbox_published and outbox_publish_failures count this process's
 // relay publishes and failed lane sends; consumer_lag is the stock-outcome
-// consumer's lag (0 in sync mode or before it joined).
+// consumer's lag (0 in sync mode or before it joined); promises_broken
+// counts orders answered 202 and now REJECTED (Store.PromisesBroken;
+// always 0 in sync mode).
 type statsBody struct {
 	Stats
 	OutboxLanes     int   `json:"outbox_lanes"`
@@ -314,8 +324,10 @@ type statsBody struct {
 	// UnknownOutcomes: stock outcomes for orders this service does not
 	// hold (placed through another instance), skipped.
 	UnknownOutcomes int64 `json:"stock_outcomes_unknown_order"`
+	PromisesBroken  int   `json:"promises_broken"`
 	Load
 	Inventory *ResilienceStats `json:"inventory,omitempty"`
+	Hybrid    *HybridStats     `json:"hybrid,omitempty"`
 }
 
 func (s *Service) handleStats(w http.ResponseWriter, r *http.Request) {
@@ -325,6 +337,16 @@ func (s *Service) handleStats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := statsBody{Stats: st}
+	if body.PromisesBroken, err = s.store.PromisesBroken(r.Context()); err != nil {
+		s.internalError(w, "read stats", err)
+		return
+	}
+	if h, ok, err := s.HybridStats(r.Context()); err != nil {
+		s.internalError(w, "read stats", err)
+		return
+	} else if ok {
+		body.Hybrid = &h
+	}
 	if s.relay != nil {
 		body.OutboxPublished = s.relay.Published()
 		body.OutboxLanes = s.relay.Lanes()

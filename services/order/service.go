@@ -1,5 +1,5 @@
 // Package order is order-service: it takes orders over HTTP and gets stock
-// for them from inventory-service in one of two modes.
+// for them from inventory-service in one of three modes.
 //
 //   - sync: POST /orders calls inventory's POST /reservations and answers
 //     with the outcome (201 CONFIRMED, 409 REJECTED, 503 FAILED).
@@ -8,10 +8,16 @@
 //     and answers 202 at once; the outbox Relay publishes the event to Kafka
 //     and the stock-outcome consumer moves the order to CONFIRMED or
 //     REJECTED when inventory answers with stock-reserved or stock-rejected.
+//   - hybrid: POST /orders reads the stock synchronously (GET /stock/{sku},
+//     short timeout, its own breaker) and answers from it: 409 at once when
+//     the stock is short, else 202 and the reservation goes through the
+//     outbox as in async mode. A failed read is accepted as "unverified"
+//     or refused with 503, per HybridConfig.OnReadFailure (hybrid.go).
 //
 // Files: store.go (SQLite orders + outbox), http.go (handlers),
 // inventoryclient.go (sync-mode HTTP client), relay.go (outbox relay),
-// consumer.go (stock outcomes), service.go (config and wiring).
+// consumer.go (stock outcomes), hybrid.go (hybrid mode's stock read),
+// service.go (config and wiring).
 package order
 
 import (
@@ -35,8 +41,9 @@ type Mode string
 
 // Modes.
 const (
-	ModeSync  Mode = "sync"
-	ModeAsync Mode = "async"
+	ModeSync   Mode = "sync"
+	ModeAsync  Mode = "async"
+	ModeHybrid Mode = "hybrid" // sync stock read, async reservation
 )
 
 // Config is order-service's configuration. Zero values take the defaults
@@ -49,10 +56,12 @@ type Config struct {
 	// non-empty, POST /orders with another SKU gets 422 unknown_sku in both
 	// modes, with no side effects.
 	Catalog          map[string]int
-	InventoryURL     string           // sync mode; env INVENTORY_URL, default "http://127.0.0.1:8081"
-	InventoryTimeout time.Duration    // per inventory call; env INVENTORY_TIMEOUT, default 500ms
-	Kafka            messaging.Config // async mode: Brokers required
-	Group            string           // consumer group for stock outcomes, default "order-service"
+	InventoryURL     string           // sync and hybrid modes; env INVENTORY_URL, default "http://127.0.0.1:8081"
+	InventoryTimeout time.Duration    // per sync-mode reservation call; env INVENTORY_TIMEOUT, default 500ms
+	Kafka            messaging.Config // async and hybrid modes: Brokers required
+	// Hybrid configures hybrid mode's stock read (hybrid.go).
+	Hybrid HybridConfig
+	Group  string // consumer group for stock outcomes, default "order-service"
 	// MaxAttempts is how many times the stock-outcome consumer attempts a
 	// record whose handling fails permanently (poison) before
 	// dead-lettering it (env ORDER_MAX_ATTEMPTS, flag -max-attempts).
@@ -113,6 +122,7 @@ func (c Config) withDefaults() Config {
 	def(&c.RelayMinBackoff, DefaultRelayMinBackoff)
 	def(&c.RelayMaxBackoff, max(DefaultRelayMaxBackoff, c.RelayMinBackoff))
 	def(&c.ShutdownGrace, 10*time.Second)
+	c.Hybrid = c.Hybrid.withDefaults()
 	return c
 }
 
@@ -135,16 +145,18 @@ var AllStatuses = []Status{StatusPending, StatusConfirmed, StatusRejected, Statu
 //	{"id":"…","sku":"SKU-1","quantity":2,"mode":"async","status":"PENDING",
 //	 "reason":"…","created_at":"2026-11-29T10:00:00Z","updated_at":"…"}
 //
-// Reason is present only for REJECTED and FAILED. Times are UTC.
+// Reason is present only for REJECTED and FAILED. StockCheck ("verified"
+// or "unverified", see hybrid.go) only for hybrid orders. Times are UTC.
 type Order struct {
-	ID        string    `json:"id"`
-	SKU       string    `json:"sku"`
-	Quantity  int       `json:"quantity"`
-	Mode      Mode      `json:"mode"`
-	Status    Status    `json:"status"`
-	Reason    string    `json:"reason,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID         string    `json:"id"`
+	SKU        string    `json:"sku"`
+	Quantity   int       `json:"quantity"`
+	Mode       Mode      `json:"mode"`
+	Status     Status    `json:"status"`
+	Reason     string    `json:"reason,omitempty"`
+	StockCheck string    `json:"stock_check,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // OrderPlacedEvent builds the order-placed event for o, as stored in the
@@ -166,12 +178,13 @@ type Service struct {
 	cfg      Config
 	log      *slog.Logger
 	store    *Store
-	inv      *InventoryClient // sync mode
+	inv      *InventoryClient // sync and hybrid modes
 	guard    *inventoryGuard  // sync mode: breaker, bulkhead, retries around inv
 	workers  *workerPool      // nil: no MaxConcurrentRequests cap
 	inFlight atomic.Int64     // HTTP requests in the handler
-	pub      *kafkaPublisher  // async mode
-	relay    *Relay           // async mode
+	stock    *stockReader     // hybrid mode
+	pub      *kafkaPublisher  // async and hybrid modes
+	relay    *Relay           // async and hybrid modes
 	consumer atomic.Pointer[messaging.Consumer]
 	// unknownOutcomes counts stock outcomes for orders this service does
 	// not hold (GET /stats stock_outcomes_unknown_order).
@@ -203,12 +216,15 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	switch cfg.Mode {
-	case ModeSync, ModeAsync:
+	case ModeSync, ModeAsync, ModeHybrid:
 	default:
-		return nil, fmt.Errorf("order config: unknown mode %q (want %q or %q)", cfg.Mode, ModeSync, ModeAsync)
+		return nil, fmt.Errorf("order config: unknown mode %q (want %q, %q or %q)", cfg.Mode, ModeSync, ModeAsync, ModeHybrid)
 	}
-	if cfg.Mode == ModeAsync && len(cfg.Kafka.Brokers) == 0 {
-		return nil, errors.New("order config: async mode needs Kafka brokers (KAFKA_BROKERS)")
+	if cfg.Mode != ModeSync && len(cfg.Kafka.Brokers) == 0 {
+		return nil, fmt.Errorf("order config: %s mode needs Kafka brokers (KAFKA_BROKERS)", cfg.Mode)
+	}
+	if err := cfg.Hybrid.check(); err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -225,6 +241,10 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 			return nil, err
 		}
 	} else {
+		if cfg.Mode == ModeHybrid {
+			s.inv = NewInventoryClient(cfg.InventoryURL, cfg.Hybrid.ReadTimeout)
+			s.stock = newStockReader(s.inv.Stock, cfg.Hybrid)
+		}
 		s.pub = &kafkaPublisher{cfg: cfg.Kafka}
 		s.relay = NewRelay(st, s.pub, cfg.relayConfig(), log)
 	}
@@ -245,7 +265,7 @@ func (s *Service) Store() *Store { return s.store }
 // Relay returns the outbox relay; nil in sync mode.
 func (s *Service) Relay() *Relay { return s.relay }
 
-// Run serves HTTP on ln until ctx ends; in async mode it also runs the
+// Run serves HTTP on ln until ctx ends; in async and hybrid modes it also runs the
 // outbox relay and the stock-outcome consumer. It returns nil after a
 // graceful shutdown (in-flight requests get Config.ShutdownGrace), or the
 // HTTP server's error. Call Close after Run returns.
@@ -253,7 +273,7 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	if s.cfg.Mode == ModeAsync {
+	if s.cfg.Mode != ModeSync {
 		wg.Go(func() { _ = s.relay.Run(ctx) })
 		wg.Go(func() { s.runConsumer(ctx) })
 	}

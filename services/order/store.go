@@ -82,6 +82,7 @@ CREATE TABLE IF NOT EXISTS orders (
 	mode            TEXT NOT NULL,
 	status          TEXT NOT NULL,
 	reason          TEXT NOT NULL DEFAULT '',
+	stock_check     TEXT NOT NULL DEFAULT '',
 	idempotency_key TEXT UNIQUE,
 	resp_status     INTEGER NOT NULL DEFAULT 0,
 	resp_body       BLOB,
@@ -139,7 +140,7 @@ func OpenStore(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("create order schema in %s: %w", path, err)
 	}
-	if err := migrateOutbox(ctx, db); err != nil {
+	if err := errors.Join(migrateOutbox(ctx, db), addStockCheckColumn(ctx, db)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate order schema in %s: %w", path, err)
 	}
@@ -183,12 +184,12 @@ func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func parseTS(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
 
-const orderCols = `id, sku, quantity, mode, status, reason, created_at, updated_at`
+const orderCols = `id, sku, quantity, mode, status, reason, stock_check, created_at, updated_at`
 
 func scanOrder(row interface{ Scan(...any) error }, extra ...any) (Order, error) {
 	var o Order
 	var created, updated string
-	if err := row.Scan(append([]any{&o.ID, &o.SKU, &o.Quantity, &o.Mode, &o.Status, &o.Reason, &created, &updated}, extra...)...); err != nil {
+	if err := row.Scan(append([]any{&o.ID, &o.SKU, &o.Quantity, &o.Mode, &o.Status, &o.Reason, &o.StockCheck, &created, &updated}, extra...)...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return Order{}, ErrNotFound
 		}
@@ -270,8 +271,8 @@ func (st *Store) create(ctx context.Context, o Order, idemKey string, resp respo
 		key = idemKey
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO orders (`+orderCols+`, idempotency_key, resp_status, resp_body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING`,
-		o.ID, o.SKU, o.Quantity, o.Mode, o.Status, o.Reason, ts(o.CreatedAt), ts(o.UpdatedAt), key, resp.status, resp.body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING`,
+		o.ID, o.SKU, o.Quantity, o.Mode, o.Status, o.Reason, o.StockCheck, ts(o.CreatedAt), ts(o.UpdatedAt), key, resp.status, resp.body)
 	if err != nil {
 		return false, fmt.Errorf("insert order %s: %w", o.ID, err)
 	}
