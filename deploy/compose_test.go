@@ -215,8 +215,8 @@ func TestHarnessAddressesAgree(t *testing.T) {
 }
 
 // TestServiceEnvironmentIsRead: every variable compose gives a service is
-// one its main.go reads (a flag's default comes from it), and no two
-// services share an HTTP address.
+// one its settings read (a typo would be ignored without a word), and no
+// two services share an HTTP address.
 func TestServiceEnvironmentIsRead(t *testing.T) {
 	c, _ := load(t)
 	mains := map[string]string{
@@ -232,8 +232,9 @@ func TestServiceEnvironmentIsRead(t *testing.T) {
 			t.Errorf("service %s has no environment", name)
 		}
 		for k, v := range env {
-			// Read as a string literal (the doc comment lists it unquoted).
-			if !strings.Contains(src, `"`+k+`"`) {
+			// Declared in a setting's conf tag (internal/config), e.g.
+			// `conf:"...,env:ORDER_DB,..."`; the doc comment lists it bare.
+			if !regexp.MustCompile(`env:` + k + `[,"]`).MatchString(src) {
 				t.Errorf("service %s sets %s, which its main.go does not read", name, k)
 			}
 			if strings.HasSuffix(k, "_HTTP_ADDR") {
