@@ -16,6 +16,12 @@
 // An environment variable that is set, even to "", is a value: "" for a
 // number or a duration is an error, not the default.
 //
+// The faultline CLI keeps the standard flag package: its flags belong to
+// subcommands (run, report, bench), which conf does not model, and its
+// environment (KAFKA_BROKERS, TOXIPROXY_URL, KAFKA_LOCAL_DIR) is the
+// stack's (stack.ConfigFromEnv), shared with the suites. It follows the
+// same conventions: -h exits 0, bad usage exits 2 naming the flag.
+//
 // Exit statuses of the binaries (ExitCode): 0 after -h/--help or
 // --version, 2 on a bad flag or value (the error names the flag and the
 // environment variable), 1 when the service itself fails.
