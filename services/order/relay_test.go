@@ -453,3 +453,34 @@ func TestRelayConfigCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenStoreMigratesAnOldOutbox: a database created before lanes and
+// parking (no lane/parked_at/park_reason columns) opens, keeps its
+// waiting row and relays it.
+func TestOpenStoreMigratesAnOldOutbox(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	s1 := newService(t, Config{Mode: ModeAsync, DBPath: path})
+	ids := placeAsyncOrders(t, s1, 1)
+	for _, stmt := range []string{
+		`DROP INDEX outbox_unassigned`, `DROP INDEX outbox_lane`, `DROP INDEX outbox_parked`,
+		`ALTER TABLE outbox DROP COLUMN lane`, `ALTER TABLE outbox DROP COLUMN parked_at`, `ALTER TABLE outbox DROP COLUMN park_reason`,
+	} {
+		if _, err := s1.Store().db.Exec(stmt); err != nil {
+			t.Fatalf("make an old schema: %s: %v", stmt, err)
+		}
+	}
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := newService(t, Config{Mode: ModeAsync, DBPath: path})
+	if st, err := s2.Store().Stats(context.Background()); err != nil || st.OutboxBacklog != 1 || st.OutboxParked != 0 {
+		t.Fatalf("stats after the migration: %+v, %v; want 1 waiting, 0 parked", st, err)
+	}
+	pub := &fakePublisher{t: t, st: s2.Store(), timeout: time.Second, entered: make(chan struct{}, 1)}
+	r := NewRelay(s2.Store(), pub, RelayConfig{PublishTimeout: time.Second}, testLogger(t))
+	startRelay(t, r)
+	eventually(t, 5*time.Second, func() (bool, string) { return r.Published() == 1, fmt.Sprintf("published %d/1", r.Published()) })
+	if _, acked := pub.snapshot(); len(acked) != 1 || acked[0] != ids[0] {
+		t.Fatalf("acked %v, want %v", acked, ids)
+	}
+}
