@@ -38,9 +38,15 @@ type fakePublisher struct {
 	calls    []int    // records per SendBatch call
 }
 
-func (f *fakePublisher) Partitions(context.Context, string) (int32, error) {
+func (f *fakePublisher) Partitions(_ context.Context, topic string) (int32, error) {
+	if topic == unknownTopic {
+		return 0, errors.New("kafka server: Request was for a topic or partition that does not exist on this broker")
+	}
 	return max(f.partitions, 1), nil
 }
+
+// unknownTopic is a topic fakePublisher has no metadata for.
+const unknownTopic = "no-such-topic"
 
 func (f *fakePublisher) SendBatch(ctx context.Context, ms []events.Message) []error {
 	select {
@@ -482,5 +488,25 @@ func TestOpenStoreMigratesAnOldOutbox(t *testing.T) {
 	eventually(t, 5*time.Second, func() (bool, string) { return r.Published() == 1, fmt.Sprintf("published %d/1", r.Published()) })
 	if _, acked := pub.snapshot(); len(acked) != 1 || acked[0] != ids[0] {
 		t.Fatalf("acked %v, want %v", acked, ids)
+	}
+}
+
+// TestRelayTopicWithoutMetadataHoldsOnlyItsRows: a row whose topic's
+// partition count cannot be read keeps waiting (the relay backs off) while
+// rows of other topics are published.
+func TestRelayTopicWithoutMetadataHoldsOnlyItsRows(t *testing.T) {
+	s := newService(t, Config{Mode: ModeAsync})
+	ids := placeAsyncOrders(t, s, 3)
+	if _, err := s.Store().db.Exec(`UPDATE outbox SET topic = ? WHERE event_id = ?`, unknownTopic, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	pub := &fakePublisher{t: t, st: s.Store(), timeout: time.Second, entered: make(chan struct{}, 1)}
+	r := NewRelay(s.Store(), pub, RelayConfig{PublishTimeout: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}, testLogger(t))
+	startRelay(t, r)
+	eventually(t, 5*time.Second, func() (bool, string) {
+		return r.Published() == 2 && r.Failures() >= 2, fmt.Sprintf("published %d/2, failures %d/2", r.Published(), r.Failures())
+	})
+	if n, _ := s.Store().OutboxBacklog(context.Background()); n != 1 || r.Parked() != 0 {
+		t.Fatalf("backlog %d, parked %d; want the unknown topic's row waiting, not parked", n, r.Parked())
 	}
 }
