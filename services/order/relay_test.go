@@ -461,14 +461,15 @@ func TestRelayConfigCheck(t *testing.T) {
 }
 
 // TestOpenStoreMigratesAnOldOutbox: a database created before lanes and
-// parking (no lane/parked_at/park_reason columns) opens, keeps its
-// waiting row and relays it.
+// parking (no lane/parked_at/park_reason columns, the old
+// outbox_unpublished index) opens, keeps its waiting row and relays it.
 func TestOpenStoreMigratesAnOldOutbox(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
 	s1 := newService(t, Config{Mode: ModeAsync, DBPath: path})
 	ids := placeAsyncOrders(t, s1, 1)
 	for _, stmt := range []string{
-		`DROP INDEX outbox_unassigned`, `DROP INDEX outbox_lane`, `DROP INDEX outbox_parked`,
+		`DROP INDEX outbox_unassigned`, `DROP INDEX outbox_lane`, `DROP INDEX outbox_parked`, `DROP INDEX outbox_waiting`,
+		`CREATE INDEX outbox_unpublished ON outbox(seq) WHERE published_at IS NULL`,
 		`ALTER TABLE outbox DROP COLUMN lane`, `ALTER TABLE outbox DROP COLUMN parked_at`, `ALTER TABLE outbox DROP COLUMN park_reason`,
 	} {
 		if _, err := s1.Store().db.Exec(stmt); err != nil {
@@ -481,6 +482,10 @@ func TestOpenStoreMigratesAnOldOutbox(t *testing.T) {
 	s2 := newService(t, Config{Mode: ModeAsync, DBPath: path})
 	if st, err := s2.Store().Stats(context.Background()); err != nil || st.OutboxBacklog != 1 || st.OutboxParked != 0 {
 		t.Fatalf("stats after the migration: %+v, %v; want 1 waiting, 0 parked", st, err)
+	}
+	var old int
+	if err := s2.Store().db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'outbox_unpublished'`).Scan(&old); err != nil || old != 0 {
+		t.Fatalf("outbox_unpublished still there (%d, %v): the migration replaces it with outbox_waiting", old, err)
 	}
 	pub := &fakePublisher{t: t, st: s2.Store(), timeout: time.Second, entered: make(chan struct{}, 1)}
 	r := NewRelay(s2.Store(), pub, RelayConfig{PublishTimeout: time.Second}, testLogger(t))
