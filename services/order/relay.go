@@ -2,6 +2,7 @@ package order
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -269,7 +270,9 @@ func sleep(ctx context.Context, d time.Duration, wake chan struct{}) bool {
 const assignBatch = 2048
 
 // assign gives every waiting row without a lane its partition and starts
-// (or wakes) the lanes concerned.
+// (or wakes) the lanes concerned. A topic whose partition count cannot be
+// read leaves its rows without a lane (the error is returned, after the
+// other topics' rows were assigned, and Run backs off).
 func (r *Relay) assign(ctx context.Context, start func(laneID)) error {
 	for {
 		keys, err := r.st.unassigned(ctx, assignBatch)
@@ -278,20 +281,34 @@ func (r *Relay) assign(ctx context.Context, start func(laneID)) error {
 		}
 		lanes := make(map[int64]int32, len(keys))
 		touched := map[laneID]bool{}
+		failed := map[string]error{}
 		for _, k := range keys {
+			if failed[k.topic] != nil {
+				continue
+			}
 			n, err := r.partitions(ctx, k.topic)
 			if err != nil {
-				return err
+				failed[k.topic] = err
+				continue
 			}
 			p := messaging.Partition(k.key, n)
 			lanes[k.seq] = p
 			touched[laneID{k.topic, p}] = true
 		}
-		if err := r.st.assignLanes(ctx, lanes); err != nil {
-			return err
+		if len(lanes) > 0 {
+			if err := r.st.assignLanes(ctx, lanes); err != nil {
+				return err
+			}
 		}
 		for id := range touched {
 			start(id)
+		}
+		if len(failed) > 0 {
+			errs := make([]error, 0, len(failed))
+			for _, err := range failed {
+				errs = append(errs, err)
+			}
+			return errors.Join(errs...)
 		}
 		if len(keys) < assignBatch {
 			return nil

@@ -38,9 +38,15 @@ type fakePublisher struct {
 	calls    []int    // records per SendBatch call
 }
 
-func (f *fakePublisher) Partitions(context.Context, string) (int32, error) {
+func (f *fakePublisher) Partitions(_ context.Context, topic string) (int32, error) {
+	if topic == unknownTopic {
+		return 0, errors.New("kafka server: Request was for a topic or partition that does not exist on this broker")
+	}
 	return max(f.partitions, 1), nil
 }
+
+// unknownTopic is a topic fakePublisher has no metadata for.
+const unknownTopic = "no-such-topic"
 
 func (f *fakePublisher) SendBatch(ctx context.Context, ms []events.Message) []error {
 	select {
@@ -451,5 +457,61 @@ func TestRelayConfigCheck(t *testing.T) {
 		if _, err := New(tc.cfg, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New(%+v) = %v, want an error naming %q", tc.cfg, err, tc.want)
 		}
+	}
+}
+
+// TestOpenStoreMigratesAnOldOutbox: a database created before lanes and
+// parking (no lane/parked_at/park_reason columns, the old
+// outbox_unpublished index) opens, keeps its waiting row and relays it.
+func TestOpenStoreMigratesAnOldOutbox(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	s1 := newService(t, Config{Mode: ModeAsync, DBPath: path})
+	ids := placeAsyncOrders(t, s1, 1)
+	for _, stmt := range []string{
+		`DROP INDEX outbox_unassigned`, `DROP INDEX outbox_lane`, `DROP INDEX outbox_parked`, `DROP INDEX outbox_waiting`,
+		`CREATE INDEX outbox_unpublished ON outbox(seq) WHERE published_at IS NULL`,
+		`ALTER TABLE outbox DROP COLUMN lane`, `ALTER TABLE outbox DROP COLUMN parked_at`, `ALTER TABLE outbox DROP COLUMN park_reason`,
+	} {
+		if _, err := s1.Store().db.Exec(stmt); err != nil {
+			t.Fatalf("make an old schema: %s: %v", stmt, err)
+		}
+	}
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := newService(t, Config{Mode: ModeAsync, DBPath: path})
+	if st, err := s2.Store().Stats(context.Background()); err != nil || st.OutboxBacklog != 1 || st.OutboxParked != 0 {
+		t.Fatalf("stats after the migration: %+v, %v; want 1 waiting, 0 parked", st, err)
+	}
+	var old int
+	if err := s2.Store().db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'outbox_unpublished'`).Scan(&old); err != nil || old != 0 {
+		t.Fatalf("outbox_unpublished still there (%d, %v): the migration replaces it with outbox_waiting", old, err)
+	}
+	pub := &fakePublisher{t: t, st: s2.Store(), timeout: time.Second, entered: make(chan struct{}, 1)}
+	r := NewRelay(s2.Store(), pub, RelayConfig{PublishTimeout: time.Second}, testLogger(t))
+	startRelay(t, r)
+	eventually(t, 5*time.Second, func() (bool, string) { return r.Published() == 1, fmt.Sprintf("published %d/1", r.Published()) })
+	if _, acked := pub.snapshot(); len(acked) != 1 || acked[0] != ids[0] {
+		t.Fatalf("acked %v, want %v", acked, ids)
+	}
+}
+
+// TestRelayTopicWithoutMetadataHoldsOnlyItsRows: a row whose topic's
+// partition count cannot be read keeps waiting (the relay backs off) while
+// rows of other topics are published.
+func TestRelayTopicWithoutMetadataHoldsOnlyItsRows(t *testing.T) {
+	s := newService(t, Config{Mode: ModeAsync})
+	ids := placeAsyncOrders(t, s, 3)
+	if _, err := s.Store().db.Exec(`UPDATE outbox SET topic = ? WHERE event_id = ?`, unknownTopic, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	pub := &fakePublisher{t: t, st: s.Store(), timeout: time.Second, entered: make(chan struct{}, 1)}
+	r := NewRelay(s.Store(), pub, RelayConfig{PublishTimeout: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}, testLogger(t))
+	startRelay(t, r)
+	eventually(t, 5*time.Second, func() (bool, string) {
+		return r.Published() == 2 && r.Failures() >= 2, fmt.Sprintf("published %d/2, failures %d/2", r.Published(), r.Failures())
+	})
+	if n, _ := s.Store().OutboxBacklog(context.Background()); n != 1 || r.Parked() != 0 {
+		t.Fatalf("backlog %d, parked %d; want the unknown topic's row waiting, not parked", n, r.Parked())
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // driver "sqlite"
@@ -101,7 +102,6 @@ CREATE TABLE IF NOT EXISTS outbox (
 	created_at   TEXT NOT NULL,
 	published_at TEXT
 );
-CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox(seq) WHERE published_at IS NULL;
 `
 
 // outboxColumns are added to an outbox created before the relay had lanes
@@ -115,9 +115,13 @@ var outboxColumns = []struct{ name, decl string }{
 	{"park_reason", "TEXT"},
 }
 
-// laneIndexes serve the relay: new rows to assign a lane to, and each
-// lane's pending rows in order.
+// laneIndexes serve the relay and the stats: the waiting rows (the
+// backlog count; it replaces outbox_unpublished, which did not know about
+// parking), new rows to assign a lane to, each lane's waiting rows in
+// order, and the parked rows.
 const laneIndexes = `
+DROP INDEX IF EXISTS outbox_unpublished;
+CREATE INDEX IF NOT EXISTS outbox_waiting ON outbox(seq) WHERE published_at IS NULL AND parked_at IS NULL;
 CREATE INDEX IF NOT EXISTS outbox_unassigned ON outbox(seq) WHERE lane IS NULL AND published_at IS NULL AND parked_at IS NULL;
 CREATE INDEX IF NOT EXISTS outbox_lane ON outbox(topic, lane, seq) WHERE published_at IS NULL AND parked_at IS NULL;
 CREATE INDEX IF NOT EXISTS outbox_parked ON outbox(seq) WHERE parked_at IS NOT NULL;
@@ -479,23 +483,45 @@ func (st *Store) unassigned(ctx context.Context, limit int) ([]laneKey, error) {
 // assignLanes sets the lane (partition) of each row in lanes (seq ->
 // partition), in one transaction.
 func (st *Store) assignLanes(ctx context.Context, lanes map[int64]int32) error {
+	byLane := map[int32][]int64{}
+	for seq, p := range lanes {
+		byLane[p] = append(byLane[p], seq)
+	}
 	tx, err := st.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("assign outbox lanes: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	stmt, err := tx.PrepareContext(ctx, `UPDATE outbox SET lane = ? WHERE seq = ?`)
-	if err != nil {
-		return fmt.Errorf("assign outbox lanes: %w", err)
-	}
-	defer stmt.Close()
-	for seq, p := range lanes {
-		if _, err := stmt.ExecContext(ctx, p, seq); err != nil {
-			return fmt.Errorf("assign outbox row %d to lane %d: %w", seq, p, err)
+	for p, seqs := range byLane {
+		if err := updateBySeq(ctx, tx, `UPDATE outbox SET lane = ?`, p, seqs); err != nil {
+			return fmt.Errorf("assign outbox rows to lane %d: %w", p, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("assign outbox lanes: commit: %w", err)
+	}
+	return nil
+}
+
+// seqChunk bounds the seqs of one UPDATE … WHERE seq IN (…) (SQLite's
+// host parameter limit is 32,766).
+const seqChunk = 500
+
+// updateBySeq runs set (an UPDATE with one ? for value) on the rows seqs,
+// seqChunk at a time.
+func updateBySeq(ctx context.Context, tx *sql.Tx, set string, value any, seqs []int64) error {
+	for len(seqs) > 0 {
+		n := min(len(seqs), seqChunk)
+		args := make([]any, 0, n+1)
+		args = append(args, value)
+		for _, seq := range seqs[:n] {
+			args = append(args, seq)
+		}
+		q := set + ` WHERE seq IN (?` + strings.Repeat(`,?`, n-1) + `)`
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+		seqs = seqs[n:]
 	}
 	return nil
 }
@@ -539,16 +565,8 @@ func (st *Store) markPublished(ctx context.Context, seqs []int64, now time.Time)
 		return fmt.Errorf("mark outbox rows published: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	stmt, err := tx.PrepareContext(ctx, `UPDATE outbox SET published_at = ? WHERE seq = ?`)
-	if err != nil {
-		return fmt.Errorf("mark outbox rows published: %w", err)
-	}
-	defer stmt.Close()
-	at := ts(now)
-	for _, seq := range seqs {
-		if _, err := stmt.ExecContext(ctx, at, seq); err != nil {
-			return fmt.Errorf("mark outbox row %d published: %w", seq, err)
-		}
+	if err := updateBySeq(ctx, tx, `UPDATE outbox SET published_at = ?`, ts(now), seqs); err != nil {
+		return fmt.Errorf("mark %d outbox rows published (first %d): %w", len(seqs), seqs[0], err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("mark outbox rows published: commit: %w", err)
