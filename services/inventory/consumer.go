@@ -65,7 +65,9 @@ func (s *Service) HandleOrderPlaced(ctx context.Context, m events.Message) error
 // consumer. It decodes the records, reserves stock for all of them in one
 // SQLite transaction (Store.ReserveBatch: a savepoint per record,
 // idempotent by order ID), then publishes their outcome events pipelined,
-// waiting at most 10s for the broker. It returns one error per record.
+// waiting at most 10s for the broker, even when ctx ends meanwhile (the
+// reservations are committed: their outcomes go out before a shutdown or
+// rebalance completes). It returns one error per record.
 //
 // Errors, per record: one that does not decode, breaks the schema, is not
 // an order-placed event or reuses an order ID with another SKU or quantity
@@ -131,7 +133,11 @@ func (s *Service) HandleOrderPlacedBatch(ctx context.Context, batch []events.Mes
 	if len(out) == 0 {
 		return errs
 	}
-	sendCtx, cancel := context.WithTimeout(ctx, publishTimeout)
+	// The reservations are committed: finish publishing their outcomes
+	// even when ctx ends now (a shutdown or rebalance), within
+	// publishTimeout, so the batch can be marked and its offsets committed
+	// instead of redelivered.
+	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
 	defer cancel()
 	for k, err := range sendAll(sendCtx, pub, out) {
 		i := outAt[k]
