@@ -165,11 +165,13 @@ func latencyChart(id string, res *scenario.Result, ax timeAxis) chart {
 	return snippet(id, c)
 }
 
-// backlogChart: the async path's state from /stats, through the settle.
+// backlogChart: the async path's state from /stats, and the consumer lag
+// of every group at the broker, through the settle.
 func backlogChart(id string, res *scenario.Result, ax timeAxis) chart {
 	c := charts.NewLine()
-	c.SetGlobalOptions(ax.global(id, "Async backlog and consumer lag", "from the services' GET /stats, 4 samples a second, until the orders settled", "orders / messages",
-		opts.YAxis{Type: "value", MinInterval: 1}, "360px")...)
+	c.SetGlobalOptions(ax.global(id, "Async backlog and consumer lag",
+		"pending orders and outbox rows from order-service GET /stats (4 a second); consumer lag per group at the broker, committed vs log-end offset (1 a second; gaps: broker unknown)",
+		"orders / records", opts.YAxis{Type: "value", MinInterval: 1}, "360px")...)
 	mr := res.Modes[scenario.ModeAsync]
 	if mr == nil {
 		return snippet(id, c)
@@ -182,13 +184,11 @@ func backlogChart(id string, res *scenario.Result, ax timeAxis) chart {
 	all := []series{
 		{"pending orders", "#1c7ed6", func(s scenario.StatsSample) float64 { return float64(s.Orders["PENDING"]) }},
 		{"outbox rows", "#7048e8", func(s scenario.StatsSample) float64 { return float64(s.OutboxBacklog) }},
-		{"inventory consumer lag", "#2f9e44", func(s scenario.StatsSample) float64 { return float64(s.InventoryConsumerLag) }},
-		{"order consumer lag", "#f08c00", func(s scenario.StatsSample) float64 { return float64(s.ConsumerLag) }},
 	}
 	for i, sr := range all {
 		var data []opts.LineData
 		for _, s := range mr.Stats {
-			if s.OrderErr == "" && s.InventoryErr == "" {
+			if s.OrderErr == "" {
 				data = append(data, point(s.At, sr.get(s)))
 			}
 		}
@@ -199,6 +199,20 @@ func backlogChart(id string, res *scenario.Result, ax timeAxis) chart {
 			so = append(so, charts.WithAreaStyleOpts(opts.AreaStyle{Color: sr.color, Opacity: opts.Float(0.12)}))
 		}
 		c.AddSeries(sr.name, data, so...)
+	}
+	if cl := res.ConsumerLag; cl != nil {
+		colors := []string{"#2f9e44", "#f08c00", "#c2255c", "#0c8599"}
+		for i, g := range cl.GroupsByLabel() {
+			var data []opts.LineData
+			for _, s := range cl.Samples {
+				if l := s.Of(g); l >= 0 {
+					data = append(data, point(s.At, float64(l)))
+				} else {
+					data = append(data, opts.LineData{Value: []any{round3(s.At), "-"}}) // a gap: unknown
+				}
+			}
+			c.AddSeries(cl.Labels[g]+" lag", data, lineStyle(colors[i%len(colors)], 2, true)...)
+		}
 	}
 	return snippet(id, c)
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"time"
 
+	"github.com/faultline-harness/faultline/chaos/lag"
 	"github.com/faultline-harness/faultline/chaos/scenario"
 )
 
@@ -42,6 +43,27 @@ func (f fixture) result() *scenario.Result {
 		Actions: []scenario.Action{{Fault: scenario.Down("inventory-http", "inventory-kafka")}},
 		Load:    scenario.LoadSettings{DurationSeconds: 20, RatePerMode: 20, Seed: 42, Jitter: 0.2},
 	}
+	// Consumer lag at the broker, 1 a second: inventory's group falls
+	// behind while cut off, the broker is unknown once, then it drains.
+	res.ConsumerLag = &scenario.ConsumerLag{
+		Source:     scenario.LagSource,
+		Groups:     map[string][]string{"inventory-service-run": {"order-placed"}, "order-service-run": {"stock-reserved", "stock-rejected"}},
+		Labels:     map[string]string{"inventory-service-run": "inventory-service", "order-service-run": "order-service"},
+		ModeGroups: map[string][]string{scenario.ModeAsync: {"inventory-service-run", "order-service-run"}},
+	}
+	for t := 0; t <= 20; t++ {
+		inv := int64(0)
+		if t >= 5 && t < 15 {
+			inv = int64(min(t, 13)-5) * 20
+		}
+		if t == 7 {
+			inv = -1
+		}
+		res.ConsumerLag.Samples = append(res.ConsumerLag.Samples, scenario.LagSample{At: float64(t), Groups: []lag.Group{
+			{Group: "inventory-service-run", Lag: inv, Partitions: []lag.Partition{{Topic: "order-placed", Partition: 0, Committed: 10, End: 10 + max(inv, 0), Lag: inv}}},
+			{Group: "order-service-run", Lag: 0},
+		}})
+	}
 	inFault := func(t int) bool { return float64(t) >= 5 && float64(t) < 13 }
 	for _, m := range scenario.Modes {
 		mr := &scenario.ModeResult{Phases: map[string]*scenario.PhaseResult{}}
@@ -67,7 +89,7 @@ func (f fixture) result() *scenario.Result {
 					smp.Orders["PENDING"] = int((t - 5) * 20)
 				case t >= 13 && t < 14.5:
 					smp.Orders["PENDING"] = int((14.5 - t) * 100)
-					smp.InventoryConsumerLag = int64((14.5 - t) * 50)
+					smp.BrokerLag = int64((14.5 - t) * 50)
 				}
 			}
 			mr.Stats = append(mr.Stats, smp)

@@ -62,7 +62,7 @@ func TestHTMLHasChartsTablesAndFaultWindow(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Accounting", "Steady-state hypothesis", "Per phase", "async backlog drains to 0",
-		"Async backlog and consumer lag", "inventory consumer lag", "sync 5xx", "load ends",
+		"Async backlog and consumer lag", "inventory-service lag", "order-service lag", "sync 5xx", "load ends",
 		`data-charts-expected", "4"`, "seed <b>42</b>",
 		"step 0: down: inventory-http, inventory-kafka disabled", "TCP connect to 127.0.0.1:40001: connection refused after 300µs",
 	} {

@@ -72,8 +72,12 @@ type Progress struct {
 	AsyncOK      int64
 	AsyncBacklog int // PENDING orders + unpublished outbox rows; -1 unknown
 	// Async is the latest /stats sample of the async path (outbox
-	// backlog, consumer lags); nil before the first sample.
+	// backlog); nil before the first sample.
 	Async *StatsSample
+	// Lag is the latest consumer lag at the broker per consumer group,
+	// keyed by the group's label ("inventory-service"); -1 unknown. Nil
+	// before the first reading.
+	Lag map[string]int64
 }
 
 // Validate checks the options as Run would, without running anything, so a
@@ -191,6 +195,12 @@ func run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 	stats := &http.Client{Timeout: time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	defer stats.CloseIdleConnections()
 	sampler := newStatsSampler(stats, st, start)
+	lags := newLagSampler(st, start)
+	defer lags.close()
+	lagCtx, stopLag := context.WithCancel(ctx)
+	lagDone := make(chan struct{})
+	go func() { defer close(lagDone); lags.run(lagCtx) }()
+	defer func() { stopLag(); <-lagDone }()
 	phase := PhaseBaseline
 	var phaseMu sync.Mutex
 	samplerCtx, stopSampler := context.WithCancel(ctx)
@@ -210,12 +220,16 @@ func run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 					phaseMu.Lock()
 					p := phase
 					phaseMu.Unlock()
-					opts.Progress(Progress{
+					pr := Progress{
 						Phase: p, Elapsed: now.Sub(start), Total: opts.Duration,
 						SyncSent: recs[ModeSync].sent.Load(), SyncOK: recs[ModeSync].ok.Load(),
 						AsyncSent: recs[ModeAsync].sent.Load(), AsyncOK: recs[ModeAsync].ok.Load(),
 						AsyncBacklog: b, Async: &async,
-					})
+					}
+					if l, ok := lags.latest(); ok {
+						pr.Lag = lags.labelled(l)
+					}
+					opts.Progress(pr)
 				}
 			}
 		}
@@ -238,12 +252,13 @@ func run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 			s.FaultEnd = s.FaultEndedAt.Sub(start).Seconds()
 		}
 		res.Interrupted = true
+		res.ConsumerLag = lags.result()
 		for _, m := range Modes {
 			if res.Modes[m] != nil {
 				continue
 			}
 			mr := summarize(recs[m].snapshot(), res.Schedule, opts.Duration)
-			sampler.attach(m, mr)
+			sampler.attach(m, mr, res.ConsumerLag)
 			res.Modes[m] = mr
 		}
 	}
@@ -277,11 +292,15 @@ func run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 
 	// Settle: wait for async orders to reach a final state.
 	settleStart := time.Now()
-	settleErr := waitSettled(ctx, stats, st.OrderAsyncURL, opts.Settle)
+	settleErr := waitSettled(ctx, stats, st.OrderAsyncURL, opts.Settle, func() bool { return lags.modeLag(ctx, ModeAsync) == 0 })
 	res.Schedule.SettleSeconds = time.Since(settleStart).Seconds()
 	stopSampler()
 	<-samplerDone
-	sampler.sample(ctx) // the state once settled: the series ends drained (or not)
+	stopLag()
+	<-lagDone
+	lags.sample(ctx)    // the lag once settled,
+	sampler.sample(ctx) // and the state: the series end drained (or not)
+	res.ConsumerLag = lags.result()
 	if settleErr != nil && ctx.Err() != nil {
 		keepPartial()
 		return res, settleErr
@@ -301,7 +320,7 @@ func run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 		samples := recs[m].snapshot()
 		mr := summarize(samples, res.Schedule, opts.Duration)
 		addAnswers(mr, samples, res.Schedule)
-		sampler.attach(m, mr)
+		sampler.attach(m, mr, res.ConsumerLag)
 		if err := acct.account(ctx, urls[m], samples, mr, start, res.Schedule); err != nil {
 			keepPartial()
 			return res, fmt.Errorf("account %s orders: %w", m, err)
@@ -475,7 +494,6 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 type orderStats struct {
 	Orders        map[string]int `json:"orders"`
 	OutboxBacklog int            `json:"outbox_backlog"`
-	ConsumerLag   int64          `json:"consumer_lag"`
 }
 
 func getJSON(ctx context.Context, c *http.Client, url string, v any) (int, error) {
@@ -503,15 +521,16 @@ func asyncBacklog(ctx context.Context, c *http.Client, url string) int {
 	return s.Orders["PENDING"] + s.OutboxBacklog
 }
 
-// waitSettled polls until the async backlog is 0 or settle elapses.
-func waitSettled(ctx context.Context, c *http.Client, url string, settle time.Duration) error {
+// waitSettled polls until the async backlog is 0 and drained() (the
+// consumers committed everything at the broker) holds, or settle elapses.
+func waitSettled(ctx context.Context, c *http.Client, url string, settle time.Duration, drained func() bool) error {
 	deadline := time.Now().Add(settle)
 	for {
-		if asyncBacklog(ctx, c, url) == 0 {
+		if asyncBacklog(ctx, c, url) == 0 && drained() {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("async backlog not drained within %s", settle)
+			return fmt.Errorf("async backlog or consumer lag not drained within %s", settle)
 		}
 		select {
 		case <-ctx.Done():

@@ -60,19 +60,21 @@ func arrivalOffsets(spec loadSpec) []time.Duration {
 }
 
 // StatsSample is one reading of the services' state, as their GET /stats
-// report it. Consumer lags are what each consumer last computed
-// (high-water mark minus its position, updated per message): a consumer
-// cut off from the broker keeps reporting its last value.
+// report it, with the consumer lag the broker recorded at the time.
 type StatsSample struct {
 	At float64 `json:"at"` // seconds since the load started
-	// From the mode's order-service: orders by status, unpublished outbox
-	// rows, and its stock-outcome consumer's lag (async only).
+	// From the mode's order-service: orders by status and unpublished
+	// outbox rows.
 	Orders        map[string]int `json:"orders,omitempty"`
 	OutboxBacklog int            `json:"outbox_backlog"`
-	ConsumerLag   int64          `json:"consumer_lag"`
+	// BrokerLag is the consumer lag, at the broker, of the consumer groups
+	// on this mode's path (ConsumerLag.ModeGroups) in the last lag reading
+	// at or before At (one a second): 0 for a mode without consumers, -1
+	// when unknown. Not the consumers' own /stats figure, which stays put
+	// while a consumer is cut off.
+	BrokerLag int64 `json:"broker_lag"`
 	// From inventory-service, in async samples only (its consumer serves
 	// the async path; its HTTP reservations are shared by both modes).
-	InventoryConsumerLag  int64 `json:"inventory_consumer_lag"`
 	InventoryReserved     int   `json:"inventory_reserved"`
 	InventoryRejected     int   `json:"inventory_rejected"`
 	InventoryDeadLettered int64 `json:"inventory_dead_lettered"`
@@ -95,20 +97,19 @@ func (s StatsSample) Backlog() int {
 	return s.Orders["PENDING"] + s.OutboxBacklog
 }
 
-// Lag is the sum of the consumer lags on the mode's path; -1 when a read
-// failed.
+// Lag is the broker's consumer lag on the mode's path (BrokerLag); -1
+// when it is unknown or a service read failed.
 func (s StatsSample) Lag() int64 {
-	if s.OrderErr != "" || s.InventoryErr != "" {
+	if s.OrderErr != "" || s.InventoryErr != "" || s.BrokerLag < 0 {
 		return -1
 	}
-	return s.ConsumerLag + s.InventoryConsumerLag
+	return s.BrokerLag
 }
 
 // inventoryStats is the body of inventory-service GET /stats.
 type inventoryStats struct {
 	Reserved     int   `json:"reserved"`
 	Rejected     int   `json:"rejected"`
-	ConsumerLag  int64 `json:"consumer_lag"`
 	DeadLettered int64 `json:"dead_lettered"`
 	Requests     int64 `json:"reservation_requests"`
 }
@@ -148,12 +149,12 @@ func (s *statsSampler) sample(ctx context.Context) StatsSample {
 		if err := readStats(ctx, s.client, s.orderURLs[m], &o); err != "" {
 			smp.OrderErr = err
 		} else {
-			smp.Orders, smp.OutboxBacklog, smp.ConsumerLag = o.Orders, o.OutboxBacklog, o.ConsumerLag
+			smp.Orders, smp.OutboxBacklog = o.Orders, o.OutboxBacklog
 		}
 		smp.InventoryRequests = inv.Requests
 		if m == ModeAsync {
 			smp.InventoryErr = invErr
-			smp.InventoryConsumerLag, smp.InventoryReserved = inv.ConsumerLag, inv.Reserved
+			smp.InventoryReserved = inv.Reserved
 			smp.InventoryRejected, smp.InventoryDeadLettered = inv.Rejected, inv.DeadLettered
 		}
 		out[m] = smp
@@ -178,14 +179,16 @@ func readStats(ctx context.Context, c *http.Client, url string, v any) string {
 	return ""
 }
 
-// attach gives mr its series, and each timeline second the last sample
+// attach gives mr its series, each sample the broker's lag on the mode's
+// path at its time (from cl), and each timeline second the last sample
 // taken during it (and, for async, its Backlog).
-func (s *statsSampler) attach(mode string, mr *ModeResult) {
+func (s *statsSampler) attach(mode string, mr *ModeResult, cl *ConsumerLag) {
 	s.mu.Lock()
 	mr.Stats = append([]StatsSample(nil), s.series[mode]...)
 	s.mu.Unlock()
 	for i := range mr.Stats {
 		smp := &mr.Stats[i]
+		smp.BrokerLag = cl.ModeLagAt(mode, smp.At)
 		sec := int(math.Floor(smp.At))
 		if sec < 0 || sec >= len(mr.Timeline) {
 			continue

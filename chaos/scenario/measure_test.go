@@ -3,6 +3,8 @@ package scenario
 import (
 	"testing"
 	"time"
+
+	"github.com/faultline-harness/faultline/chaos/lag"
 )
 
 func TestArrivalOffsets(t *testing.T) {
@@ -34,7 +36,7 @@ func TestArrivalOffsets(t *testing.T) {
 }
 
 func smp(at float64, pending, outbox int, lag int64) StatsSample {
-	return StatsSample{At: at, Orders: map[string]int{"PENDING": pending}, OutboxBacklog: outbox, InventoryConsumerLag: lag}
+	return StatsSample{At: at, Orders: map[string]int{"PENDING": pending}, OutboxBacklog: outbox, BrokerLag: lag}
 }
 
 func TestBacklogRecovery(t *testing.T) {
@@ -99,8 +101,13 @@ func TestAttachGivesEachSecondItsLastSample(t *testing.T) {
 		ModeAsync: {smp(0.2, 1, 0, 0), smp(0.9, 2, 0, 0), smp(1.4, 3, 0, 0), {At: 2.1, OrderErr: "refused"}, smp(4.5, 9, 0, 0)},
 		ModeSync:  {smp(0.9, 1, 0, 0)},
 	}}
+	lagOf := func(at float64, inv, ord int64) LagSample {
+		return LagSample{At: at, Groups: []lag.Group{{Group: "inv", Lag: inv}, {Group: "ord", Lag: ord}}}
+	}
+	cl := &ConsumerLag{ModeGroups: map[string][]string{ModeAsync: {"inv", "ord"}},
+		Samples: []LagSample{lagOf(0.5, 1, 2), lagOf(1.5, 7, -1), lagOf(2.5, 0, 0)}}
 	async := &ModeResult{Timeline: make([]Second, 3)}
-	s.attach(ModeAsync, async)
+	s.attach(ModeAsync, async, cl)
 	if len(async.Stats) != 5 {
 		t.Fatalf("stats series has %d samples, want all 5 (beyond the timeline too)", len(async.Stats))
 	}
@@ -110,8 +117,18 @@ func TestAttachGivesEachSecondItsLastSample(t *testing.T) {
 	if *async.Timeline[2].Backlog != -1 {
 		t.Errorf("second 2: backlog %d, want -1 for a failed read", *async.Timeline[2].Backlog)
 	}
+	// Each sample has the broker lag of the last reading at or before it:
+	// none yet (unknown), 1+2 twice, unknown (a group unknown), then 0.
+	for i, want := range []int64{-1, 3, 3, -1, 0} {
+		if got := async.Stats[i].BrokerLag; got != want {
+			t.Errorf("sample at %.1f s: broker lag %d, want %d", async.Stats[i].At, got, want)
+		}
+	}
 	sync := &ModeResult{Timeline: make([]Second, 3)}
-	s.attach(ModeSync, sync)
+	s.attach(ModeSync, sync, cl)
+	if sync.Stats[0].BrokerLag != 0 {
+		t.Errorf("sync has no consumer group: broker lag %d, want 0", sync.Stats[0].BrokerLag)
+	}
 	if sync.Timeline[0].Stats == nil || sync.Timeline[0].Backlog != nil {
 		t.Errorf("sync second 0: stats %v, backlog %v; want stats and no backlog", sync.Timeline[0].Stats, sync.Timeline[0].Backlog)
 	}
@@ -139,9 +156,12 @@ func TestSummarizePerSecondErrorsAndP50(t *testing.T) {
 }
 
 func TestStatsSampleBacklogAndLag(t *testing.T) {
-	s := StatsSample{Orders: map[string]int{"PENDING": 2, "CONFIRMED": 9}, OutboxBacklog: 3, ConsumerLag: 1, InventoryConsumerLag: 4}
+	s := StatsSample{Orders: map[string]int{"PENDING": 2, "CONFIRMED": 9}, OutboxBacklog: 3, BrokerLag: 5}
 	if s.Backlog() != 5 || s.Lag() != 5 {
 		t.Errorf("backlog %d lag %d, want 5 and 5", s.Backlog(), s.Lag())
+	}
+	if u := (StatsSample{BrokerLag: -1}); u.Lag() != -1 {
+		t.Errorf("unknown broker lag: Lag() = %d, want -1", u.Lag())
 	}
 	s.InventoryErr = "timeout"
 	if s.Backlog() != 5 || s.Lag() != -1 {

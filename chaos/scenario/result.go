@@ -62,6 +62,9 @@ type Result struct {
 	// InventoryLoad is inventory-side requests per sync placement during
 	// the fault (retries amplify it); nil when not measurable.
 	InventoryLoad *InventoryLoad `json:"inventory_load,omitempty"`
+	// ConsumerLag is the consumer lag at the broker, per group and
+	// partition, sampled once a second (chaos/lag).
+	ConsumerLag *ConsumerLag `json:"consumer_lag,omitempty"`
 	// Stack describes the stack the run used; Teardown what putting it
 	// back showed (Execute).
 	Stack    StackInfo `json:"stack"`

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -138,8 +140,28 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// lagSummary prints consumer lag per group label, sorted: "inventory-service
+// 12 order-service ?" (? = the broker did not answer).
+func lagSummary(lags map[string]int64) string {
+	labels := make([]string, 0, len(lags))
+	for l := range lags {
+		labels = append(labels, l)
+	}
+	sort.Strings(labels)
+	parts := make([]string, len(labels))
+	for i, l := range labels {
+		v := "?"
+		if lags[l] >= 0 {
+			v = strconv.FormatInt(lags[l], 10)
+		}
+		parts[i] = strings.TrimSuffix(l, "-service") + " " + v
+	}
+	return strings.Join(parts, " ")
+}
+
 // progressPrinter prints one line a second: phase, elapsed, this second's
-// request rate and success per mode, the async backlog and lags.
+// request rate and success per mode, the async backlog and the consumer
+// lag of each group at the broker.
 func progressPrinter(w io.Writer) func(scenario.Progress) {
 	var last scenario.Progress
 	return func(p scenario.Progress) {
@@ -155,7 +177,10 @@ func progressPrinter(w io.Writer) func(scenario.Progress) {
 			async = fmt.Sprintf("backlog %d", p.AsyncBacklog)
 		}
 		if s := p.Async; s != nil && s.OrderErr == "" {
-			async += fmt.Sprintf(" (outbox %d), lag %d/%d", s.OutboxBacklog, s.InventoryConsumerLag, s.ConsumerLag)
+			async += fmt.Sprintf(" (outbox %d)", s.OutboxBacklog)
+		}
+		if len(p.Lag) > 0 {
+			async += ", lag " + lagSummary(p.Lag)
 		}
 		fmt.Fprintf(w, "  [%-8s %5.1fs/%.0fs] sync %3d/s ok %s | async %3d/s ok %s %s\n",
 			p.Phase, p.Elapsed.Seconds(), p.Total.Seconds(),

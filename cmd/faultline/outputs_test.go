@@ -104,12 +104,13 @@ func TestProgressPrinterShowsRates(t *testing.T) {
 	p := progressPrinter(&b)
 	p(scenario.Progress{Phase: "baseline", Elapsed: time.Second, Total: 8 * time.Second, SyncSent: 10, SyncOK: 10, AsyncSent: 10, AsyncOK: 10})
 	p(scenario.Progress{Phase: "fault", Elapsed: 2 * time.Second, Total: 8 * time.Second, SyncSent: 20, SyncOK: 12, AsyncSent: 21, AsyncOK: 21,
-		AsyncBacklog: 7, Async: &scenario.StatsSample{OutboxBacklog: 3, InventoryConsumerLag: 4}})
+		AsyncBacklog: 7, Async: &scenario.StatsSample{OutboxBacklog: 3},
+		Lag: map[string]int64{"order-service": -1, "inventory-service": 4}})
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	if len(lines) != 2 {
 		t.Fatalf("got %d lines, want 2:\n%s", len(lines), b.String())
 	}
-	for _, want := range []string{"[fault", "2.0s/8s", "sync  10/s ok  20%", "async  11/s ok 100%", "backlog 7 (outbox 3), lag 4/0"} {
+	for _, want := range []string{"[fault", "2.0s/8s", "sync  10/s ok  20%", "async  11/s ok 100%", "backlog 7 (outbox 3), lag inventory 4 order ?"} {
 		if !strings.Contains(lines[1], want) {
 			t.Errorf("progress line %q lacks %q", lines[1], want)
 		}
