@@ -217,6 +217,41 @@ func backlogChart(id string, res *scenario.Result, ax timeAxis) chart {
 	return snippet(id, c)
 }
 
+// windowChart: each mode's consistency window per second of sending: p99
+// (solid) and p50 (dashed) of acknowledgement to final state, in seconds.
+// Sync's is 0 by construction and drawn as such.
+func windowChart(id string, res *scenario.Result, ax timeAxis) chart {
+	c := charts.NewLine()
+	c.SetGlobalOptions(ax.global(id, "Consistency window per second",
+		"time from acknowledgement to final state (CONFIRMED/REJECTED/FAILED) of the orders sent in each second, from order-service's created_at → updated_at; sync is 0 by construction (a 201 is final)",
+		"s", opts.YAxis{Type: "value", Min: 0}, "360px")...)
+	first := true
+	for _, m := range scenario.Modes {
+		mr := res.Modes[m]
+		if mr == nil || mr.Window == nil {
+			continue
+		}
+		var p99, p50 []opts.LineData
+		for _, s := range mr.Window.Timeline {
+			if s.Orders > 0 {
+				p99 = append(p99, point(float64(s.T)+0.5, s.P99Ms/1000))
+				p50 = append(p50, point(float64(s.T)+0.5, s.P50Ms/1000))
+			}
+		}
+		so := lineStyle(modeColor[m], 2.5, false)
+		if first {
+			so = append(so, ax.faultArea())
+			first = false
+		}
+		c.AddSeries(m+" p99", p99, so...)
+		c.AddSeries(m+" p50", p50, lineStyle(modeColor[m], 1.2, true)...)
+	}
+	if first { // no window measured: an empty series still shows the fault window
+		c.AddSeries("no window measured", nil, ax.faultArea())
+	}
+	return snippet(id, c)
+}
+
 // errorChart: failed requests per second by class, one stack per mode.
 func errorChart(id string, res *scenario.Result, ax timeAxis) chart {
 	c := charts.NewBar()

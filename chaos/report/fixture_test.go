@@ -15,11 +15,12 @@ type fixture struct {
 	asyncLost       int
 	finalBacklog    int // pending orders in the last (settled) sample
 	baselineOK      float64
-	faultNotSeen    bool // the step's evidence says the fault did not take effect
+	faultNotSeen    bool    // the step's evidence says the fault did not take effect
+	windowAfterP99  float64 // async consistency window p99 in the recovery phase, ms
 }
 
 func defaultFixture() fixture {
-	return fixture{syncRecoveryP99: 12, baselineOK: 1}
+	return fixture{syncRecoveryP99: 12, baselineOK: 1, windowAfterP99: 900}
 }
 
 func (f fixture) result() *scenario.Result {
@@ -118,6 +119,29 @@ func (f fixture) result() *scenario.Result {
 			}
 		}
 		mr.Phases[scenario.PhaseBaseline], mr.Phases[scenario.PhaseFault], mr.Phases[scenario.PhaseRecovery] = base, fault, rec
+		// Consistency window: sync 0 by construction; async waits out the
+		// fault (up to 9 s for the orders sent as it began), then drains.
+		w := &scenario.ConsistencyWindow{Source: scenario.WindowSourceFinal, Final: mr.Accepted, Phases: map[string]*scenario.WindowStats{
+			scenario.PhaseBaseline: {Orders: base.Successes}, scenario.PhaseFault: {Orders: fault.Successes}, scenario.PhaseRecovery: {Orders: rec.Successes},
+		}}
+		for t := 0; t < 20; t++ {
+			w.Timeline = append(w.Timeline, scenario.WindowStats{T: t, Orders: 20})
+		}
+		if m == scenario.ModeAsync {
+			w.Source = scenario.WindowSourceStore
+			w.Phases[scenario.PhaseBaseline] = &scenario.WindowStats{Orders: 100, P50Ms: 12, P99Ms: 40, MaxMs: 55}
+			w.Phases[scenario.PhaseFault] = &scenario.WindowStats{Orders: 160, P50Ms: 4800, P99Ms: 8900, MaxMs: 9000}
+			w.Phases[scenario.PhaseRecovery] = &scenario.WindowStats{Orders: 140, P50Ms: 30, P99Ms: f.windowAfterP99, MaxMs: f.windowAfterP99 + 100}
+			for t := range w.Timeline {
+				ws := &w.Timeline[t]
+				ws.P50Ms, ws.P99Ms, ws.MaxMs = 12, 40, 55
+				if inFault(t) {
+					ws.P50Ms = float64(14-t) * 1000
+					ws.P99Ms, ws.MaxMs = ws.P50Ms+400, ws.P50Ms+500
+				}
+			}
+		}
+		mr.Window = w
 		res.Modes[m] = mr
 	}
 	return res

@@ -43,6 +43,7 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return p.Verdict
 	},
+	"wms": scenario.WindowMs,
 	"errs": func(m map[string]int) string {
 		if s := errorList(m); s != "" {
 			return s
@@ -102,6 +103,7 @@ type phaseRow struct {
 	Phase, Mode string
 	Color       string
 	P           *scenario.PhaseResult
+	W           *scenario.WindowStats // the consistency window; nil when not measured
 }
 
 // WriteHTML renders the journals as one self-contained page: every chart
@@ -157,6 +159,7 @@ func newSection(i int, src Source) section {
 	s.Charts = []chart{
 		successChart(id("success"), res, ax),
 		latencyChart(id("latency"), res, ax),
+		windowChart(id("window"), res, ax),
 		backlogChart(id("backlog"), res, ax),
 		errorChart(id("errors"), res, ax),
 	}
@@ -181,7 +184,11 @@ func newSection(i int, src Source) section {
 	for _, ph := range scenario.Phases {
 		for _, m := range scenario.Modes {
 			if mr := res.Modes[m]; mr != nil && mr.Phases[ph] != nil {
-				s.Phases = append(s.Phases, phaseRow{Phase: ph, Mode: m, Color: modeColor[m], P: mr.Phases[ph]})
+				row := phaseRow{Phase: ph, Mode: m, Color: modeColor[m], P: mr.Phases[ph]}
+				if mr.Window != nil {
+					row.W = mr.Window.Phases[ph]
+				}
+				s.Phases = append(s.Phases, row)
 			}
 		}
 	}
@@ -216,6 +223,11 @@ func kpis(res *scenario.Result) []kpi {
 			}
 		}
 		out = append(out, kpi{Label: "async backlog peak", Value: fmt.Sprint(peak), Note: fmt.Sprintf("pending + outbox at %.1f s", at), Class: "neutral async"})
+		if w := mr.Window; w != nil && w.Phases[scenario.PhaseFault] != nil && w.Phases[scenario.PhaseFault].Orders > 0 {
+			f := w.Phases[scenario.PhaseFault]
+			out = append(out, kpi{Label: "async consistency window during the fault", Value: fmt.Sprintf("%.1f s", f.P99Ms/1000),
+				Note: fmt.Sprintf("p99 of %d orders, p50 %.1f s, max %.1f s (sync: 0)", f.Orders, f.P50Ms/1000, f.MaxMs/1000), Class: "neutral async"})
+		}
 	}
 	for _, m := range scenario.Modes {
 		mr := res.Modes[m]

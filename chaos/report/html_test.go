@@ -54,21 +54,29 @@ func TestHTMLHasChartsTablesAndFaultWindow(t *testing.T) {
 		}
 	}
 	// The fault window is shaded on every chart, at the real fault times.
-	if n := strings.Count(page, `"markArea":{"data":[[{"name":"fault","xAxis":5.01`); n != 4 {
-		t.Errorf("fault markArea at 5.01 s on %d charts, want 4", n)
+	if n := strings.Count(page, `"markArea":{"data":[[{"name":"fault","xAxis":5.01`); n != 5 {
+		t.Errorf("fault markArea at 5.01 s on %d charts, want 5", n)
 	}
 	if !strings.Contains(page, `{"xAxis":13.02}`) {
 		t.Error("fault markArea does not end at 13.02 s")
 	}
 	for _, want := range []string{
 		"Accounting", "Steady-state hypothesis", "Per phase", "async backlog drains to 0",
-		"Async backlog and consumer lag", "inventory-service lag", "order-service lag", "sync 5xx", "load ends",
-		`data-charts-expected", "4"`, "seed <b>42</b>",
+		"Async backlog and consumer lag", "inventory-service lag", "order-service lag",
+		"Consistency window per second", "async consistency window during the fault", "8.9 s", "async consistency window p99", "sync 5xx", "load ends",
+		`data-charts-expected", "5"`, "seed <b>42</b>",
 		"step 0: down: inventory-http, inventory-kafka disabled", "TCP connect to 127.0.0.1:40001: connection refused after 300µs",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+	// The per-phase table gives sync's window as 0, not a blank, and async's.
+	if !regexp.MustCompile(`mode sync">sync</td><td>100</td><td>100.0%</td>\s*(?:<td>[^<]*</td>){3}<td class="l">[^<]*</td>\s*<td>0</td><td>0</td><td>0</td>`).MatchString(page) {
+		t.Error("per-phase row for sync lacks its consistency window of 0")
+	}
+	if !strings.Contains(page, "<td>4800.0</td><td>8900.0</td><td>9000.0</td>") {
+		t.Error("per-phase row for async during the fault lacks its consistency window (4800/8900/9000 ms)")
 	}
 	// The accounting rows carry the numbers.
 	if !regexp.MustCompile(`(?s)mode async">async</td><td>400</td><td>400</td><td>400</td>`).MatchString(page) {
@@ -85,7 +93,7 @@ func TestHTMLSeveralScenariosAndAFailedRun(t *testing.T) {
 	if strings.Contains(page, "s1_success") {
 		t.Error("a failed run has no measurements to chart")
 	}
-	if !strings.Contains(page, `data-charts-expected", "4"`) {
+	if !strings.Contains(page, `data-charts-expected", "5"`) {
 		t.Error("chart count should cover only the completed run")
 	}
 }

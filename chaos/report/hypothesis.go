@@ -15,6 +15,10 @@ const (
 	MetricLost        = "lost"         // accepted orders not final after the settle time
 	MetricDuplicated  = "duplicated"   // accepted orders with more than one stock movement
 	MetricRecovery    = "recovery_seconds"
+	// MetricWindowP99 is the p99 consistency window of the orders sent in
+	// the window's phase: acknowledgement to final state, from
+	// order-service's created_at/updated_at (scenario.ConsistencyWindow).
+	MetricWindowP99 = "consistency_window_p99_ms"
 )
 
 // Windows a steady state is checked in.
@@ -63,15 +67,17 @@ type Hypothesis struct {
 }
 
 // DefaultHypothesis: sync success rate >= 0.95 and p99 < 250 ms; async
-// success rate >= 0.99; the async backlog drains to 0.
+// success rate >= 0.99; async orders reach their final state within 5 s
+// (p99 consistency window); the async backlog drains to 0.
 func DefaultHypothesis() Hypothesis {
 	return Hypothesis{
-		Title: "orders are placed: sync success rate >= 0.95 and p99 < 250 ms; async success rate >= 0.99; the async backlog drains to 0",
+		Title: "orders are placed: sync success rate >= 0.95 and p99 < 250 ms; async success rate >= 0.99 and p99 consistency window < 5 s; the async backlog drains to 0",
 		Probes: []Probe{
 			{Name: "sync success rate", Mode: scenario.ModeSync, Metric: MetricSuccessRate, Op: ">=", Threshold: 0.95},
 			{Name: "sync p99 latency", Mode: scenario.ModeSync, Metric: MetricP99, Op: "<", Threshold: 250, Unit: "ms"},
 			{Name: "async success rate", Mode: scenario.ModeAsync, Metric: MetricSuccessRate, Op: ">=", Threshold: 0.99},
 			{Name: "async backlog drains to 0", Mode: scenario.ModeAsync, Metric: MetricBacklog, Op: "==", Threshold: 0},
+			{Name: "async consistency window p99", Mode: scenario.ModeAsync, Metric: MetricWindowP99, Op: "<", Threshold: 5000, Unit: "ms"},
 		},
 	}
 }
@@ -185,6 +191,15 @@ func measure(res *scenario.Result, p Probe, window string) (v float64, what stri
 			return ph.P99Ms, fmt.Sprintf("p99 of %d requests in the %s phase", ph.Requests, phase), true
 		}
 		return ph.SuccessRate, fmt.Sprintf("%d/%d requests in the %s phase", ph.Successes, ph.Requests, phase), true
+	case MetricWindowP99:
+		if mr.Window == nil {
+			return 0, "no consistency window measured", false
+		}
+		ws := mr.Window.Phases[phase]
+		if ws == nil || ws.Orders == 0 {
+			return 0, "no final order sent in the " + phase + " phase", false
+		}
+		return ws.P99Ms, fmt.Sprintf("p99 of %d orders sent in the %s phase, acknowledgement to final state", ws.Orders, phase), true
 	case MetricBacklog:
 		return backlogIn(res, mr, window)
 	case MetricLost:

@@ -30,6 +30,7 @@ func TestJournalVerdicts(t *testing.T) {
 	}{
 		{"recovered", func(*fixture) {}, false, true, true, "", "steady state met before and after"},
 		{"sync still slow after the fault", func(f *fixture) { f.syncRecoveryP99 = 300 }, true, true, false, "sync p99 latency", "did not return"},
+		{"async orders still slow to become final after the fault", func(f *fixture) { f.windowAfterP99 = 6200 }, true, true, false, "async consistency window p99", "did not return"},
 		{"backlog left once settled", func(f *fixture) { f.finalBacklog = 3 }, true, true, false, "async backlog drains to 0", "did not return"},
 		{"unhealthy before the fault", func(f *fixture) { f.baselineOK = 0.5 }, true, false, true, "sync success rate", "NOT met before"},
 		{"an order lost", func(f *fixture) { f.asyncLost = 2 }, true, true, true, "", "accounting failed: async: no accepted order lost"},

@@ -29,6 +29,7 @@ func newAccountant(st *stack.Stack) *accountant {
 type orderView struct {
 	ID        string    `json:"id"`
 	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
@@ -37,14 +38,18 @@ type reservationView struct {
 }
 
 type fate struct {
-	final      bool
+	final      bool // CONFIRMED or REJECTED
 	finalAt    time.Time
 	duplicated bool
+	// status, createdAt and updatedAt are order-service's own record of
+	// the order (GET /orders/{id}); status "" when it does not know it.
+	status               string
+	createdAt, updatedAt time.Time
 }
 
-// account fills Accepted, Completed, Lost, DuplicatedEffects and
-// RecoverySeconds of mr.
-func (a *accountant) account(ctx context.Context, orderURL string, samples []sample, mr *ModeResult, start time.Time, sch Schedule) error {
+// account fills Accepted, Completed, Lost, DuplicatedEffects,
+// RecoverySeconds and the consistency window of mr (mode's).
+func (a *accountant) account(ctx context.Context, mode, orderURL string, samples []sample, mr *ModeResult, start time.Time, sch Schedule) error {
 	acc := accepted(samples)
 	fates := make([]fate, len(acc))
 	errs := make([]error, len(acc))
@@ -84,6 +89,7 @@ func (a *accountant) account(ctx context.Context, orderURL string, samples []sam
 	}
 	mr.Lost = mr.Accepted - mr.Completed
 	finishRecovery(mr, sch, drain)
+	mr.Window = consistencyWindow(mode, acc, fates, sch, len(mr.Timeline))
 	return nil
 }
 
@@ -98,6 +104,7 @@ func (a *accountant) fate(ctx context.Context, orderURL, id string) (fate, error
 	case http.StatusOK:
 		f.final = o.Status == "CONFIRMED" || o.Status == "REJECTED"
 		f.finalAt = o.UpdatedAt
+		f.status, f.createdAt, f.updatedAt = o.Status, o.CreatedAt, o.UpdatedAt
 	case http.StatusNotFound:
 		// accepted but unknown to the order service: lost
 	default:

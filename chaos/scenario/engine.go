@@ -321,7 +321,7 @@ func run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 		mr := summarize(samples, res.Schedule, opts.Duration)
 		addAnswers(mr, samples, res.Schedule)
 		sampler.attach(m, mr, res.ConsumerLag)
-		if err := acct.account(ctx, urls[m], samples, mr, start, res.Schedule); err != nil {
+		if err := acct.account(ctx, m, urls[m], samples, mr, start, res.Schedule); err != nil {
 			keepPartial()
 			return res, fmt.Errorf("account %s orders: %w", m, err)
 		}

@@ -121,6 +121,9 @@ type ModeResult struct {
 	Timeline        []Second                `json:"timeline"`
 	// Recovery breaks RecoverySeconds down by criterion (see measure.go).
 	Recovery *Recovery `json:"recovery,omitempty"`
+	// Window is the consistency window: how long each accepted order took
+	// from its acknowledgement to its final state (window.go).
+	Window *ConsistencyWindow `json:"consistency_window,omitempty"`
 	// Stats is the service-state series behind this mode: order-service
 	// and inventory-service GET /stats, sampled four times a second from
 	// the load's start until settled.
@@ -197,6 +200,7 @@ func (r *Result) WriteTable(w io.Writer) {
 	if l := r.InventoryLoad; l != nil && l.PerClientRequest > 1.05 {
 		fmt.Fprintf(w, "\nsync: inventory received %.2f requests per placement sent during the fault (%d for %d: retries)\n", l.PerClientRequest, l.InventoryRequests, l.ClientRequests)
 	}
+	r.writeWindow(w)
 	r.writeResilience(w)
 	r.writeBreakdown(w)
 }
