@@ -170,7 +170,7 @@ func latencyChart(id string, res *scenario.Result, ax timeAxis) chart {
 func backlogChart(id string, res *scenario.Result, ax timeAxis) chart {
 	c := charts.NewLine()
 	c.SetGlobalOptions(ax.global(id, "Async backlog and consumer lag",
-		"pending orders and outbox rows from order-service GET /stats (4 a second); consumer lag per group at the broker, committed vs log-end offset (1 a second; gaps: broker unknown)",
+		"pending orders, outbox rows: order-service /stats; lag (dashed): committed vs log-end offset at the broker, 1/s, gap = unknown",
 		"orders / records", opts.YAxis{Type: "value", MinInterval: 1}, "360px")...)
 	mr := res.Modes[scenario.ModeAsync]
 	if mr == nil {
@@ -223,7 +223,7 @@ func backlogChart(id string, res *scenario.Result, ax timeAxis) chart {
 func windowChart(id string, res *scenario.Result, ax timeAxis) chart {
 	c := charts.NewLine()
 	c.SetGlobalOptions(ax.global(id, "Consistency window per second",
-		"time from acknowledgement to final state (CONFIRMED/REJECTED/FAILED) of the orders sent in each second, from order-service's created_at → updated_at; sync is 0 by construction (a 201 is final)",
+		"acknowledgement → final state of the orders sent each second (order-service created_at → updated_at); p99 solid, p50 dashed; sync 0: a 201 is final",
 		"s", opts.YAxis{Type: "value", Min: 0}, "360px")...)
 	first := true
 	for _, m := range scenario.Modes {

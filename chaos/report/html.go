@@ -252,7 +252,7 @@ func probeValue(p ProbeResult) string {
 	switch metric {
 	case MetricSuccessRate:
 		return fmt.Sprintf("%.1f%%", 100*p.Value)
-	case MetricP99:
+	case MetricP99, MetricWindowP99:
 		return fmt.Sprintf("%.1f ms", p.Value)
 	case MetricRecovery:
 		return recoveryCell(p.Value)

@@ -71,11 +71,11 @@ func TestHTMLHasChartsTablesAndFaultWindow(t *testing.T) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
-	// The per-phase table gives sync's window as 0, not a blank, and async's.
-	if !regexp.MustCompile(`mode sync">sync</td><td>100</td><td>100.0%</td>\s*(?:<td>[^<]*</td>){3}<td class="l">[^<]*</td>\s*<td>0</td><td>0</td><td>0</td>`).MatchString(page) {
+	// The consistency window table gives sync's window as 0, not a blank, and async's.
+	if !regexp.MustCompile(`<td>baseline</td><td class="l mode sync">sync</td>\s*<td>100</td><td>0</td><td>0</td><td>0</td>`).MatchString(page) {
 		t.Error("per-phase row for sync lacks its consistency window of 0")
 	}
-	if !strings.Contains(page, "<td>4800.0</td><td>8900.0</td><td>9000.0</td>") {
+	if !strings.Contains(page, "<td>160</td><td>4800.0</td><td>8900.0</td><td>9000.0</td>") {
 		t.Error("per-phase row for async during the fault lacks its consistency window (4800/8900/9000 ms)")
 	}
 	// The accounting rows carry the numbers.
