@@ -46,6 +46,10 @@ func heldResult(name string) *scenario.Result {
 			mr.Timeline = append(mr.Timeline, scenario.Second{T: s, Requests: 10, Successes: 10, P99Ms: 3})
 		}
 		mr.Stats = []scenario.StatsSample{{At: 0.5, Orders: map[string]int{}}, {At: 4.2, Orders: map[string]int{}}}
+		mr.Window = &scenario.ConsistencyWindow{Final: 30, Phases: map[string]*scenario.WindowStats{}}
+		for _, ph := range scenario.Phases {
+			mr.Window.Phases[ph] = &scenario.WindowStats{Orders: 10, P50Ms: 5, P99Ms: 20, MaxMs: 25}
+		}
 		res.Modes[m] = mr
 	}
 	return res
