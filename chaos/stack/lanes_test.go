@@ -179,8 +179,8 @@ func TestBrokersAdvertiseProxies(t *testing.T) {
 		t.Errorf("groups %q, %q are not this run's (%s)", st.InventoryGroup, st.OrderGroup, st.RunID)
 	}
 	groups := st.ConsumerGroups()
-	if len(groups) != 2 || len(groups[st.InventoryGroup]) != 1 || groups[st.InventoryGroup][0] != events.TopicOrderPlaced ||
-		!slices.Equal(groups[st.OrderGroup], order.StockOutcomeTopics) {
-		t.Errorf("ConsumerGroups() = %v, want %s -> [%s] and %s -> %v", groups, st.InventoryGroup, events.TopicOrderPlaced, st.OrderGroup, order.StockOutcomeTopics)
+	if len(groups) != 3 || !slices.Equal(groups[st.InventoryGroup], []string{events.TopicOrderPlaced}) ||
+		!slices.Equal(groups[st.OrderGroup], order.StockOutcomeTopics) || !slices.Equal(groups[st.NotificationGroup], []string{events.TopicOrderPlaced}) {
+		t.Errorf("ConsumerGroups() = %v, want %s and %s -> [%s], %s -> %v", groups, st.InventoryGroup, st.NotificationGroup, events.TopicOrderPlaced, st.OrderGroup, order.StockOutcomeTopics)
 	}
 }
