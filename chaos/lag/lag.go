@@ -146,8 +146,12 @@ func (r *Reader) Read(ctx context.Context) Snapshot {
 		r.client = c
 	}
 	failed := false
+	// The calls get this Read's client, not r.client: a call that outlives
+	// ctx runs on in its goroutine after Read returned (and set r.client
+	// to nil below), and must neither read the field nor find it nil.
+	client := r.client
 	for _, g := range r.Groups() {
-		grp, err := faults.RunWithContext(ctx, func() (Group, error) { return describe(r.client, g, r.groups[g]) })
+		grp, err := faults.RunWithContext(ctx, func() (Group, error) { return describe(client, g, r.groups[g]) })
 		if err != nil {
 			failed = true
 			grp = Group{Group: g, Lag: Unknown, Error: err.Error()}
