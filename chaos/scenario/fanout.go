@@ -143,22 +143,38 @@ type fanoutWatch struct {
 	series    []LagSample
 	inventory []LagSample
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	cancel  context.CancelFunc
+	done    chan struct{}
+	running bool // run started the sampler
+	once    sync.Once
 }
 
-// startFanoutWatch samples every FanoutSampleInterval until stop. A read
-// that fails is a sample with Lag -1 (the reader dials again next time).
-func startFanoutWatch(ctx context.Context, st *stack.Stack, start time.Time) *fanoutWatch {
+// newFanoutWatch connects its reader (up to 10 s: a loaded machine) and
+// takes a first sample; run starts the sampling. A failed connection is
+// retried by every later sample.
+func newFanoutWatch(ctx context.Context, st *stack.Stack) *fanoutWatch {
 	dial := func(ctx context.Context) (sarama.Client, error) { return st.NewHarnessClient(ctx, true) }
-	w := &fanoutWatch{st: st, start: start, done: make(chan struct{}),
+	w := &fanoutWatch{st: st, start: time.Now(), done: make(chan struct{}), cancel: func() {},
 		reader: lag.NewReader(dial, map[string][]string{
 			st.NotificationGroup: {events.TopicOrderPlaced},
 			st.InventoryGroup:    {events.TopicOrderPlaced},
 		})}
+	w.sampleWithin(ctx, 10*time.Second)
+	return w
+}
+
+// run samples every FanoutSampleInterval, with times since start (the
+// load's), until stop. A read that fails is a sample with Lag -1 (the
+// reader dials again next time). Call it once.
+func (w *fanoutWatch) run(ctx context.Context, start time.Time) {
+	w.mu.Lock()
+	w.start = start
+	for i := range w.series { // the first sample, taken before the load's clock started
+		w.series[i].At, w.inventory[i].At = -0.1, -0.1
+	}
+	w.mu.Unlock()
 	wctx, cancel := context.WithCancel(ctx)
-	w.cancel = cancel
+	w.cancel, w.running = cancel, true
 	go func() {
 		defer close(w.done)
 		tick := time.NewTicker(FanoutSampleInterval)
@@ -172,14 +188,23 @@ func startFanoutWatch(ctx context.Context, st *stack.Stack, start time.Time) *fa
 			}
 		}
 	}()
-	return w
 }
 
-// sample reads the lag once (bounded to a second) and appends it.
+// fanoutReadTimeout bounds one lag read (a reconnection included).
+const fanoutReadTimeout = 3 * time.Second
+
+// sample reads the lag once (bounded by fanoutReadTimeout) and appends it.
 func (w *fanoutWatch) sample(ctx context.Context) LagSample {
-	at := math.Round(time.Since(w.start).Seconds()*1000) / 1000
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	return w.sampleWithin(ctx, fanoutReadTimeout)
+}
+
+func (w *fanoutWatch) sampleWithin(ctx context.Context, bound time.Duration) LagSample {
+	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
+	w.mu.Lock()
+	start := w.start
+	w.mu.Unlock()
+	at := math.Round(time.Since(start).Seconds()*1000) / 1000
 	snap := w.reader.Read(ctx)
 	s, inv := lagSample(snap, w.st.NotificationGroup), lagSample(snap, w.st.InventoryGroup)
 	s.At, inv.At = at, at
@@ -217,10 +242,13 @@ func lagSample(snap lag.Snapshot, group string) LagSample {
 	return unknown("group " + group + " not read")
 }
 
-// stop ends the sampling and closes the reader; safe to call twice.
+// stop ends the sampling and closes the reader; safe to call twice, and
+// before run.
 func (w *fanoutWatch) stop() {
 	w.cancel()
-	<-w.done
+	if w.running {
+		<-w.done
+	}
 	w.once.Do(func() { _ = w.reader.Close() })
 }
 
