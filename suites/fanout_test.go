@@ -51,12 +51,13 @@ var _ = Describe("chaos: a second, independent consumer of order-placed", Label(
 		syncSteady := min(sync.Phases[scenario.PhaseBaseline].SuccessRate, sync.Phases[scenario.PhaseRecovery].SuccessRate)
 		Expect(sync.Phases[scenario.PhaseFault].SuccessRate).To(BeNumerically(">=", syncSteady-0.1), "sync's success rate during the cut vs %.2f without a fault", syncSteady)
 		// Orders waiting for their outcome: during the cut no more than in
-		// the phases around it (+5). Compared with both, since on a loaded
-		// machine (-race, load average ~30) the backlog rises in every
-		// phase alike; a coupling would raise it during the cut only, and
-		// the broker-side check above catches a stalled inventory anyway.
+		// the phases around it, +15. Compared with both, since on a loaded
+		// machine (-race, load average ~25-30) the backlog rises in every
+		// phase alike (real lane, 2026-12-03: 25 around the cut, 31 during
+		// it); an inventory held back by the cut would add the cut's ~32
+		// orders (10/s for 3.2 s) on top.
 		steady := max(maxBacklog(res, 0, res.Schedule.FaultStart), maxBacklog(res, res.Schedule.FaultEnd+1, res.Schedule.DurationSeconds))
-		Expect(maxBacklogDuring(res)).To(BeNumerically("<=", steady+5),
+		Expect(maxBacklogDuring(res)).To(BeNumerically("<=", steady+15),
 			"orders waiting for their outcome during the cut vs at most %d before and after it", steady)
 		baseLag := maxInventoryLag(res, 0, res.Schedule.FaultStart)
 		Expect(maxInventoryLag(res, res.Schedule.FaultStart, res.Schedule.FaultEnd+1)).To(BeNumerically("<=", baseLag+5),
