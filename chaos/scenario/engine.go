@@ -170,14 +170,17 @@ func run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 	urls := map[string]string{ModeSync: st.OrderSyncURL, ModeAsync: st.OrderAsyncURL}
 	codes := map[string]int{ModeSync: http.StatusCreated, ModeAsync: http.StatusAccepted}
 
+	var fanout *fanoutWatch // notification-service's lag at the broker (Scenario.Fanout)
+	if sc.Fanout {
+		fanout = newFanoutWatch(ctx, st) // connects before the load's clock starts
+		defer fanout.stop()
+	}
 	start := time.Now().Add(100 * time.Millisecond)
 	res.StartedAt = start.UTC()
 	probe := startProbe(ctx, st, start, opts) // order-sync's /healthz, until the load ends
 	defer probe.stop()
-	var fanout *fanoutWatch // notification-service's lag at the broker (Scenario.Fanout)
-	if sc.Fanout {
-		fanout = startFanoutWatch(ctx, st, start)
-		defer fanout.stop()
+	if fanout != nil {
+		fanout.run(ctx, start)
 	}
 	loadCtx, cancelLoad := context.WithCancel(ctx)
 	defer cancelLoad()

@@ -20,7 +20,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/IBM/sarama"
 
-	"github.com/faultline-harness/faultline/chaos/faults"
+	"github.com/faultline-harness/faultline/chaos/lag"
 	"github.com/faultline-harness/faultline/chaos/stack"
 	"github.com/faultline-harness/faultline/services/events"
 )
@@ -44,7 +44,7 @@ func notificationKafkaDown() Scenario {
 		Fanout:   true,
 		Report: func(_ context.Context, _ *stack.Stack, res *Result) error {
 			if res.Fanout != nil {
-				res.Breakdown = res.Fanout.breakdown()
+				res.Breakdown = res.Fanout.breakdown(res.Schedule)
 			}
 			return nil
 		},
@@ -63,6 +63,10 @@ type Fanout struct {
 	// every 500 ms (messaging: Consumer.Offsets.AutoCommit.Interval), so
 	// a consumer that keeps up shows a lag of a few records.
 	Lag []GroupLagSample `json:"lag"`
+	// InventoryLag is inventory-service's group on order-placed, sampled
+	// with Lag: the other consumer of the same records, which the cut
+	// must leave alone.
+	InventoryLag []GroupLagSample `json:"inventory_lag"`
 	// BaselineMaxLag and FaultMaxLag are the highest lag sampled before
 	// the fault and from its start to a second after its end.
 	BaselineMaxLag int64 `json:"baseline_max_lag"`
@@ -127,45 +131,50 @@ type NotificationStats struct {
 // group lag at the broker.
 const FanoutSampleInterval = 500 * time.Millisecond
 
-// fanoutWatch samples the notification group's lag at the broker from the
-// load's start until stop.
+// fanoutWatch samples the notification group's lag at the broker (a
+// chaos/lag Reader on a harness client around the proxies) from the load's
+// start until stop.
 type fanoutWatch struct {
-	st    *stack.Stack
-	start time.Time
-	admin sarama.ClusterAdmin
-	cli   sarama.Client
+	st     *stack.Stack
+	start  time.Time
+	reader *lag.Reader
 
-	mu     sync.Mutex
-	series []GroupLagSample
-	err    error // the watch could not start
+	mu        sync.Mutex
+	series    []GroupLagSample
+	inventory []GroupLagSample
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel  context.CancelFunc
+	done    chan struct{}
+	running bool // run started the sampler
+	once    sync.Once
 }
 
-// startFanoutWatch connects a harness client around the proxies and
-// samples until stop. A failure to connect is recorded and returned by
-// finish: the run then has no lag series.
-func startFanoutWatch(ctx context.Context, st *stack.Stack, start time.Time) *fanoutWatch {
-	w := &fanoutWatch{st: st, start: start, done: make(chan struct{})}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	cli, err := st.NewHarnessClient(cctx, true)
-	cancel()
-	if err == nil {
-		w.admin, err = sarama.NewClusterAdminFromClient(cli)
-		if err != nil {
-			cli.Close()
-		}
+// newFanoutWatch connects its reader (up to 10 s: a loaded machine) and
+// takes a first sample; run starts the sampling. A failed connection is
+// retried by every later sample.
+func newFanoutWatch(ctx context.Context, st *stack.Stack) *fanoutWatch {
+	dial := func(ctx context.Context) (sarama.Client, error) { return st.NewHarnessClient(ctx, true) }
+	w := &fanoutWatch{st: st, start: time.Now(), done: make(chan struct{}), cancel: func() {},
+		reader: lag.NewReader(dial, map[string][]string{
+			st.NotificationGroup: {events.TopicOrderPlaced},
+			st.InventoryGroup:    {events.TopicOrderPlaced},
+		})}
+	w.sampleWithin(ctx, 10*time.Second)
+	return w
+}
+
+// run samples every FanoutSampleInterval, with times since start (the
+// load's), until stop. A read that fails is a sample with Lag -1 (the
+// reader dials again next time). Call it once.
+func (w *fanoutWatch) run(ctx context.Context, start time.Time) {
+	w.mu.Lock()
+	w.start = start
+	for i := range w.series { // the first sample, taken before the load's clock started
+		w.series[i].At, w.inventory[i].At = -0.1, -0.1
 	}
-	if err != nil {
-		w.err = fmt.Errorf("follow notification-service's group at the broker: %w", err)
-		close(w.done)
-		w.cancel = func() {}
-		return w
-	}
-	w.cli = cli
+	w.mu.Unlock()
 	wctx, cancel := context.WithCancel(ctx)
-	w.cancel = cancel
+	w.cancel, w.running = cancel, true
 	go func() {
 		defer close(w.done)
 		tick := time.NewTicker(FanoutSampleInterval)
@@ -179,80 +188,77 @@ func startFanoutWatch(ctx context.Context, st *stack.Stack, start time.Time) *fa
 			}
 		}
 	}()
-	return w
 }
 
-// sample reads the lag once (bounded to a second) and appends it.
+// fanoutReadTimeout bounds one lag read (a reconnection included).
+const fanoutReadTimeout = 3 * time.Second
+
+// sample reads the lag once (bounded by fanoutReadTimeout) and appends it.
 func (w *fanoutWatch) sample(ctx context.Context) GroupLagSample {
-	at := math.Round(time.Since(w.start).Seconds()*1000) / 1000
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	return w.sampleWithin(ctx, fanoutReadTimeout)
+}
+
+func (w *fanoutWatch) sampleWithin(ctx context.Context, bound time.Duration) GroupLagSample {
+	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
-	s, err := faults.RunWithContext(ctx, func() (GroupLagSample, error) {
-		return groupLag(w.cli, w.admin, w.st.NotificationGroup, events.TopicOrderPlaced)
-	})
-	if err != nil {
-		s = GroupLagSample{End: -1, Committed: -1, Lag: -1, Err: err.Error()}
-	}
-	s.At = at
+	w.mu.Lock()
+	start := w.start
+	w.mu.Unlock()
+	at := math.Round(time.Since(start).Seconds()*1000) / 1000
+	snap := w.reader.Read(ctx)
+	s, inv := lagSample(snap, w.st.NotificationGroup), lagSample(snap, w.st.InventoryGroup)
+	s.At, inv.At = at, at
 	w.mu.Lock()
 	w.series = append(w.series, s)
+	w.inventory = append(w.inventory, inv)
 	w.mu.Unlock()
 	return s
 }
 
-// stop ends the sampling and closes the client; safe to call twice.
-func (w *fanoutWatch) stop() {
-	w.cancel()
-	<-w.done
-	if w.admin != nil {
-		_ = w.admin.Close() // closes the client too
-		w.admin = nil
+// lagSample sums the group's partitions of snap: End, Committed and Lag,
+// all -1 (with Err) when one of them is unknown.
+func lagSample(snap lag.Snapshot, group string) GroupLagSample {
+	unknown := func(why string) GroupLagSample {
+		return GroupLagSample{End: lag.Unknown, Committed: lag.Unknown, Lag: lag.Unknown, Err: why}
 	}
+	for _, g := range snap.Groups {
+		if g.Group != group {
+			continue
+		}
+		if g.Error != "" || g.Lag < 0 {
+			return unknown(g.Error)
+		}
+		var s GroupLagSample
+		for _, p := range g.Partitions {
+			if p.End < 0 || p.Committed < 0 {
+				return unknown(fmt.Sprintf("%s/%d: no committed or end offset", p.Topic, p.Partition))
+			}
+			s.End += p.End
+			s.Committed += p.Committed
+		}
+		s.Lag = g.Lag
+		return s
+	}
+	return unknown("group " + group + " not read")
 }
 
-// groupLag reads, over topic's partitions, the end offsets and group's
-// committed offsets (a partition with no commit counts from 0) and their
-// difference.
-func groupLag(cli sarama.Client, admin sarama.ClusterAdmin, group, topic string) (GroupLagSample, error) {
-	var s GroupLagSample
-	parts, err := cli.Partitions(topic)
-	if err != nil {
-		return s, fmt.Errorf("partitions of %s: %w", topic, err)
+// stop ends the sampling and closes the reader; safe to call twice, and
+// before run.
+func (w *fanoutWatch) stop() {
+	w.cancel()
+	if w.running {
+		<-w.done
 	}
-	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
-	if err != nil {
-		return s, fmt.Errorf("committed offsets of %s: %w", group, err)
-	}
-	if resp.Err != sarama.ErrNoError {
-		return s, fmt.Errorf("committed offsets of %s: %w", group, resp.Err)
-	}
-	for _, p := range parts {
-		end, err := cli.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			return s, fmt.Errorf("end offset of %s/%d: %w", topic, p, err)
-		}
-		committed := int64(0)
-		if b := resp.GetBlock(topic, p); b != nil && b.Offset >= 0 {
-			committed = b.Offset
-		}
-		s.End += end
-		s.Committed += committed
-		s.Lag += max(0, end-committed)
-	}
-	return s, nil
+	w.once.Do(func() { _ = w.reader.Close() })
 }
 
 // finish waits (up to settle) for notification-service to catch up: a
 // notification per accepted async order and its lag at 0. It then stops
 // the watch, reads every accepted order's notification and fills
 // res.Fanout. It returns an error only when the harness cannot read the
-// service (or the watch could not start); a missing or doubled
-// notification is a finding, in the result.
+// service; a missing or doubled notification is a finding, in the result.
 func (w *fanoutWatch) finish(ctx context.Context, res *Result, samples []sample, settle time.Duration) error {
 	defer w.stop()
-	if w.err != nil {
-		return w.err
-	}
 	acc := accepted(samples)
 	c := &http.Client{Timeout: 5 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	defer c.CloseIdleConnections()
@@ -320,6 +326,7 @@ func (w *fanoutWatch) finish(ctx context.Context, res *Result, samples []sample,
 
 	w.mu.Lock()
 	f.Lag = sortedLag(append([]GroupLagSample(nil), w.series...))
+	f.InventoryLag = sortedLag(append([]GroupLagSample(nil), w.inventory...))
 	w.mu.Unlock()
 	f.BaselineMaxLag, f.FaultMaxLag, f.DrainSeconds = lagPhases(f.Lag, res.Schedule)
 	res.Fanout = f
@@ -362,7 +369,7 @@ func lagPhases(series []GroupLagSample, sch Schedule) (baseline, fault int64, dr
 }
 
 // breakdown is the fan-out table printed under the result.
-func (f *Fanout) breakdown() *Breakdown {
+func (f *Fanout) breakdown(sch Schedule) *Breakdown {
 	b := &Breakdown{
 		Title:   "notification-service (second consumer of order-placed, group " + f.Group + "): time from the 202 to the notification, by the order's phase",
 		Columns: []string{"phase", "orders", "p50 ms", "p99 ms", "max ms"},
@@ -380,6 +387,7 @@ func (f *Fanout) breakdown() *Breakdown {
 	}
 	b.Notes = append(b.Notes,
 		fmt.Sprintf("lag at the broker: at most %d before the fault, %d during it; %s", f.BaselineMaxLag, f.FaultMaxLag, drain),
+		progressNote(f, sch),
 		fmt.Sprintf("accepted async orders %d: notified once %d, missing %d, doubled %d (caught up %.1f s after the load)", f.Expected, f.Notified, f.Missing, f.Doubled, f.CaughtUpSeconds),
 		fmt.Sprintf("notification-service /stats: %d notifications, %d sends, %d duplicated effects, %d dead-lettered", f.Stats.Notifications, f.Stats.Sends, f.Stats.DuplicatedEffects, f.Stats.DeadLettered),
 	)
@@ -392,9 +400,18 @@ func (f *Fanout) breakdown() *Breakdown {
 // such samples. A consumer cut off from the broker commits nothing: its
 // committed progress is 0 while the end keeps moving.
 func (f *Fanout) Progress(from, to float64) (committed, end int64, ok bool) {
+	return progress(f.Lag, from, to)
+}
+
+// InventoryProgress is Progress for inventory-service's group.
+func (f *Fanout) InventoryProgress(from, to float64) (committed, end int64, ok bool) {
+	return progress(f.InventoryLag, from, to)
+}
+
+func progress(series []GroupLagSample, from, to float64) (committed, end int64, ok bool) {
 	var first, last *GroupLagSample
-	for i := range f.Lag {
-		s := &f.Lag[i]
+	for i := range series {
+		s := &series[i]
 		if s.At < from || s.At > to || s.Lag < 0 {
 			continue
 		}
@@ -407,6 +424,17 @@ func (f *Fanout) Progress(from, to float64) (committed, end int64, ok bool) {
 		return 0, 0, false
 	}
 	return last.Committed - first.Committed, last.End - first.End, true
+}
+
+// progressNote says what both groups committed while order-placed grew
+// during the fault.
+func progressNote(f *Fanout, sch Schedule) string {
+	nc, produced, ok := f.Progress(sch.FaultStart, sch.FaultEnd)
+	ic, _, iok := f.InventoryProgress(sch.FaultStart, sch.FaultEnd)
+	if !ok || !iok {
+		return "during the fault: too few lag samples to compare the groups"
+	}
+	return fmt.Sprintf("during the fault %d order-placed records were written: notification-service's group committed %d, inventory-service's %d", produced, nc, ic)
 }
 
 // MaxLag returns the highest lag sampled with At in [from, to] seconds, or

