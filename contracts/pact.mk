@@ -26,7 +26,9 @@ GO ?= go
 PACT_TOOLS_DIR := $(PACT_ROOT)/.tools/pact
 PACT_LIB_DIR   := $(PACT_TOOLS_DIR)/lib
 PACT_BIN_DIR   := $(PACT_TOOLS_DIR)/bin
-PACT_LIB       := $(PACT_LIB_DIR)/libpact_ffi.so
+# libpact_ffi.so on Linux, libpact_ffi.dylib on macOS (scripts/pact-tools.sh).
+PACT_UNAME     := $(shell uname -s)
+PACT_LIB       := $(PACT_LIB_DIR)/libpact_ffi.$(if $(filter Darwin,$(PACT_UNAME)),dylib,so)
 PACT_TOOLS_SH  := $(PACT_ROOT)/scripts/pact-tools.sh
 PACT_BROKER_SH := $(PACT_ROOT)/scripts/pact-broker.sh
 
@@ -37,6 +39,7 @@ PACT_LOG_LEVEL ?= WARN
 # The rpath lets the test binary find the library at run time.
 PACT_ENV = CGO_ENABLED=1 \
 	CGO_LDFLAGS='-L$(PACT_LIB_DIR) -Wl,-rpath,$(PACT_LIB_DIR)' \
+	$(if $(filter Darwin,$(PACT_UNAME)),DYLD_FALLBACK_LIBRARY_PATH='$(PACT_LIB_DIR)') \
 	PACT_LOG_LEVEL=$(PACT_LOG_LEVEL) PACT_DO_NOT_TRACK=true \
 	PATH='$(PACT_BIN_DIR)':"$$PATH"
 
@@ -64,13 +67,13 @@ PACT_BROKER_VARS = PACT_BROKER_BASE_URL='$(PACT_BROKER_BASE_URL)' PACT_DIR='$(PA
 	PACTICIPANT='$(PACTICIPANT)' VERSION='$(VERSION)' ENVIRONMENT='$(ENVIRONMENT)' \
 	PACT_RETRY_WHILE_UNKNOWN='$(PACT_RETRY_WHILE_UNKNOWN)' PACT_RETRY_INTERVAL='$(PACT_RETRY_INTERVAL)' GO='$(GO)'
 
-PACT_MISSING_LIB_MSG := libpact_ffi not found in .tools/pact/lib: run `make tools` (or `pact-go install` if you have GitHub access)
+PACT_MISSING_LIB_MSG := $(notdir $(PACT_LIB)) not found in .tools/pact/lib: run `make tools` (or `pact-go install` if you have GitHub access)
 
 .PHONY: tools
 tools: pact-tools ## install project-local tools (libpact_ffi, Pact CLI) into .tools/
 
 .PHONY: pact-tools
-pact-tools: ## install libpact_ffi 0.4.28 and the Pact CLI into .tools/pact/ (pinned, sha256-checked)
+pact-tools: ## install libpact_ffi 0.4.28 and the Pact CLI into .tools/pact/ (linux/darwin, x64/arm64; pinned, sha256-checked)
 	@'$(PACT_TOOLS_SH)'
 
 # Prerequisite for every target that runs $(PACT_GO_TEST): one clear message

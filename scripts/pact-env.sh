@@ -8,7 +8,8 @@
 #
 # Source it (bash or zsh); do not execute it. It links cgo against
 # .tools/pact/lib with an rpath (without the rpath the test binary fails at
-# start with "cannot open shared object file"), quiets the FFI, turns off
+# start with "cannot open shared object file"; on macOS the library is
+# libpact_ffi.dylib and DYLD_FALLBACK_LIBRARY_PATH names its folder), quiets the FFI, turns off
 # Pact's usage tracking and puts the Pact CLI first on PATH. contracts/pact.mk
 # sets the same variables for make.
 
@@ -24,6 +25,18 @@ _pact_env_root="$(cd -- "$(dirname -- "$_pact_env_src")/.." && pwd -P)"
 
 export PACT_LIB_DIR="$_pact_env_root/.tools/pact/lib"
 export PACT_BIN_DIR="$_pact_env_root/.tools/pact/bin"
+# The library's file: libpact_ffi.so on Linux, libpact_ffi.dylib on macOS.
+if [ "$(uname -s)" = Darwin ]; then
+	export PACT_LIB="$PACT_LIB_DIR/libpact_ffi.dylib"
+	# The npm dylib's install name is a bare file name, which the rpath does
+	# not resolve: dyld also looks in DYLD_FALLBACK_LIBRARY_PATH.
+	case ":${DYLD_FALLBACK_LIBRARY_PATH:-}:" in
+	*":$PACT_LIB_DIR:"*) ;;
+	*) export DYLD_FALLBACK_LIBRARY_PATH="$PACT_LIB_DIR${DYLD_FALLBACK_LIBRARY_PATH:+:$DYLD_FALLBACK_LIBRARY_PATH}" ;;
+	esac
+else
+	export PACT_LIB="$PACT_LIB_DIR/libpact_ffi.so"
+fi
 export CGO_ENABLED=1
 export CGO_LDFLAGS="-L$PACT_LIB_DIR -Wl,-rpath,$PACT_LIB_DIR"
 export PACT_LOG_LEVEL="${PACT_LOG_LEVEL:-WARN}"
@@ -33,8 +46,7 @@ case ":$PATH:" in
 *) export PATH="$PACT_BIN_DIR:$PATH" ;;
 esac
 
-if [ ! -f "$PACT_LIB_DIR/libpact_ffi.so" ]; then
-	# shellcheck disable=SC2016 # the backticks are literal
-	echo 'libpact_ffi not found in .tools/pact/lib: run `make tools` (or `pact-go install` if you have GitHub access)' >&2
+if [ ! -f "$PACT_LIB" ]; then
+	echo "${PACT_LIB##*/} not found in .tools/pact/lib: run \`make tools\` (or \`pact-go install\` if you have GitHub access)" >&2
 fi
 unset _pact_env_src _pact_env_root

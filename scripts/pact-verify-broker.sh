@@ -137,7 +137,7 @@ fi
 
 # shellcheck source=scripts/pact-env.sh
 . "$script_dir/pact-env.sh"
-if [[ ! -f "$PACT_LIB_DIR/libpact_ffi.so" ]]; then
+if [[ ! -f "$PACT_LIB" ]]; then
 	exit 2 # pact-env.sh said what to do
 fi
 cd "$repo_root"

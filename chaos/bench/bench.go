@@ -177,12 +177,14 @@ func (e *env) proxy(ctx context.Context, upstream string) (string, error) {
 	return p.Listen, nil
 }
 
-// closedLoop runs op on workers goroutines until window elapses or maxOps
-// ops were started, and counts the ops that succeeded. More than 1%
-// failures, or none succeeding, is an error: the figure would mean
-// nothing.
+// closedLoop runs op on workers goroutines, starting ops until window
+// elapses or maxOps ops were started, lets the ops in flight finish (under
+// ctx), and counts the ops that succeeded over the time until the last one
+// ended. An op is never cut by the window: on a loaded machine one op can
+// outlast a short window, and cutting it would count nothing. More than 1%
+// failures, or none succeeding, is an error: the figure would mean nothing.
 func closedLoop(ctx context.Context, name, unit string, workers int, window time.Duration, maxOps int64, op func(ctx context.Context, i int64) error) (Measurement, error) {
-	ctx, cancel := context.WithTimeout(ctx, window)
+	startCtx, cancel := context.WithTimeout(ctx, window)
 	defer cancel()
 	var started, ok, failed atomic.Int64
 	var firstErr atomic.Value
@@ -192,14 +194,14 @@ func closedLoop(ctx context.Context, name, unit string, workers int, window time
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
+			for startCtx.Err() == nil {
 				i := started.Add(1)
 				if i > maxOps {
 					return
 				}
 				if err := op(ctx, i); err != nil {
 					if ctx.Err() != nil {
-						return // cut by the window: neither success nor failure
+						return // cut by the caller: neither success nor failure
 					}
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err)

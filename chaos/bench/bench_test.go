@@ -17,7 +17,9 @@ func TestRunQuick(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var progress strings.Builder
-	rep, err := Run(ctx, Config{Window: 300 * time.Millisecond, Workers: 4, Messages: 500, OutboxOrders: 100, Progress: &progress})
+	// 900 ms: rounds of 150 ms per side (closedLoop also lets an op in
+	// flight finish, so a loaded machine's slow op is counted, not cut).
+	rep, err := Run(ctx, Config{Window: 900 * time.Millisecond, Workers: 4, Messages: 500, OutboxOrders: 100, Progress: &progress})
 	if err != nil {
 		t.Fatalf("bench: %v\nprogress:\n%s", err, progress.String())
 	}
@@ -49,6 +51,22 @@ func TestClosedLoopFailsOnErrors(t *testing.T) {
 	m, err := closedLoop(context.Background(), "bounded", "op", 4, time.Minute, 100, func(context.Context, int64) error { return nil })
 	if err != nil || m.Ops != 100 {
 		t.Fatalf("closedLoop capped at 100 ops = %d, %v", m.Ops, err)
+	}
+}
+
+// TestClosedLoopLetsOpsFinish: an op longer than the window is counted,
+// not cut (on a loaded machine one op can outlast a short window).
+func TestClosedLoopLetsOpsFinish(t *testing.T) {
+	m, err := closedLoop(context.Background(), "slow", "op", 2, 5*time.Millisecond, 1000, func(ctx context.Context, _ int64) error {
+		select {
+		case <-time.After(50 * time.Millisecond):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	if err != nil || m.Ops != 2 || m.Seconds < 0.05 {
+		t.Fatalf("closedLoop with 50 ms ops in a 5 ms window = %d ops in %.3fs, %v; want the 2 ops in flight, >= 50 ms", m.Ops, m.Seconds, err)
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -127,9 +126,10 @@ func TestSIGTERMUnderLoadLosesNoAcceptedOrder(t *testing.T) {
 // buildBinaries builds the named cmd/ packages into a temp dir.
 func buildBinaries(t *testing.T, names ...string) string {
 	t.Helper()
+	// go test puts its own GOROOT/bin first on the test's PATH.
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatalf("the go command is not on PATH: %v", err)
 	}
 	dir := t.TempDir()
 	for _, name := range names {

@@ -112,19 +112,6 @@ func (r *recorder) failWith(status int) {
 	r.failStatus = status
 }
 
-// servePact serves content as a pact selected for verification of its
-// provider, and returns its URL.
-func (r *recorder) servePact(consumer, provider, version string, content []byte, pending, wip bool) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.pacts == nil {
-		r.pacts = map[string]servedPact{}
-	}
-	path := "/pacts/provider/" + url.PathEscape(provider) + "/consumer/" + url.PathEscape(consumer) + "/version/" + url.PathEscape(version)
-	r.pacts[path] = servedPact{content: content, pending: pending, wip: wip}
-	return r.URL() + path
-}
-
 // requests returns a copy of the requests received so far.
 func (r *recorder) requests() []recordedRequest {
 	r.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -242,4 +243,17 @@ func TestVerifyChanged(t *testing.T) {
 	if code, out := runVerify(t, map[string]string{"PACT_URL": broker.URL() + "/somewhere/else"}, ""); code != 2 || !strings.Contains(out, "PACT_PROVIDER") {
 		t.Errorf("a PACT_URL naming no provider: exit %d, want 2 asking for PACT_PROVIDER; output:\n%s", code, out)
 	}
+}
+
+// servePact serves content as a pact selected for verification of its
+// provider, and returns its URL.
+func (r *recorder) servePact(consumer, provider, version string, content []byte, pending, wip bool) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pacts == nil {
+		r.pacts = map[string]servedPact{}
+	}
+	path := "/pacts/provider/" + url.PathEscape(provider) + "/consumer/" + url.PathEscape(consumer) + "/version/" + url.PathEscape(version)
+	r.pacts[path] = servedPact{content: content, pending: pending, wip: wip}
+	return r.URL() + path
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -20,9 +19,10 @@ import (
 // <name> is at filepath.Join(dir, name).
 func BuildBinaries(t testing.TB, names ...string) string {
 	t.Helper()
+	// go test puts its own GOROOT/bin first on the test's PATH.
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatalf("the go command is not on PATH: %v", err)
 	}
 	dir := t.TempDir()
 	for _, name := range names {
