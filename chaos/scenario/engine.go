@@ -485,6 +485,8 @@ func applyFault(ctx context.Context, st *stack.Stack, f Fault, proxies []string)
 			}
 			return nil
 		}, nil
+	case FaultStockOut:
+		return stockOut(ctx, st, f.Attributes["units"], proxies)
 	case FaultDown:
 		var apply []func(context.Context) (faults.Undo, error)
 		for _, p := range proxies {
