@@ -13,7 +13,7 @@ import (
 )
 
 // Colours: one per mode, everywhere in a report.
-var modeColor = map[string]string{scenario.ModeSync: "#e8590c", scenario.ModeAsync: "#1c7ed6"}
+var modeColor = map[string]string{scenario.ModeSync: "#e8590c", scenario.ModeAsync: "#1c7ed6", scenario.ModeHybrid: "#2f9e44"}
 
 const faultShade = "rgba(224, 49, 49, 0.10)"
 
@@ -258,8 +258,9 @@ func errorChart(id string, res *scenario.Result, ax timeAxis) chart {
 	c.SetGlobalOptions(ax.global(id, "Errors per second by class", "failed requests among those sent in each second; one stack per mode", "requests",
 		opts.YAxis{Type: "value", MinInterval: 1}, "360px")...)
 	shades := map[string][]string{
-		scenario.ModeSync:  {"#e8590c", "#fd7e14", "#ffa94d", "#c92a2a", "#f783ac", "#845ef7", "#868e96"},
-		scenario.ModeAsync: {"#1864ab", "#1c7ed6", "#4dabf7", "#0b7285", "#66d9e8", "#5f3dc4", "#adb5bd"},
+		scenario.ModeSync:   {"#e8590c", "#fd7e14", "#ffa94d", "#c92a2a", "#f783ac", "#845ef7", "#868e96"},
+		scenario.ModeAsync:  {"#1864ab", "#1c7ed6", "#4dabf7", "#0b7285", "#66d9e8", "#5f3dc4", "#adb5bd"},
+		scenario.ModeHybrid: {"#2b8a3e", "#2f9e44", "#69db7c", "#5c940d", "#94d82d", "#087f5b", "#ced4da"},
 	}
 	first := true
 	for _, m := range scenario.Modes {

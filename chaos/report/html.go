@@ -234,7 +234,7 @@ func kpis(res *scenario.Result) []kpi {
 		if mr == nil {
 			continue
 		}
-		class, note := "good", fmt.Sprintf("accepted %d, lost %d, duplicated %d", mr.Accepted, mr.Lost, mr.DuplicatedEffects)
+		class, note := "good", fmt.Sprintf("accepted %d, lost %d, duplicated %d, promises broken %d", mr.Accepted, mr.Lost, mr.DuplicatedEffects, mr.PromisesBroken)
 		if mr.RecoverySeconds < 0 || mr.Lost > 0 || mr.DuplicatedEffects > 0 {
 			class = "bad"
 		}

@@ -90,6 +90,8 @@ func AccountingProbes() []Probe {
 		{Name: "async: no accepted order lost", Mode: scenario.ModeAsync, Metric: MetricLost, Op: "==", Threshold: 0},
 		{Name: "sync: no duplicated stock movement", Mode: scenario.ModeSync, Metric: MetricDuplicated, Op: "==", Threshold: 0},
 		{Name: "async: no duplicated stock movement", Mode: scenario.ModeAsync, Metric: MetricDuplicated, Op: "==", Threshold: 0},
+		{Name: "hybrid: no accepted order lost", Mode: scenario.ModeHybrid, Metric: MetricLost, Op: "==", Threshold: 0},
+		{Name: "hybrid: no duplicated stock movement", Mode: scenario.ModeHybrid, Metric: MetricDuplicated, Op: "==", Threshold: 0},
 		{Name: "async recovered within the run", Mode: scenario.ModeAsync, Metric: MetricRecovery, Op: ">=", Threshold: 0, Unit: "s"},
 	}
 }

@@ -121,19 +121,29 @@ func (a *accountant) fate(ctx context.Context, orderURL, id string) (fate, error
 	return f, nil
 }
 
+// promisesBroken reads the order service's promises_broken (orders
+// answered 202, now REJECTED) from its GET /stats.
+func (a *accountant) promisesBroken(ctx context.Context, orderURL string) (int, error) {
+	var o orderStats
+	if code, err := getJSON(ctx, a.client, orderURL+"/stats", &o); err != nil || code != http.StatusOK {
+		return 0, fmt.Errorf("read order stats at %s: status %d: %v", orderURL, code, err)
+	}
+	return o.PromisesBroken, nil
+}
+
 // orphanedReservations returns inventory's reserved count minus the orders
-// the two order services report CONFIRMED: stock held for orders whose
+// the order services report CONFIRMED: stock held for orders whose
 // caller was told they failed. A sync placement that times out after
 // inventory already reserved (the response, not the request, was delayed)
 // leaves one; async placements cannot, since every reservation's outcome
 // reaches its order. It assumes the stack served only this run.
-func (a *accountant) orphanedReservations(ctx context.Context, syncURL, asyncURL string) (int, error) {
+func (a *accountant) orphanedReservations(ctx context.Context, orderURLs ...string) (int, error) {
 	var inv inventoryStats
 	if code, err := getJSON(ctx, a.client, a.inventoryURL+"/stats", &inv); err != nil || code != http.StatusOK {
 		return 0, fmt.Errorf("read inventory stats: status %d: %v", code, err)
 	}
 	confirmed := 0
-	for _, u := range []string{syncURL, asyncURL} {
+	for _, u := range orderURLs {
 		var o orderStats
 		if code, err := getJSON(ctx, a.client, u+"/stats", &o); err != nil || code != http.StatusOK {
 			return 0, fmt.Errorf("read order stats at %s: status %d: %v", u, code, err)

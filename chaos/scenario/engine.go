@@ -166,9 +166,11 @@ func run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 	res.Schedule.PlannedFaultStart, res.Schedule.PlannedFaultEnd = faultStart.Seconds(), faultEnd.Seconds()
 	res.Schedule.Steps = steps
 	res.SyncGuard = readSyncGuard(ctx, st)
-	recs := map[string]*recorder{ModeSync: {}, ModeAsync: {}}
-	urls := map[string]string{ModeSync: st.OrderSyncURL, ModeAsync: st.OrderAsyncURL}
-	codes := map[string]int{ModeSync: http.StatusCreated, ModeAsync: http.StatusAccepted}
+	recs := map[string]*recorder{}
+	for _, m := range Modes {
+		recs[m] = &recorder{}
+	}
+	urls, codes := orderURLs(st), successCodes
 
 	var fanout *fanoutWatch // notification-service's lag at the broker (Scenario.Fanout)
 	if sc.Fanout {
@@ -302,9 +304,12 @@ func run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 	probe.stop()
 	setPhase("settle")
 
-	// Settle: wait for async orders to reach a final state.
+	// Settle: wait for async and hybrid orders to reach a final state.
 	settleStart := time.Now()
 	settleErr := waitSettled(ctx, stats, st.OrderAsyncURL, opts.Settle, func() bool { return lags.modeLag(ctx, ModeAsync) == 0 })
+	if settleErr == nil {
+		settleErr = waitSettled(ctx, stats, st.OrderHybridURL, max(opts.Settle-time.Since(settleStart), 0), func() bool { return lags.modeLag(ctx, ModeHybrid) == 0 })
+	}
 	res.Schedule.SettleSeconds = time.Since(settleStart).Seconds()
 	stopSampler()
 	<-samplerDone
@@ -337,10 +342,13 @@ func run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 			keepPartial()
 			return res, fmt.Errorf("account %s orders: %w", m, err)
 		}
+		if mr.PromisesBroken, err = acct.promisesBroken(ctx, urls[m]); err != nil {
+			return res, fmt.Errorf("account %s orders: %w", m, err)
+		}
 		res.Modes[m] = mr
 	}
 	res.InventoryLoad = inventoryLoad(recs[ModeSync].snapshot(), res.Modes[ModeSync].Stats, res.Schedule)
-	orphans, err := acct.orphanedReservations(ctx, st.OrderSyncURL, st.OrderAsyncURL)
+	orphans, err := acct.orphanedReservations(ctx, st.OrderSyncURL, st.OrderAsyncURL, st.OrderHybridURL)
 	if err != nil {
 		return res, fmt.Errorf("account orphaned reservations: %w", err)
 	}
@@ -480,6 +488,8 @@ func applyFault(ctx context.Context, st *stack.Stack, f Fault, proxies []string)
 			}
 			return nil
 		}, nil
+	case FaultStockOut:
+		return stockOut(ctx, st, f.Attributes["units"], proxies)
 	case FaultDown:
 		var apply []func(context.Context) (faults.Undo, error)
 		for _, p := range proxies {
@@ -511,6 +521,8 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 type orderStats struct {
 	Orders        map[string]int `json:"orders"`
 	OutboxBacklog int            `json:"outbox_backlog"`
+	// PromisesBroken: orders answered 202 and now REJECTED.
+	PromisesBroken int `json:"promises_broken"`
 }
 
 func getJSON(ctx context.Context, c *http.Client, url string, v any) (int, error) {

@@ -79,6 +79,10 @@ func observe(ctx context.Context, st *stack.Stack, f Fault, proxies []string) []
 	}
 	out := make([]Evidence, 0, len(proxies))
 	for _, p := range proxies {
+		if f.Type == FaultStockOut {
+			out = append(out, observeStock(ctx, st, f, p)) // p is a SKU
+			continue
+		}
 		out = append(out, observeProxy(ctx, st.Faults, f, p))
 	}
 	return out

@@ -85,7 +85,7 @@ func (c *ConsumerLag) ModeLagAt(mode string, at float64) int64 {
 
 // modeGroups returns the consumer groups on each mode's path.
 func modeGroups(st *stack.Stack) map[string][]string {
-	return map[string][]string{ModeAsync: {st.InventoryGroup, st.OrderGroup}}
+	return map[string][]string{ModeAsync: {st.InventoryGroup, st.OrderGroup}, ModeHybrid: {st.InventoryGroup, st.OrderHybridGroup}}
 }
 
 // lagSampler reads the stack's consumer groups at the broker, dialing each

@@ -129,7 +129,7 @@ type statsSampler struct {
 func newStatsSampler(c *http.Client, st *stack.Stack, start time.Time) *statsSampler {
 	return &statsSampler{
 		client:       c,
-		orderURLs:    map[string]string{ModeSync: st.OrderSyncURL, ModeAsync: st.OrderAsyncURL},
+		orderURLs:    orderURLs(st),
 		inventoryURL: st.InventoryURL,
 		start:        start,
 		series:       map[string][]StatsSample{},
@@ -194,7 +194,7 @@ func (s *statsSampler) attach(mode string, mr *ModeResult, cl *ConsumerLag) {
 			continue
 		}
 		mr.Timeline[sec].Stats = smp
-		if mode == ModeAsync {
+		if mode != ModeSync {
 			b := smp.Backlog()
 			mr.Timeline[sec].Backlog = &b
 		}

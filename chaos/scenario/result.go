@@ -3,10 +3,12 @@ package scenario
 import (
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/faultline-harness/faultline/chaos/stack"
 	"github.com/faultline-harness/faultline/services/order"
 )
 
@@ -22,12 +24,21 @@ var Phases = []string{PhaseBaseline, PhaseFault, PhaseRecovery}
 
 // Placement modes.
 const (
-	ModeSync  = "sync"
-	ModeAsync = "async"
+	ModeSync   = "sync"
+	ModeAsync  = "async"
+	ModeHybrid = "hybrid" // a sync stock read answers, the reservation is async
 )
 
 // Modes lists the modes in display order.
-var Modes = []string{ModeSync, ModeAsync}
+var Modes = []string{ModeSync, ModeAsync, ModeHybrid}
+
+// orderURLs maps each mode to its order-service instance on st.
+func orderURLs(st *stack.Stack) map[string]string {
+	return map[string]string{ModeSync: st.OrderSyncURL, ModeAsync: st.OrderAsyncURL, ModeHybrid: st.OrderHybridURL}
+}
+
+// successCodes maps each mode to the status of an accepted order.
+var successCodes = map[string]int{ModeSync: http.StatusCreated, ModeAsync: http.StatusAccepted, ModeHybrid: http.StatusAccepted}
 
 // Result is what one run measured; the CLI prints it and writes it as
 // JSON (--json), and the suites assert on it.
@@ -38,7 +49,7 @@ type Result struct {
 	StartedAt   time.Time              `json:"started_at"`
 	Rate        int                    `json:"rate_per_second"` // per mode
 	Schedule    Schedule               `json:"schedule"`
-	Modes       map[string]*ModeResult `json:"modes"` // keys "sync", "async"
+	Modes       map[string]*ModeResult `json:"modes"` // keys "sync", "async", "hybrid"
 	// Load is the load as configured, with the seed of its randomness.
 	Load LoadSettings `json:"load"`
 	// Setup describes how the scenario configured order-sync (its
@@ -117,6 +128,10 @@ type ModeResult struct {
 	// but the stock is held (the call timed out after inventory reserved).
 	// Inventory's reserved count minus both services' CONFIRMED orders.
 	OrphanedReservations int `json:"orphaned_reservations"`
+	// PromisesBroken: orders answered 202 (accepted) that the order
+	// service now reports REJECTED, read from its GET /stats at the end
+	// (promises_broken). 0 in sync mode by construction: a 201 is final.
+	PromisesBroken int `json:"promises_broken"`
 	// RecoverySeconds: from the fault's end until the per-second success
 	// rate stays within 5 percentage points of baseline and every order
 	// accepted before the fault's end is final. -1: not within the run.
@@ -188,14 +203,14 @@ func (r *Result) WriteTable(w io.Writer) {
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\taccepted\tcompleted\tlost\tduplicated\trecovery s\t")
+	fmt.Fprintln(tw, "mode\taccepted\tcompleted\tlost\tduplicated\tpromises broken\trecovery s\t")
 	for _, m := range Modes {
 		mr := r.Modes[m]
 		rec := "not recovered"
 		if mr.RecoverySeconds >= 0 {
 			rec = fmt.Sprintf("%.1f", mr.RecoverySeconds)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t\n", m, mr.Accepted, mr.Completed, mr.Lost, mr.DuplicatedEffects, rec)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t\n", m, mr.Accepted, mr.Completed, mr.Lost, mr.DuplicatedEffects, mr.PromisesBroken, rec)
 	}
 	tw.Flush()
 	if n := r.Modes[ModeSync].OrphanedReservations; n > 0 {

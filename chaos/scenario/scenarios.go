@@ -111,6 +111,12 @@ func Bandwidth(stream faults.Stream, kbps int64, hops ...string) Fault {
 	return Fault{Type: FaultBandwidth, Hops: hops, Stream: stream, Toxicity: 1, Attributes: map[string]int64{"rate": kbps}}
 }
 
+// StockOut sets inventory's available units of each SKU to units for the
+// step, and restocks them to their earlier level after.
+func StockOut(units int64, skus ...string) Fault {
+	return Fault{Type: FaultStockOut, Hops: skus, Attributes: map[string]int64{"units": units}}
+}
+
 // BrokerStop stops the Kafka broker(s).
 func BrokerStop() Fault { return Fault{Type: FaultBrokerStop, Hops: []string{HopBrokers}} }
 
@@ -135,6 +141,11 @@ const (
 	SlowConsumerTo    = 1000 * time.Millisecond
 	SlowConsumerSteps = 4
 )
+
+// StockRunsOutUnits: stock-runs-out leaves this many units of the load's
+// SKU when the fault window opens: a second or two of the three modes'
+// load, raced for by orders in flight.
+const StockRunsOutUnits = 20
 
 var all = []Scenario{
 	{
@@ -219,6 +230,13 @@ var all = []Scenario{
 		Schedule: slowInventory,
 		Stack:    withRetries(true),
 		Setup:    RetryBudgetSetup,
+	},
+	{
+		Name: "stock-runs-out",
+		Description: fmt.Sprintf("the load's SKU (SKU-1) runs out: %d units left when the fault window opens, restocked when it closes; "+
+			"sync answers 409 at once, async accepts every order and rejects the excess later (promises broken), "+
+			"hybrid's stock read refuses most at once and breaks only the promises its read raced with", StockRunsOutUnits),
+		Schedule: []Action{{Fault: StockOut(StockRunsOutUnits, "SKU-1")}},
 	},
 }
 

@@ -22,6 +22,11 @@ const (
 	FaultResetPeer  = faults.TypeResetPeer // reset_peer toxic: attribute timeout (ms before the reset)
 	FaultBandwidth  = faults.TypeBandwidth // bandwidth toxic: attribute rate (KB/s)
 	FaultBrokerStop = "broker_stop"        // every Kafka broker stopped (embedded: kfake closed; real: SIGKILL) and started again when the step ends
+	// FaultStockOut: the stock runs out. Its hops are SKUs, not proxies:
+	// inventory's available units of each are set to attribute "units"
+	// (inventory.Store.SetStock) and put back to their level before the
+	// step when it ends (a restock).
+	FaultStockOut = "stock_out"
 )
 
 // HopBrokers is the hop of a broker_stop fault: the brokers themselves,
@@ -64,6 +69,8 @@ func (f Fault) String() string {
 		return "down: " + hops + " disabled"
 	case FaultBrokerStop:
 		return "broker stopped"
+	case FaultStockOut:
+		return fmt.Sprintf("stock out: %s down to %d units", hops, a["units"])
 	case FaultLatency:
 		what = fmt.Sprintf("latency %d±%d ms", a["latency"], a["jitter"])
 	case FaultTimeout:
@@ -287,6 +294,9 @@ func (sc Scenario) Plan(window time.Duration, seed uint64, brokerDown time.Durat
 // Kafka proxy name means that proxy of every broker; a name in sc.Hops is
 // resolved by it; HopBrokers stays as it is.
 func (sc Scenario) resolveHops(ctx context.Context, st *stack.Stack, f Fault) ([]string, error) {
+	if f.Type == FaultStockOut {
+		return append([]string(nil), f.Hops...), nil // SKUs
+	}
 	var out []string
 	for _, h := range f.Hops {
 		if resolve, ok := sc.Hops[h]; ok {

@@ -13,7 +13,7 @@ import (
 // Every scenario plans, at the suites' and the CLI's durations, into
 // steps inside a sane range with a hop and a known fault type.
 func TestEveryScenarioPlans(t *testing.T) {
-	known := map[string]bool{FaultDown: true, FaultLatency: true, FaultTimeout: true, FaultResetPeer: true, FaultBandwidth: true, FaultBrokerStop: true}
+	known := map[string]bool{FaultDown: true, FaultLatency: true, FaultTimeout: true, FaultResetPeer: true, FaultBandwidth: true, FaultBrokerStop: true, FaultStockOut: true}
 	for _, sc := range All() {
 		for _, window := range []time.Duration{3200 * time.Millisecond, 8 * time.Second} {
 			steps, err := sc.Plan(window, 42, 0)

@@ -175,10 +175,12 @@ func (s *Stack) startKafka(ctx context.Context, cfg Config) error {
 	}
 	s.InventoryGroup = "inventory-service-" + s.RunID
 	s.OrderGroup = "order-service-" + s.RunID
+	s.OrderHybridGroup = "order-hybrid-" + s.RunID
 	s.NotificationGroup = "notification-service-" + s.RunID
 	s.groups = map[string][]string{
 		s.InventoryGroup:    {events.TopicOrderPlaced},
 		s.OrderGroup:        append([]string(nil), order.StockOutcomeTopics...),
+		s.OrderHybridGroup:  append([]string(nil), order.StockOutcomeTopics...),
 		s.NotificationGroup: {events.TopicOrderPlaced},
 	}
 	for _, g := range sortedKeys(s.groups) {

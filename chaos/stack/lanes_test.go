@@ -180,9 +180,10 @@ func TestBrokersAdvertiseProxies(t *testing.T) {
 	}
 	groups := st.ConsumerGroups()
 	placed := []string{events.TopicOrderPlaced}
-	if len(groups) != 3 || !slices.Equal(groups[st.InventoryGroup], placed) || !slices.Equal(groups[st.NotificationGroup], placed) ||
-		!slices.Equal(groups[st.OrderGroup], order.StockOutcomeTopics) {
-		t.Errorf("ConsumerGroups() = %v, want %s -> %v, %s -> %v and %s -> %v", groups, st.InventoryGroup, placed,
-			st.NotificationGroup, placed, st.OrderGroup, order.StockOutcomeTopics)
+	if len(groups) != 4 || !slices.Equal(groups[st.InventoryGroup], placed) || !slices.Equal(groups[st.NotificationGroup], placed) ||
+		!slices.Equal(groups[st.OrderGroup], order.StockOutcomeTopics) || !slices.Equal(groups[st.OrderHybridGroup], order.StockOutcomeTopics) ||
+		st.OrderHybridGroup == st.OrderGroup {
+		t.Errorf("ConsumerGroups() = %v, want %s -> %v, %s -> %v, and %s and %s -> %v", groups, st.InventoryGroup, placed,
+			st.NotificationGroup, placed, st.OrderGroup, st.OrderHybridGroup, order.StockOutcomeTopics)
 	}
 }

@@ -1,11 +1,13 @@
 // Package stack starts the system under test in one process: a Kafka
-// broker, a Toxiproxy server, inventory-service, two order-service
-// instances (one per placement mode) and notification-service (a second,
+// broker, a Toxiproxy server, inventory-service, three order-service
+// instances (one per placement mode: sync, async, hybrid) and
+// notification-service (a second,
 // independent consumer of order-placed), with every hop behind its own
 // proxy:
 //
 //	order-sync   --HTTP-->  [inventory-http]     --> inventory-service
 //	order-async  --Kafka--> [order-kafka]        --> broker
+//	order-hybrid --HTTP-->  [inventory-http] (stock reads), --Kafka--> [order-kafka]
 //	inventory    --Kafka--> [inventory-kafka]    --> broker
 //	notification --Kafka--> [notification-kafka] --> broker
 //	anyone else  --Kafka--> [kafka]              --> broker (the advertised address)
@@ -60,8 +62,8 @@ import (
 
 // Proxy names, one per hop.
 const (
-	ProxyInventoryHTTP  = "inventory-http"  // order-sync -> inventory HTTP
-	ProxyOrderKafka     = "order-kafka"     // order-async -> broker
+	ProxyInventoryHTTP  = "inventory-http"  // order-sync and order-hybrid -> inventory HTTP
+	ProxyOrderKafka     = "order-kafka"     // order-async and order-hybrid -> broker
 	ProxyInventoryKafka = "inventory-kafka" // inventory -> broker
 	// ProxyNotificationKafka carries notification-service's connections
 	// to the broker (its consumer of order-placed and its dead letters).
@@ -128,6 +130,10 @@ type Config struct {
 	// SyncMaxConcurrentRequests caps the requests order-sync serves at once
 	// (order.Config.MaxConcurrentRequests, a worker-pool model); 0: no cap.
 	SyncMaxConcurrentRequests int
+	// Hybrid configures order-hybrid's stock read (read timeout, policy
+	// on a failed read); zero values take order.HybridConfig's defaults
+	// (200ms, accept).
+	Hybrid order.HybridConfig
 }
 
 // ConfigFromEnv reads KAFKA_BROKERS and TOXIPROXY_URL, and KAFKA_LOCAL_DIR
@@ -150,14 +156,21 @@ type Stack struct {
 	Lane          string
 	OrderSyncURL  string // POST /orders here places synchronously
 	OrderAsyncURL string // POST /orders here places asynchronously
-	InventoryURL  string
-	KafkaBrokers  []string // addresses the harness itself may use (through the "kafka" proxy on the embedded lane)
-	ToxiproxyURL  string
-	Faults        *faults.Injector
+	// OrderHybridURL: POST /orders here reads the stock synchronously and
+	// reserves asynchronously (order.ModeHybrid).
+	OrderHybridURL string
+	InventoryURL   string
+	KafkaBrokers   []string // addresses the harness itself may use (through the "kafka" proxy on the embedded lane)
+	ToxiproxyURL   string
+	Faults         *faults.Injector
 
 	Inventory  *inventory.Service
 	OrderSync  *order.Service
 	OrderAsync *order.Service
+	// OrderHybrid shares order-sync's inventory-http hop (its stock reads)
+	// and order-async's order-kafka hop, with its own SQLite file and
+	// consumer group OrderHybridGroup.
+	OrderHybrid *order.Service
 	// Notification is notification-service, the second consumer of
 	// order-placed (its own group NotificationGroup, its own SQLite file
 	// and Kafka proxy ProxyNotificationKafka).
@@ -178,6 +191,10 @@ type Stack struct {
 	// RunID names this run's consumer groups InventoryGroup and OrderGroup.
 	RunID                      string
 	InventoryGroup, OrderGroup string
+	// OrderHybridGroup is order-hybrid's consumer group of the stock
+	// outcomes, "order-hybrid-<RunID>": each order-service instance sees
+	// every outcome and applies its own orders'.
+	OrderHybridGroup string
 	// NotificationGroup is notification-service's consumer group of
 	// order-placed, "notification-service-<RunID>": independent of
 	// InventoryGroup, so both receive every record.
@@ -294,12 +311,15 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 			Group:            s.OrderGroup,
 			ShutdownGrace:    5 * time.Second,
 		}
+		if mode == order.ModeHybrid {
+			oc.Group, oc.Hybrid = s.OrderHybridGroup, cfg.Hybrid
+		}
 		if mode == order.ModeSync {
 			s.syncResilience = cfg.SyncResilience
 			oc.Resilience = cfg.SyncResilience
 			oc.MaxConcurrentRequests = cfg.SyncMaxConcurrentRequests
 		}
-		if mode == order.ModeAsync {
+		if mode != order.ModeSync {
 			oc.Kafka = messaging.Config{Brokers: s.orderBootstrap, ClientID: "order-service", Route: s.OrderKafkaRoute}
 		}
 		svc, err := order.New(oc, log.With("service", "order-"+string(mode)))
@@ -315,6 +335,9 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 		return nil, err
 	}
 	if s.OrderAsync, s.OrderAsyncURL, err = start(order.ModeAsync); err != nil {
+		return nil, err
+	}
+	if s.OrderHybrid, s.OrderHybridURL, err = start(order.ModeHybrid); err != nil {
 		return nil, err
 	}
 	if err := s.startNotification(cfg, log); err != nil {
@@ -410,7 +433,7 @@ func (s *Stack) waitHealthy(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	client := &http.Client{Timeout: time.Second}
-	for _, u := range []string{s.InventoryURL, s.OrderSyncURL, s.OrderAsyncURL, s.notificationURL} {
+	for _, u := range []string{s.InventoryURL, s.OrderSyncURL, s.OrderAsyncURL, s.OrderHybridURL, s.notificationURL} {
 		for {
 			if err := s.Err(); err != nil {
 				return fmt.Errorf("service failed at start: %w", err)

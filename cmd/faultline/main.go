@@ -49,6 +49,7 @@ import (
 	"github.com/faultline-harness/faultline/chaos/scenario"
 	"github.com/faultline-harness/faultline/chaos/stack"
 	"github.com/faultline-harness/faultline/internal/buildinfo"
+	"github.com/faultline-harness/faultline/services/order"
 )
 
 func main() {
@@ -142,6 +143,8 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	fs.DurationVar(&opts.BrokerDown, "broker-down", scenario.DefaultBrokerDown, "how long kafka-broker-restart keeps the broker down before restarting it")
 	jsonPath := fs.String("json", "", "write the result as JSON to this file (one object for one scenario, an array for several)")
 	serviceLog := fs.String("service-log", "", "append the services' logs to this file (default: discarded)")
+	hybridTimeout := fs.Duration("hybrid-read-timeout", 200*time.Millisecond, "order-hybrid's stock read timeout (GET /stock/{sku})")
+	hybridPolicy := fs.String("hybrid-on-read-failure", string(order.AcceptOnReadFailure), `what order-hybrid does when the stock read fails: "accept" (202, stock_check "unverified") or "refuse" (503 stock_unavailable)`)
 	noFail := fs.Bool("no-fail", false, "only report: exit 0 when every run completed, whatever the hypotheses found (a harness failure still exits 4, Ctrl-C 130)")
 	outs := addOutputFlags(fs, &opts)
 	if err := fs.Parse(args); err != nil {
@@ -164,6 +167,13 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	}
 	if err := opts.Validate(); err != nil {
 		return usageError{err}
+	}
+	if *hybridTimeout <= 0 {
+		return usageError{fmt.Errorf("--hybrid-read-timeout must be positive (got %s)", *hybridTimeout)}
+	}
+	hybrid := order.HybridConfig{ReadTimeout: *hybridTimeout, OnReadFailure: order.ReadFailurePolicy(*hybridPolicy)}
+	if p := hybrid.OnReadFailure; p != order.AcceptOnReadFailure && p != order.RefuseOnReadFailure {
+		return usageError{fmt.Errorf("--hybrid-on-read-failure %q: want %q or %q", p, order.AcceptOnReadFailure, order.RefuseOnReadFailure)}
 	}
 	// Outputs that cannot be written fail now, not after the run.
 	if *jsonPath != "" {
@@ -207,6 +217,7 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	for _, sc := range scs {
 		cfg := stack.ConfigFromEnv() // Execute adds the scenario's own setup
 		cfg.Log = logger.With("scenario", sc.Name)
+		cfg.Hybrid = hybrid
 		fmt.Fprintf(stderr, "faultline: starting stack for %s...\n", sc.Name)
 		o := opts
 		o.StackReady = func(info scenario.StackInfo) {
