@@ -39,6 +39,7 @@ import (
 	"github.com/faultline-harness/faultline/internal/config"
 	"github.com/faultline-harness/faultline/services/inventory"
 	"github.com/faultline-harness/faultline/services/messaging"
+	"github.com/faultline-harness/faultline/services/telemetry"
 )
 
 // settings are inventory-service's flags and environment variables.
@@ -119,6 +120,12 @@ func parseConfig(args []string, out io.Writer) (inventory.Config, settings, erro
 
 // run serves until ctx ends and returns nil after a clean shutdown.
 func run(ctx context.Context, cfg inventory.Config, log *slog.Logger) error {
+	tp, stopTracing, err := telemetry.ForBinary(ctx, "inventory-service")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	cfg.Tracing = tp
 	svc, err := inventory.New(cfg, log)
 	if err != nil {
 		return err

@@ -40,6 +40,7 @@ import (
 	"github.com/faultline-harness/faultline/internal/config"
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/notification"
+	"github.com/faultline-harness/faultline/services/telemetry"
 )
 
 // settings are notification-service's flags and environment variables.
@@ -77,6 +78,12 @@ func main() {
 
 // run serves until ctx ends and returns nil after a clean shutdown.
 func run(ctx context.Context, cfg notification.Config, log *slog.Logger) error {
+	tp, stopTracing, err := telemetry.ForBinary(ctx, "notification-service")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	cfg.Tracing = tp
 	svc, err := notification.New(cfg, log)
 	if err != nil {
 		return err

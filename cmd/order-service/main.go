@@ -75,6 +75,7 @@ import (
 	"github.com/faultline-harness/faultline/internal/config"
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/order"
+	"github.com/faultline-harness/faultline/services/telemetry"
 )
 
 // settings are order-service's flags and environment variables.
@@ -138,6 +139,12 @@ func main() {
 
 // run serves until ctx ends.
 func run(ctx context.Context, cfg order.Config, log *slog.Logger) error {
+	tp, stopTracing, err := telemetry.ForBinary(ctx, "order-service")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	cfg.Tracing = tp
 	svc, err := order.New(cfg, log)
 	if err != nil {
 		return err

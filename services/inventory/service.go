@@ -22,6 +22,7 @@ import (
 
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
+	"github.com/faultline-harness/faultline/services/telemetry"
 	"github.com/faultline-harness/faultline/services/web"
 )
 
@@ -55,7 +56,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		return nil, fmt.Errorf("seed catalog into %s: %w", cfg.DBPath, err)
 	}
 	s := &Service{cfg: cfg, log: log, store: st, pub: cfg.Publisher}
-	s.handler = s.routes()
+	s.handler = telemetry.HTTPHandler(cfg.Tracing, "inventory-service", s.routes())
 	return s, nil
 }
 
@@ -111,7 +112,7 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 		Topics:      []string{events.TopicOrderPlaced},
 		DeadLetter:  prod,
 		MaxAttempts: s.cfg.MaxAttempts,
-	}, s.HandleOrderPlacedBatch, s.log)
+	}, telemetry.BatchConsumerHandler(s.cfg.Tracing, messaging.ErrNotAttempted, s.HandleOrderPlacedBatch), s.log)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("inventory consumer: %w", err)

@@ -36,6 +36,7 @@ import (
 
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
+	"github.com/faultline-harness/faultline/services/telemetry"
 	"github.com/faultline-harness/faultline/services/web"
 )
 
@@ -66,7 +67,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, log: log, store: st}
-	s.handler = s.routes()
+	s.handler = telemetry.HTTPHandler(cfg.Tracing, "notification-service", s.routes())
 	return s, nil
 }
 
@@ -144,7 +145,7 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 		Topics:      []string{events.TopicOrderPlaced},
 		DeadLetter:  dlq,
 		MaxAttempts: s.cfg.MaxAttempts,
-	}, s.HandleOrderPlaced, s.log)
+	}, telemetry.ConsumerHandler(s.cfg.Tracing, s.HandleOrderPlaced), s.log)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("notification consumer: %w", err)

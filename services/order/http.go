@@ -11,9 +11,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
+	"github.com/faultline-harness/faultline/services/telemetry"
 	"github.com/faultline-harness/faultline/services/web"
 )
 
@@ -138,6 +141,7 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now().UTC()
 	o := Order{ID: uuid.NewString(), SKU: req.SKU, Quantity: req.Quantity, Mode: s.cfg.Mode, Status: StatusPending, CreatedAt: now, UpdatedAt: now}
+	trace.SpanFromContext(r.Context()).SetAttributes(telemetry.AttrOrderID.String(o.ID), attribute.String("order.mode", string(o.Mode)))
 	// Both modes: no order is accepted whose event could not be published.
 	msg, err := orderPlacedRecord(o, uuid.NewString())
 	switch {
