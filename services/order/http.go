@@ -42,6 +42,7 @@ const MaxIdempotencyKeyLen = 255
 //	                      (default 100, 1 to 10,000; else 400 invalid_request);
 //	                      [] when none (and in sync mode)
 //	GET  /healthz      -> 200 {"status":"ok","mode":"sync|async|hybrid"}
+//	GET  /metrics      -> 200 Prometheus text format (see metrics.go)
 //
 // Every error body is web.ErrorBody {"error":{"code","message"}}, unrouted
 // paths (404 not_found) and wrong methods (405 method_not_allowed) included.
@@ -50,6 +51,7 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("POST /orders", s.handleCreate)
 	mux.HandleFunc("GET /orders/{id}", s.handleGet)
 	mux.HandleFunc("GET /stats", s.handleStats)
+	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.HandleFunc("GET /outbox/parked", s.handleParked)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "mode": string(s.cfg.Mode)})

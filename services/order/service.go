@@ -199,6 +199,7 @@ type Service struct {
 	// not hold (GET /stats stock_outcomes_unknown_order).
 	unknownOutcomes atomic.Int64
 	handler         http.Handler
+	metrics         *telemetry.Metrics // GET /metrics, see metrics.go
 	close           sync.Once
 	closeErr        error
 }
@@ -258,11 +259,12 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		s.pub = &kafkaPublisher{cfg: cfg.Kafka}
 		s.relay = NewRelay(st, s.pub, cfg.relayConfig(), log)
 	}
+	s.metrics = s.newMetrics()
 	s.handler = s.routes()
 	if cfg.MaxConcurrentRequests > 0 {
 		s.workers = newWorkerPool(cfg.MaxConcurrentRequests)
 	}
-	s.handler = telemetry.HTTPHandler(cfg.Tracing, "order-service", s.track(s.handler))
+	s.handler = telemetry.HTTPHandler(cfg.Tracing, "order-service", s.metrics.HTTP(s.track(s.handler)))
 	return s, nil
 }
 

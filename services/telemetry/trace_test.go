@@ -96,7 +96,8 @@ func describe(tr []telemetry.Span) string {
 	return b.String()
 }
 
-// TestAsyncOrderIsOneTrace follows one async order through every hop:
+// TestAsyncOrderIsOneTrace follows one async order through every hop
+// (then checks the services' Prometheus metrics saw it):
 // POST /orders -> outbox -> order-placed -> inventory -> stock-reserved ->
 // order-service's consumer, and order-placed -> notification-service. All
 // spans share one trace ID and each hop is the child of the one before.
@@ -116,16 +117,17 @@ func TestAsyncOrderIsOneTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = inv.Close() })
-	serve(t, inv.Run)
+	invURL := serve(t, inv.Run)
 	notif, err := notification.New(notification.Config{DBPath: filepath.Join(dir, "notif.db"), Kafka: kafka("notification"),
 		Group: testkit.Uniq(t, "notification"), Tracing: provider(t, "notification-service", col)}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = notif.Close() })
-	serve(t, notif.Run)
+	notifURL := serve(t, notif.Run)
+	orderGroup := testkit.Uniq(t, "order")
 	ord, err := order.New(order.Config{Mode: order.ModeAsync, DBPath: filepath.Join(dir, "orders.db"), Kafka: kafka("order"),
-		Group: testkit.Uniq(t, "order"), Tracing: provider(t, "order-service", col)}, testkit.Logger(t))
+		Group: orderGroup, Tracing: provider(t, "order-service", col)}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +183,70 @@ func TestAsyncOrderIsOneTrace(t *testing.T) {
 	if server.Attributes["order.id"] != o.ID || publish.Attributes["messaging.destination.name"] != events.TopicOrderPlaced {
 		t.Errorf("attributes: server %v, publish %v", server.Attributes, publish.Attributes)
 	}
+
+	// The same run, seen by Prometheus: every service's GET /metrics has
+	// the shared and its own series, and the values moved with the order.
+	want := func(m map[string]float64, series string, ok func(float64) bool) {
+		t.Helper()
+		v, found := m[series]
+		if !found || !ok(v) {
+			t.Errorf("metric %s = %v (present %v)", series, v, found)
+		}
+	}
+	atLeast1 := func(v float64) bool { return v >= 1 }
+	zero := func(v float64) bool { return v == 0 }
+	om := scrape(t, base)
+	want(om, `faultline_http_requests_total{code="202",route="POST /orders",service="order-service"}`, func(v float64) bool { return v == 1 })
+	want(om, `faultline_http_request_duration_seconds_count{route="POST /orders",service="order-service"}`, func(v float64) bool { return v == 1 })
+	want(om, `faultline_outbox_published_total{service="order-service"}`, atLeast1)
+	want(om, `faultline_outbox_backlog_rows{service="order-service"}`, zero)
+	want(om, `faultline_outbox_parked_rows{service="order-service"}`, zero)
+	want(om, `faultline_consumer_handler_attempts_total{outcome="ok",service="order-service",topic="stock-reserved"}`, atLeast1)
+	want(om, `faultline_dead_lettered_total{group="`+orderGroup+`",service="order-service"}`, zero)
+	for _, svc := range []struct{ url, name string }{{invURL, "inventory-service"}, {notifURL, "notification-service"}} {
+		m := scrape(t, svc.url)
+		want(m, `faultline_consumer_handler_attempts_total{outcome="ok",service="`+svc.name+`",topic="order-placed"}`, atLeast1)
+		lag := false
+		for k := range m {
+			lag = lag || strings.HasPrefix(k, `faultline_consumer_lag_self_reported{`) && strings.Contains(k, `service="`+svc.name+`",topic="order-placed"`)
+		}
+		if !lag {
+			t.Errorf("%s: no faultline_consumer_lag_self_reported series for order-placed", svc.name)
+		}
+	}
+	if _, ok := om[`faultline_http_requests_total{code="200",route="GET /metrics",service="order-service"}`]; ok {
+		t.Errorf("the first scrape cannot have counted itself yet")
+	}
+	om = scrape(t, base)
+	want(om, `faultline_http_requests_total{code="200",route="GET /metrics",service="order-service"}`, func(v float64) bool { return v == 1 })
+}
+
+// scrape reads base/metrics (Prometheus text format) into "name{labels}"
+// -> value, labels as the exposition writes them (sorted by name).
+func scrape(t *testing.T, base string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s/metrics = %d, %v", base, resp.StatusCode, err)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		var v float64
+		if _, err := fmt.Sscan(line[i+1:], &v); err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
 }
 
 // TestSyncOrderTraceShowsInventoryCall: in sync mode the inventory call is
