@@ -55,7 +55,7 @@ func slowestTraces(spans []telemetry.Span, from, to time.Time) []Waterfall {
 		}
 	}
 	var out []Waterfall
-	for _, mode := range []string{ModeSync, ModeAsync} {
+	for _, mode := range Modes {
 		id, ok := best[mode]
 		if !ok {
 			continue

@@ -15,6 +15,11 @@
 //	-shutdown-grace  INVENTORY_SHUTDOWN_GRACE  wait for in-flight requests on shutdown, a duration (10s)
 //	-log-level       LOG_LEVEL                 debug|info|warn|error (info)
 //
+// Tracing is off unless OTEL_EXPORTER_OTLP_ENDPOINT (or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set: spans then go over OTLP/HTTP
+// to that collector (telemetry.ForBinary; the standard OTEL_EXPORTER_OTLP_*
+// variables apply). GET /metrics serves Prometheus metrics.
+//
 // It logs JSON to stderr, the effective configuration first, and stops
 // gracefully on SIGINT or SIGTERM. Exit status: 0 after a clean stop, -h or
 // --version; 1 when the service failed; 2 on a bad flag or environment

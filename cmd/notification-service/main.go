@@ -15,6 +15,11 @@
 //	-shutdown-grace  NOTIFICATION_SHUTDOWN_GRACE  10s (wait for in-flight requests)
 //	-log-level       LOG_LEVEL                    info (debug|info|warn|error)
 //
+// Tracing is off unless OTEL_EXPORTER_OTLP_ENDPOINT (or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set: spans then go over OTLP/HTTP
+// to that collector (telemetry.ForBinary; the standard OTEL_EXPORTER_OTLP_*
+// variables apply). GET /metrics serves Prometheus metrics.
+//
 // It logs JSON to stderr, the effective configuration first, and stops
 // gracefully on SIGINT or SIGTERM (the consumer commits what it
 // processed). Exit status: 0 after a clean stop, -h or --version; 1 when

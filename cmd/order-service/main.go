@@ -37,6 +37,11 @@
 //	-retry-budget-burst       ORDER_RETRY_BUDGET_BURST       10
 //	-log-level          LOG_LEVEL               info (debug|info|warn|error)
 //
+// Tracing is off unless OTEL_EXPORTER_OTLP_ENDPOINT (or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set: spans then go over OTLP/HTTP
+// to that collector (telemetry.ForBinary; the standard OTEL_EXPORTER_OTLP_*
+// variables apply). GET /metrics serves Prometheus metrics.
+//
 // Invalid values (a relay batch below 1, a breaker opening after 0
 // failures, a duration <= 0, a max backoff below its min) are refused with
 // the setting named (exit 2), not replaced by defaults.
