@@ -3,7 +3,11 @@ package order
 import (
 	"context"
 	"math"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sony/gobreaker/v2"
 
 	"github.com/faultline-harness/faultline/services/telemetry"
 )
@@ -18,12 +22,13 @@ import (
 //	faultline_outbox_publish_failures_total{service}  counter: failed relay sends since start
 //	faultline_dead_lettered_total{service,group}      counter: stock outcomes dead-lettered
 //	faultline_consumer_lag_self_reported{service,group,topic,partition}  gauge, records
-//	faultline_breaker_state{service}                  gauge: 0 closed, 1 half-open, 2 open (sync mode with the breaker on)
-//	faultline_breaker_opened_total{service}           counter: transitions to open
-//	faultline_breaker_rejected_total{service}         counter: requests failed fast by the open breaker
+//	faultline_breaker_state{service,breaker}          gauge: 0 closed, 1 half-open, 2 open
+//	faultline_breaker_opened_total{service,breaker}   counter: transitions to open
+//	faultline_breaker_rejected_total{service,breaker} counter: calls failed fast by the open breaker
 //
-// The SQLite gauges are read at scrape time, each query bounded by 2 s
-// (NaN when it fails).
+// breaker is "inventory-reservations" (sync mode with the breaker on) or
+// "inventory-stock-read" (hybrid mode). The SQLite gauges are read at
+// scrape time, each query bounded by 2 s (NaN when it fails).
 func (s *Service) newMetrics() *telemetry.Metrics {
 	m := telemetry.NewMetrics("order-service")
 	count := func(query string) func() float64 {
@@ -37,14 +42,14 @@ func (s *Service) newMetrics() *telemetry.Metrics {
 			return float64(n)
 		}
 	}
-	m.GaugeFunc("faultline_outbox_backlog_rows", "Outbox rows waiting to be published (neither published nor parked), counted in SQLite.",
+	m.GaugeFunc("faultline_outbox_backlog_rows", "Outbox rows waiting to be published (neither published nor parked), counted in SQLite.", nil,
 		count(`SELECT COUNT(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL`))
-	m.GaugeFunc("faultline_outbox_parked_rows", "Outbox rows parked after a permanent publish failure (their orders are FAILED), counted in SQLite.",
+	m.GaugeFunc("faultline_outbox_parked_rows", "Outbox rows parked after a permanent publish failure (their orders are FAILED), counted in SQLite.", nil,
 		count(`SELECT COUNT(*) FROM outbox WHERE parked_at IS NOT NULL`))
 	if s.relay != nil {
-		m.CounterFunc("faultline_outbox_published_total", "Outbox rows the relay published since the process started.",
+		m.CounterFunc("faultline_outbox_published_total", "Outbox rows the relay published since the process started.", nil,
 			func() float64 { return float64(s.relay.Published()) })
-		m.CounterFunc("faultline_outbox_publish_failures_total", "Failed relay sends (each followed by a backoff) since the process started.",
+		m.CounterFunc("faultline_outbox_publish_failures_total", "Failed relay sends (each followed by a backoff) since the process started.", nil,
 			func() float64 { return float64(s.relay.Failures()) })
 		m.Consumer(s.cfg.Group, func() telemetry.ConsumerReport {
 			if c := s.consumer.Load(); c != nil {
@@ -53,21 +58,28 @@ func (s *Service) newMetrics() *telemetry.Metrics {
 			return nil
 		})
 	}
-	if s.guard != nil && s.guard.cb != nil {
-		m.GaugeFunc("faultline_breaker_state", "State of the circuit breaker around inventory calls: 0 closed, 1 half-open, 2 open.",
+	breaker := func(name string, state func() gobreaker.State, opened, rejected *atomic.Int64) {
+		l := prometheus.Labels{"breaker": name}
+		m.GaugeFunc("faultline_breaker_state", "State of a circuit breaker around inventory calls: 0 closed, 1 half-open, 2 open.", l,
 			func() float64 {
-				switch s.guard.stats().Breaker {
-				case "half-open":
+				switch state() {
+				case gobreaker.StateHalfOpen:
 					return 1
-				case "open":
+				case gobreaker.StateOpen:
 					return 2
 				}
 				return 0
 			})
-		m.CounterFunc("faultline_breaker_opened_total", "Transitions of the inventory circuit breaker to open.",
-			func() float64 { return float64(s.guard.opened.Load()) })
-		m.CounterFunc("faultline_breaker_rejected_total", "Requests failed fast (503 circuit_open) by the inventory circuit breaker.",
-			func() float64 { return float64(s.guard.rejOpen.Load()) })
+		m.CounterFunc("faultline_breaker_opened_total", "Transitions of a circuit breaker around inventory calls to open.", l,
+			func() float64 { return float64(opened.Load()) })
+		m.CounterFunc("faultline_breaker_rejected_total", "Calls a circuit breaker around inventory failed fast while open.", l,
+			func() float64 { return float64(rejected.Load()) })
+	}
+	if s.guard != nil && s.guard.cb != nil {
+		breaker("inventory-reservations", s.guard.cb.State, &s.guard.opened, &s.guard.rejOpen)
+	}
+	if s.stock != nil && s.stock.cb != nil {
+		breaker("inventory-stock-read", s.stock.cb.State, &s.stock.opened, &s.stock.rejOpen)
 	}
 	return m
 }

@@ -254,6 +254,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	} else {
 		if cfg.Mode == ModeHybrid {
 			s.inv = NewInventoryClient(cfg.InventoryURL, cfg.Hybrid.ReadTimeout)
+			s.inv.HTTP.Transport = telemetry.Transport(cfg.Tracing, s.inv.HTTP.Transport)
 			s.stock = newStockReader(s.inv.Stock, cfg.Hybrid)
 		}
 		s.pub = &kafkaPublisher{cfg: cfg.Kafka}

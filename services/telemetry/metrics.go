@@ -147,15 +147,24 @@ func outcome(err error) string {
 	return "ok"
 }
 
-// GaugeFunc registers a gauge read from fn at each scrape.
-func (m *Metrics) GaugeFunc(name, help string, fn func() float64) {
-	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"service": m.service}}, fn))
+// GaugeFunc registers a gauge read from fn at each scrape, with the
+// constant labels service and labels (nil: none).
+func (m *Metrics) GaugeFunc(name, help string, labels prometheus.Labels, fn func() float64) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: m.labels(labels)}, fn))
 }
 
 // CounterFunc registers a counter read from fn at each scrape (fn must
-// never decrease).
-func (m *Metrics) CounterFunc(name, help string, fn func() float64) {
-	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"service": m.service}}, fn))
+// never decrease), with the constant labels service and labels.
+func (m *Metrics) CounterFunc(name, help string, labels prometheus.Labels, fn func() float64) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: m.labels(labels)}, fn))
+}
+
+func (m *Metrics) labels(extra prometheus.Labels) prometheus.Labels {
+	l := prometheus.Labels{"service": m.service}
+	for k, v := range extra {
+		l[k] = v
+	}
+	return l
 }
 
 // PartitionLag is one partition's consumer lag in records.

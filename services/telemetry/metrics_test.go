@@ -44,11 +44,11 @@ func TestMetricsRoutesOutcomesAndBreaker(t *testing.T) {
 	}
 	m := scrape(t, base)
 	for series, want := range map[string]float64{
-		`faultline_http_requests_total{code="201",route="POST /orders",service="order-service"}`: 1,
-		`faultline_http_requests_total{code="404",route="unmatched",service="order-service"}`:    2,
-		`faultline_breaker_state{service="order-service"}`:                                       0,
-		`faultline_breaker_opened_total{service="order-service"}`:                                0,
-		`faultline_outbox_backlog_rows{service="order-service"}`:                                 0,
+		`faultline_http_requests_total{code="201",route="POST /orders",service="order-service"}`:   1,
+		`faultline_http_requests_total{code="404",route="unmatched",service="order-service"}`:      2,
+		`faultline_breaker_state{breaker="inventory-reservations",service="order-service"}`:        0,
+		`faultline_breaker_opened_total{breaker="inventory-reservations",service="order-service"}`: 0,
+		`faultline_outbox_backlog_rows{service="order-service"}`:                                   0,
 	} {
 		if got, ok := m[series]; !ok || got != want {
 			t.Errorf("%s = %v (present %v), want %v", series, got, ok, want)
