@@ -282,20 +282,24 @@ func messagingAttrs(m events.Message) []attribute.KeyValue {
 
 // HTTPHandler wraps a service's HTTP handler in otelhttp's server
 // middleware (W3C trace context in, one server span per request). The span
-// is renamed "<METHOD> <route pattern>" once the mux has routed the request
-// (r.Pattern, e.g. "GET /orders/{id}").
+// is named by the route pattern once the mux has routed the request
+// (r.Pattern, e.g. "GET /orders/{id}"; otelhttp renames it after the
+// handler), "<METHOD> <path>" for a request no pattern matched.
 func HTTPHandler(tp trace.TracerProvider, service string, h http.Handler) http.Handler {
-	named := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r)
-		if r.Pattern != "" {
-			trace.SpanFromContext(r.Context()).SetName(r.Pattern)
-		}
-	})
-	return otelhttp.NewHandler(named, service,
+	return otelhttp.NewHandler(h, service,
 		otelhttp.WithTracerProvider(OrNoop(tp)),
 		otelhttp.WithPropagators(Propagator),
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
+		otelhttp.WithSpanNameFormatter(spanName))
+}
+
+// spanName is the route pattern when the request was routed (it carries
+// the method: "GET /orders/{id}"), else "<METHOD> <path>".
+func spanName(_ string, r *http.Request) string {
+	if r.Pattern != "" {
+		return r.Pattern
+	}
+	return r.Method + " " + r.URL.Path
 }
 
 // Transport wraps base (nil: http.DefaultTransport) in otelhttp's client

@@ -219,6 +219,36 @@ func TestAsyncOrderIsOneTrace(t *testing.T) {
 	}
 	om = scrape(t, base)
 	want(om, `faultline_http_requests_total{code="200",route="GET /metrics",service="order-service"}`, func(v float64) bool { return v == 1 })
+
+	// Hybrid mode on the same stack: the stock read is a client span under
+	// POST /orders with inventory's GET /stock/{sku} as its child, and the
+	// reservation continues the same trace through the outbox.
+	hyb, err := order.New(order.Config{Mode: order.ModeHybrid, DBPath: filepath.Join(dir, "hybrid.db"), Kafka: kafka("hybrid"),
+		InventoryURL: invURL, Hybrid: order.HybridConfig{ReadTimeout: 5 * time.Second},
+		Group: testkit.Uniq(t, "hybrid"), Tracing: provider(t, "order-service", col)}, testkit.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = hyb.Close() })
+	ho := postOrder(t, serve(t, hyb.Run))
+	var ht []telemetry.Span
+	testkit.Eventually(t, 30*time.Second, func() (bool, string) {
+		ht = col.Trace(col.TraceOfOrder(ho.ID))
+		return len(find(ht, "inventory-service", "consumer", "process order-placed")) > 0, "hybrid trace so far:" + describe(ht)
+	})
+	hServer := find(ht, "order-service", "server", "POST /orders")
+	var read, invRead []telemetry.Span
+	for _, s := range ht {
+		switch {
+		case s.Service == "order-service" && s.Kind == "client" && strings.HasPrefix(s.Name, "GET /stock/"):
+			read = append(read, s)
+		case s.Service == "inventory-service" && s.Kind == "server" && s.Name == "GET /stock/{sku}":
+			invRead = append(invRead, s)
+		}
+	}
+	if len(hServer) != 1 || len(read) != 1 || len(invRead) != 1 || read[0].ParentSpanID != hServer[0].SpanID || invRead[0].ParentSpanID != read[0].SpanID {
+		t.Errorf("hybrid: want POST /orders -> client GET /stock/... -> inventory GET /stock/{sku}:%s", describe(ht))
+	}
 }
 
 // scrape reads base/metrics (Prometheus text format) into "name{labels}"
