@@ -82,6 +82,9 @@ type section struct {
 	Deviated bool
 	// Interrupted: stopped before the end; partial charts, no verdict.
 	Interrupted bool
+	// Traces: the span waterfall of each mode's slowest order during the
+	// fault (Result.Traces).
+	Traces []waterfallView
 }
 
 type kpi struct {
@@ -166,6 +169,7 @@ func newSection(i int, src Source) section {
 	if !s.Interrupted { // no accounting: recovery, lost and duplicated are unknown
 		s.KPIs = kpis(res)
 	}
+	s.Traces = waterfalls(res)
 	for k, p := range j.SteadyStates.Before.Probes {
 		row := steadyRow{Probe: p.Probe, Tolerance: p.Tolerance, Before: p}
 		if k < len(j.SteadyStates.During.Probes) {

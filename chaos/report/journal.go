@@ -8,6 +8,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,6 +66,9 @@ type Journal struct {
 	// Measurements is everything the engine measured: per phase, per
 	// second and the /stats series, per mode, and the accounting.
 	Measurements *scenario.Result `json:"measurements,omitempty"`
+	// SpansFile names the run's spans file beside the journal (see
+	// WriteFile); "" when the run collected no spans.
+	SpansFile string `json:"spans_file,omitempty"`
 }
 
 // Experiment is what was attempted.
@@ -251,11 +255,35 @@ func baseName(kind string, j *Journal) string {
 	return fmt.Sprintf("%s-%s-%s", kind, unsafeName.ReplaceAllString(j.Experiment.Scenario, "_"), j.Start.UTC().Format("20060102T150405Z"))
 }
 
+// SpansFileName is the matching spans file's name:
+// spans-<scenario>-<UTC start>.jsonl.
+func (j *Journal) SpansFileName() string { return baseName("spans", j) + ".jsonl" }
+
 // WriteFile writes j as indented JSON to dir/FileName() (creating dir)
-// and returns the path.
+// and returns the path. When the run collected spans
+// (Measurements.Spans) it first writes them to dir/SpansFileName(), one
+// telemetry.Span JSON object per line, in the order they ended, and names
+// that file in j.SpansFile:
+//
+//	{"trace_id":"…","span_id":"…","parent_span_id":"…","name":"process order-placed",
+//	 "service":"inventory-service","kind":"consumer","start":"…","end":"…",
+//	 "duration_ms":1.2,"status":"unset","attributes":{"order.id":"…",…}}
 func (j *Journal) WriteFile(dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("create journal dir: %w", err)
+	}
+	if j.Measurements != nil && len(j.Measurements.Spans) > 0 {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		for _, s := range j.Measurements.Spans {
+			if err := enc.Encode(s); err != nil {
+				return "", fmt.Errorf("encode spans: %w", err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, j.SpansFileName()), buf.Bytes(), 0o644); err != nil {
+			return "", fmt.Errorf("write spans: %w", err)
+		}
+		j.SpansFile = j.SpansFileName()
 	}
 	b, err := json.MarshalIndent(j, "", "  ")
 	if err != nil {

@@ -43,6 +43,21 @@ func TestExecuteRunsRestoresAndCloses(t *testing.T) {
 	if len(res.Actions) != 1 || res.Actions[0].Fault.Type != FaultDown {
 		t.Errorf("actions %+v", res.Actions)
 	}
+	// The stack's services traced the run: spans collected, and a
+	// waterfall per mode for an order placed during the fault.
+	if len(res.Spans) == 0 {
+		t.Fatal("no spans collected from the stack's services")
+	}
+	modes := map[string]bool{}
+	for _, w := range res.Traces {
+		modes[w.Mode] = len(w.Spans) > 0 && w.OrderID != ""
+		if w.Mode == ModeSync && len(w.Spans) < 2 {
+			t.Errorf("sync trace of %s has %d spans, want the order's and its inventory call", w.OrderID, len(w.Spans))
+		}
+	}
+	if !modes[ModeSync] || !modes[ModeAsync] {
+		t.Errorf("waterfalls %+v: want one per mode", modes)
+	}
 }
 
 // Cancelling the caller's context (Ctrl-C, a spec's timeout) stops the run

@@ -10,6 +10,7 @@ import (
 
 	"github.com/faultline-harness/faultline/chaos/stack"
 	"github.com/faultline-harness/faultline/services/order"
+	"github.com/faultline-harness/faultline/services/telemetry"
 )
 
 // Phase names, in schedule order.
@@ -88,6 +89,13 @@ type Result struct {
 	// broker, one notification per accepted async order); nil unless
 	// the scenario follows it (Scenario.Fanout).
 	Fanout *Fanout `json:"fanout,omitempty"`
+	// Traces are the span waterfalls of the slowest order of each mode
+	// placed during the fault (Execute, from the stack's span collector).
+	Traces []Waterfall `json:"traces,omitempty"`
+	// Spans are every span the stack's services finished during the run
+	// (package telemetry), kept out of the JSON result: the journal writes
+	// them to a spans file of their own (report.Journal.WriteFile).
+	Spans []telemetry.Span `json:"-"`
 }
 
 // Schedule is the fault schedule as it really ran. Offsets are seconds

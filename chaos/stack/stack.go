@@ -51,6 +51,7 @@ import (
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/faultline-harness/faultline/chaos/faults"
 	"github.com/faultline-harness/faultline/internal/negativecontrol"
@@ -58,6 +59,7 @@ import (
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/notification"
 	"github.com/faultline-harness/faultline/services/order"
+	"github.com/faultline-harness/faultline/services/telemetry"
 )
 
 // Proxy names, one per hop.
@@ -199,6 +201,11 @@ type Stack struct {
 	// order-placed, "notification-service-<RunID>": independent of
 	// InventoryGroup, so both receive every record.
 	NotificationGroup string
+	// Spans collects the finished spans of every service of the stack
+	// (package telemetry: one trace per order, across HTTP, the outbox and
+	// Kafka). The services run in-process on both lanes, so both lanes
+	// have them; it stays readable after Close.
+	Spans *telemetry.Collector
 
 	groups                             map[string][]string // ConsumerGroups
 	brokerCtl                          BrokerControl
@@ -227,7 +234,7 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Stack{}
+	s := &Stack{Spans: telemetry.NewCollector(0)}
 	neutralise(&cfg)
 	defer func() {
 		if err != nil {
@@ -269,6 +276,11 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 		catalog = inventory.DefaultCatalog()
 	}
 
+	invTracer, err := s.tracer("inventory-service")
+	if err != nil {
+		return nil, err
+	}
+
 	// inventory-service.
 	invLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -282,6 +294,7 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 		},
 		Group:         s.InventoryGroup,
 		ShutdownGrace: 5 * time.Second,
+		Tracing:       invTracer,
 	}, log.With("service", "inventory"))
 	if err != nil {
 		invLn.Close()
@@ -313,6 +326,10 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 		}
 		if mode == order.ModeHybrid {
 			oc.Group, oc.Hybrid = s.OrderHybridGroup, cfg.Hybrid
+		}
+		if oc.Tracing, err = s.tracer("order-service"); err != nil {
+			ln.Close()
+			return nil, "", err
 		}
 		if mode == order.ModeSync {
 			s.syncResilience = cfg.SyncResilience
@@ -487,10 +504,25 @@ func (s *Stack) CheckRestored(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// tracer returns a TracerProvider for service feeding s.Spans, shut down
+// by Close (after the services stopped).
+func (s *Stack) tracer(service string) (*sdktrace.TracerProvider, error) {
+	tp, err := telemetry.NewProvider(context.Background(), telemetry.Config{Service: service, Collector: s.Spans})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() error { return tp.Shutdown(context.Background()) })
+	return tp, nil
+}
+
 // startNotification starts notification-service on a free loopback port,
 // consuming order-placed through its own proxies in NotificationGroup,
 // with its SQLite file in the data dir.
 func (s *Stack) startNotification(cfg Config, log *slog.Logger) error {
+	tp, err := s.tracer("notification-service")
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("listen for notification-service: %w", err)
@@ -502,6 +534,7 @@ func (s *Stack) startNotification(cfg Config, log *slog.Logger) error {
 		},
 		Group:         s.NotificationGroup,
 		ShutdownGrace: 5 * time.Second,
+		Tracing:       tp,
 	}, log.With("service", "notification"))
 	if err != nil {
 		ln.Close()

@@ -15,6 +15,11 @@
 //	-shutdown-grace  INVENTORY_SHUTDOWN_GRACE  wait for in-flight requests on shutdown, a duration (10s)
 //	-log-level       LOG_LEVEL                 debug|info|warn|error (info)
 //
+// Tracing is off unless OTEL_EXPORTER_OTLP_ENDPOINT (or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set: spans then go over OTLP/HTTP
+// to that collector (telemetry.ForBinary; the standard OTEL_EXPORTER_OTLP_*
+// variables apply). GET /metrics serves Prometheus metrics.
+//
 // It logs JSON to stderr, the effective configuration first, and stops
 // gracefully on SIGINT or SIGTERM. Exit status: 0 after a clean stop, -h or
 // --version; 1 when the service failed; 2 on a bad flag or environment
@@ -39,6 +44,7 @@ import (
 	"github.com/faultline-harness/faultline/internal/config"
 	"github.com/faultline-harness/faultline/services/inventory"
 	"github.com/faultline-harness/faultline/services/messaging"
+	"github.com/faultline-harness/faultline/services/telemetry"
 )
 
 // settings are inventory-service's flags and environment variables.
@@ -119,6 +125,12 @@ func parseConfig(args []string, out io.Writer) (inventory.Config, settings, erro
 
 // run serves until ctx ends and returns nil after a clean shutdown.
 func run(ctx context.Context, cfg inventory.Config, log *slog.Logger) error {
+	tp, stopTracing, err := telemetry.ForBinary(ctx, "inventory-service")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	cfg.Tracing = tp
 	svc, err := inventory.New(cfg, log)
 	if err != nil {
 		return err

@@ -15,6 +15,11 @@
 //	-shutdown-grace  NOTIFICATION_SHUTDOWN_GRACE  10s (wait for in-flight requests)
 //	-log-level       LOG_LEVEL                    info (debug|info|warn|error)
 //
+// Tracing is off unless OTEL_EXPORTER_OTLP_ENDPOINT (or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set: spans then go over OTLP/HTTP
+// to that collector (telemetry.ForBinary; the standard OTEL_EXPORTER_OTLP_*
+// variables apply). GET /metrics serves Prometheus metrics.
+//
 // It logs JSON to stderr, the effective configuration first, and stops
 // gracefully on SIGINT or SIGTERM (the consumer commits what it
 // processed). Exit status: 0 after a clean stop, -h or --version; 1 when
@@ -40,6 +45,7 @@ import (
 	"github.com/faultline-harness/faultline/internal/config"
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/notification"
+	"github.com/faultline-harness/faultline/services/telemetry"
 )
 
 // settings are notification-service's flags and environment variables.
@@ -77,6 +83,12 @@ func main() {
 
 // run serves until ctx ends and returns nil after a clean shutdown.
 func run(ctx context.Context, cfg notification.Config, log *slog.Logger) error {
+	tp, stopTracing, err := telemetry.ForBinary(ctx, "notification-service")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	cfg.Tracing = tp
 	svc, err := notification.New(cfg, log)
 	if err != nil {
 		return err

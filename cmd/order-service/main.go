@@ -37,6 +37,11 @@
 //	-retry-budget-burst       ORDER_RETRY_BUDGET_BURST       10
 //	-log-level          LOG_LEVEL               info (debug|info|warn|error)
 //
+// Tracing is off unless OTEL_EXPORTER_OTLP_ENDPOINT (or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set: spans then go over OTLP/HTTP
+// to that collector (telemetry.ForBinary; the standard OTEL_EXPORTER_OTLP_*
+// variables apply). GET /metrics serves Prometheus metrics.
+//
 // Invalid values (a relay batch below 1, a breaker opening after 0
 // failures, a duration <= 0, a max backoff below its min) are refused with
 // the setting named (exit 2), not replaced by defaults.
@@ -75,6 +80,7 @@ import (
 	"github.com/faultline-harness/faultline/internal/config"
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/order"
+	"github.com/faultline-harness/faultline/services/telemetry"
 )
 
 // settings are order-service's flags and environment variables.
@@ -138,6 +144,12 @@ func main() {
 
 // run serves until ctx ends.
 func run(ctx context.Context, cfg order.Config, log *slog.Logger) error {
+	tp, stopTracing, err := telemetry.ForBinary(ctx, "order-service")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	cfg.Tracing = tp
 	svc, err := order.New(cfg, log)
 	if err != nil {
 		return err

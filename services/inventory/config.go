@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 )
@@ -48,6 +50,11 @@ type Config struct {
 	// producer Run creates (tests inject a recorder here). Dead letters
 	// still go through Run's producer.
 	Publisher Publisher
+	// Tracing, when set, traces the service (package telemetry): a server
+	// span per HTTP request, a consumer span per order-placed record and a
+	// producer span per outcome record (header traceparent), continuing the trace of the record's traceparent header. Nil: no
+	// spans.
+	Tracing trace.TracerProvider
 }
 
 func (c Config) withDefaults() Config {

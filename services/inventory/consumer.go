@@ -7,8 +7,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
+	"github.com/faultline-harness/faultline/services/telemetry"
 )
 
 // Publisher sends one record and returns once the broker acknowledged it.
@@ -75,7 +78,9 @@ func (s *Service) HandleOrderPlaced(ctx context.Context, m events.Message) error
 // its attempts); an outcome too large to publish wraps messaging.ErrTooLarge
 // (permanent too). A store or publish failure returns another error, so
 // the consumer retries the record; the retry republishes the same stored
-// outcome. An unknown SKU is a business rejection, not an error. With no
+// outcome. Each outcome record carries, in its traceparent header, the
+// trace of the order-placed record it answers (Extract of that record's
+// headers). An unknown SKU is a business rejection, not an error. With no
 // publisher configured it reserves and publishes nothing.
 func (s *Service) HandleOrderPlacedBatch(ctx context.Context, batch []events.Message) []error {
 	errs := make([]error, len(batch))
@@ -139,8 +144,15 @@ func (s *Service) HandleOrderPlacedBatch(ctx context.Context, batch []events.Mes
 	// instead of redelivered.
 	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
 	defer cancel()
+	// Each outcome continues its order-placed record's trace: a producer
+	// span under the record's span, its traceparent in the outcome's header.
+	spans := make([]trace.Span, len(out))
+	for k := range out {
+		_, spans[k], out[k] = telemetry.StartProducer(telemetry.Extract(ctx, batch[outAt[k]].Headers), s.cfg.Tracing, out[k])
+	}
 	for k, err := range sendAll(sendCtx, pub, out) {
 		i := outAt[k]
+		telemetry.EndSpan(spans[k], err)
 		if err != nil {
 			errs[i] = fmt.Errorf("publish %s: %w", out[k].Header(events.HeaderEventID), err)
 			continue

@@ -57,6 +57,8 @@ type (
 //	                              "handled","handler_attempts","handler_errors_transient","handler_errors_permanent",
 //	                              "dead_lettered","dead_lettered_whole","dead_lettered_envelope","dead_letters_dropped"}
 //	GET  /healthz                 200 {"status":"ok"}
+//	GET  /metrics                 200 Prometheus text format (telemetry.Metrics: HTTP requests by route
+//	                              and code, handler attempts, dead letters, self-reported lag by partition)
 //
 // Bounds, shared with order-service and the event schema: order_id 1 to
 // 128 bytes (events.MaxOrderIDLen), sku 1 to 64 bytes (events.MaxSKULen),
@@ -72,6 +74,7 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("GET /stock/{sku}", s.getStock)
 	mux.HandleFunc("POST /reservations", s.postReservation)
 	mux.HandleFunc("GET /reservations/{order_id}", s.getReservation)
+	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.HandleFunc("GET /stats", s.getStats)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

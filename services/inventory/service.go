@@ -22,6 +22,7 @@ import (
 
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
+	"github.com/faultline-harness/faultline/services/telemetry"
 	"github.com/faultline-harness/faultline/services/web"
 )
 
@@ -31,6 +32,7 @@ type Service struct {
 	log      *slog.Logger
 	store    *Store
 	handler  http.Handler
+	metrics  *telemetry.Metrics // GET /metrics
 	consumer atomic.Pointer[messaging.Consumer]
 	// reservationRequests counts POST /reservations received (GET /stats).
 	reservationRequests atomic.Int64
@@ -55,7 +57,14 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		return nil, fmt.Errorf("seed catalog into %s: %w", cfg.DBPath, err)
 	}
 	s := &Service{cfg: cfg, log: log, store: st, pub: cfg.Publisher}
-	s.handler = s.routes()
+	s.metrics = telemetry.NewMetrics("inventory-service")
+	s.metrics.Consumer(cfg.Group, func() telemetry.ConsumerReport {
+		if c := s.consumer.Load(); c != nil {
+			return c
+		}
+		return nil
+	})
+	s.handler = telemetry.HTTPHandler(cfg.Tracing, "inventory-service", s.metrics.HTTP(s.routes()))
 	return s, nil
 }
 
@@ -111,7 +120,8 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 		Topics:      []string{events.TopicOrderPlaced},
 		DeadLetter:  prod,
 		MaxAttempts: s.cfg.MaxAttempts,
-	}, s.HandleOrderPlacedBatch, s.log)
+	}, telemetry.BatchConsumerHandler(s.cfg.Tracing, messaging.ErrNotAttempted,
+		s.metrics.BatchConsumerHandler(messaging.ErrNotAttempted, s.HandleOrderPlacedBatch)), s.log)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("inventory consumer: %w", err)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 
 	"github.com/faultline-harness/faultline/services/events"
+	"github.com/faultline-harness/faultline/services/telemetry"
 )
 
 // Handler processes one record. It must be idempotent: a record can be
@@ -386,4 +389,24 @@ func (c *Consumer) process(ctx context.Context, batch []*sarama.ConsumerMessage,
 		case <-time.After(wait):
 		}
 	}
+}
+
+// PartitionLag is one claimed partition's lag as this consumer sees it
+// (records: high-water mark minus the next offset to process).
+type PartitionLag = telemetry.PartitionLag
+
+// LagByPartition returns the lag of each partition this member has
+// processed a record of since it claimed it, as of the last record
+// fetched (what Lag sums). It is self-reported: it does not move while
+// nothing is fetched. Order unspecified; nil when nothing is claimed.
+func (c *Consumer) LagByPartition() []PartitionLag {
+	var out []PartitionLag
+	c.lag.Range(func(k, v any) bool {
+		topic, part, ok := strings.Cut(k.(string), "/")
+		if p, err := strconv.ParseInt(part, 10, 32); ok && err == nil {
+			out = append(out, PartitionLag{Topic: topic, Partition: int32(p), Lag: v.(int64)})
+		}
+		return true
+	})
+	return out
 }

@@ -3,6 +3,8 @@ package notification
 import (
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/faultline-harness/faultline/services/messaging"
 )
 
@@ -43,6 +45,11 @@ type Config struct {
 	// Now is the service's clock for a notification's created_at. Default
 	// time.Now; tests set a fixed clock.
 	Now func() time.Time
+	// Tracing, when set, traces the service (package telemetry): a server
+	// span per HTTP request and a consumer span per order-placed record,
+	// continuing the trace of the record's traceparent header. Nil: no
+	// spans.
+	Tracing trace.TracerProvider
 }
 
 func (c Config) withDefaults() Config {

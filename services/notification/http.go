@@ -43,12 +43,15 @@ type (
 //	GET /stats                    200 {"notifications","sends","duplicated_effects","consumer_lag",
 //	                              "handled","dead_lettered","redelivered","conflicting_events"}
 //	GET /healthz                  200 {"status":"ok"}
+//	GET /metrics                  200 Prometheus text format (telemetry.Metrics: HTTP requests by route
+//	                              and code, handler attempts, dead letters, self-reported lag by partition)
 //
 // Every error has the web.ErrorBody shape, including unrouted paths (404
 // not_found) and wrong methods (405 method_not_allowed).
 func (s *Service) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /notifications/{order_id}", s.getNotification)
+	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.HandleFunc("GET /stats", s.getStats)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

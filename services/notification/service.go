@@ -47,6 +47,7 @@ import (
 
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
+	"github.com/faultline-harness/faultline/services/telemetry"
 	"github.com/faultline-harness/faultline/services/web"
 )
 
@@ -56,6 +57,7 @@ type Service struct {
 	log      *slog.Logger
 	store    *Store
 	handler  http.Handler
+	metrics  *telemetry.Metrics // GET /metrics
 	consumer atomic.Pointer[messaging.Consumer]
 
 	redelivered atomic.Int64
@@ -77,7 +79,14 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, log: log, store: st}
-	s.handler = s.routes()
+	s.metrics = telemetry.NewMetrics("notification-service")
+	s.metrics.Consumer(cfg.Group, func() telemetry.ConsumerReport {
+		if c := s.consumer.Load(); c != nil {
+			return c
+		}
+		return nil
+	})
+	s.handler = telemetry.HTTPHandler(cfg.Tracing, "notification-service", s.metrics.HTTP(s.routes()))
 	return s, nil
 }
 
@@ -155,7 +164,7 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 		Topics:      []string{events.TopicOrderPlaced},
 		DeadLetter:  dlq,
 		MaxAttempts: s.cfg.MaxAttempts,
-	}, s.HandleOrderPlaced, s.log)
+	}, telemetry.ConsumerHandler(s.cfg.Tracing, s.metrics.ConsumerHandler(s.HandleOrderPlaced)), s.log)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("notification consumer: %w", err)

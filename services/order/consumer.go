@@ -8,6 +8,7 @@ import (
 
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
+	"github.com/faultline-harness/faultline/services/telemetry"
 )
 
 // StockOutcomeTopics are the topics the stock-outcome consumer reads.
@@ -89,7 +90,8 @@ func (s *Service) runConsumer(ctx context.Context) {
 		if err == nil {
 			c, err = messaging.NewBatchConsumer(messaging.ConsumerConfig{
 				Kafka: s.cfg.Kafka, Group: s.cfg.Group, Topics: StockOutcomeTopics, DeadLetter: dl, MaxAttempts: s.cfg.MaxAttempts,
-			}, s.HandleStockOutcomeBatch, s.log)
+			}, telemetry.BatchConsumerHandler(s.cfg.Tracing, messaging.ErrNotAttempted,
+				s.metrics.BatchConsumerHandler(messaging.ErrNotAttempted, s.HandleStockOutcomeBatch)), s.log)
 		}
 		if ctx.Err() != nil {
 			if c != nil {

@@ -11,9 +11,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
+	"github.com/faultline-harness/faultline/services/telemetry"
 	"github.com/faultline-harness/faultline/services/web"
 )
 
@@ -39,6 +42,7 @@ const MaxIdempotencyKeyLen = 255
 //	                      (default 100, 1 to 10,000; else 400 invalid_request);
 //	                      [] when none (and in sync mode)
 //	GET  /healthz      -> 200 {"status":"ok","mode":"sync|async|hybrid"}
+//	GET  /metrics      -> 200 Prometheus text format (see metrics.go)
 //
 // Every error body is web.ErrorBody {"error":{"code","message"}}, unrouted
 // paths (404 not_found) and wrong methods (405 method_not_allowed) included.
@@ -47,6 +51,7 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("POST /orders", s.handleCreate)
 	mux.HandleFunc("GET /orders/{id}", s.handleGet)
 	mux.HandleFunc("GET /stats", s.handleStats)
+	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.HandleFunc("GET /outbox/parked", s.handleParked)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "mode": string(s.cfg.Mode)})
@@ -138,6 +143,7 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now().UTC()
 	o := Order{ID: uuid.NewString(), SKU: req.SKU, Quantity: req.Quantity, Mode: s.cfg.Mode, Status: StatusPending, CreatedAt: now, UpdatedAt: now}
+	trace.SpanFromContext(r.Context()).SetAttributes(telemetry.AttrOrderID.String(o.ID), attribute.String("order.mode", string(o.Mode)))
 	// Both modes: no order is accepted whose event could not be published.
 	msg, err := orderPlacedRecord(o, uuid.NewString())
 	switch {

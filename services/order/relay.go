@@ -10,8 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
+	"github.com/faultline-harness/faultline/services/telemetry"
 )
 
 // Publisher sends records and tells how a topic is partitioned.
@@ -62,6 +65,12 @@ type RelayConfig struct {
 	PublishTimeout time.Duration // deadline of each SendBatch, default 5s
 	MinBackoff     time.Duration // a lane's first wait after a transient failure, default 100ms
 	MaxBackoff     time.Duration // cap of the doubling wait, default 1s
+	// Tracing, when set, gives each record sent a producer span under its
+	// order's stored trace context (outbox.traceparent); the span's
+	// traceparent goes into the record's header, so a re-sent row starts a
+	// sibling span in the same trace. Nil: no spans, and the stored
+	// traceparent is sent on as it is.
+	Tracing trace.TracerProvider
 }
 
 // Defaults of RelayConfig.
@@ -387,12 +396,20 @@ func (r *Relay) sendLane(ctx context.Context, id laneID, limit int) (int, error)
 		return 0, err
 	}
 	msgs := make([]events.Message, len(rows))
+	spans := make([]trace.Span, len(rows))
 	for i, row := range rows {
-		msgs[i] = row.msg
+		_, spans[i], msgs[i] = telemetry.StartProducer(telemetry.WithTraceParent(ctx, row.traceparent), r.cfg.Tracing, row.msg)
 	}
 	sctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
 	errs := r.pub.SendBatch(sctx, msgs)
 	cancel()
+	for i, span := range spans {
+		var err error = errNoOutcome
+		if i < len(errs) {
+			err = errs[i]
+		}
+		telemetry.EndSpan(span, err)
+	}
 	failed := len(rows)
 	for i := range rows {
 		if i >= len(errs) || errs[i] != nil {

@@ -31,8 +31,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
+	"github.com/faultline-harness/faultline/services/telemetry"
 	"github.com/faultline-harness/faultline/services/web"
 )
 
@@ -87,6 +90,12 @@ type Config struct {
 	// shows as goroutines and memory rather than as slow unrelated
 	// endpoints. Env ORDER_MAX_CONCURRENT_REQUESTS.
 	MaxConcurrentRequests int
+	// Tracing, when set, traces every order (package telemetry): a server
+	// span per HTTP request (W3C traceparent honoured), the outbox row's
+	// traceparent, a producer span per outbox record sent, a consumer span
+	// per stock outcome, and in sync mode a client span per inventory call.
+	// Nil: no spans (trace context is still passed on).
+	Tracing trace.TracerProvider
 }
 
 func (c Config) withDefaults() Config {
@@ -190,6 +199,7 @@ type Service struct {
 	// not hold (GET /stats stock_outcomes_unknown_order).
 	unknownOutcomes atomic.Int64
 	handler         http.Handler
+	metrics         *telemetry.Metrics // GET /metrics, see metrics.go
 	close           sync.Once
 	closeErr        error
 }
@@ -197,7 +207,7 @@ type Service struct {
 // relayConfig is the relay's part of c.
 func (c Config) relayConfig() RelayConfig {
 	return RelayConfig{Interval: c.RelayInterval, Batch: c.RelayBatch, PublishTimeout: c.PublishTimeout,
-		MinBackoff: c.RelayMinBackoff, MaxBackoff: c.RelayMaxBackoff}
+		MinBackoff: c.RelayMinBackoff, MaxBackoff: c.RelayMaxBackoff, Tracing: c.Tracing}
 }
 
 // New validates cfg, opens (or creates) the SQLite database and builds the
@@ -235,6 +245,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	s := &Service{cfg: cfg, log: log, store: st}
 	if cfg.Mode == ModeSync {
 		s.inv = NewInventoryClient(cfg.InventoryURL, cfg.InventoryTimeout)
+		s.inv.HTTP.Transport = telemetry.Transport(cfg.Tracing, s.inv.HTTP.Transport)
 		s.guard = newInventoryGuard(s.inv.Reserve, cfg.Resilience, cfg.InventoryTimeout)
 		if err := s.failInterrupted(ctx); err != nil {
 			st.Close()
@@ -243,16 +254,18 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	} else {
 		if cfg.Mode == ModeHybrid {
 			s.inv = NewInventoryClient(cfg.InventoryURL, cfg.Hybrid.ReadTimeout)
+			s.inv.HTTP.Transport = telemetry.Transport(cfg.Tracing, s.inv.HTTP.Transport)
 			s.stock = newStockReader(s.inv.Stock, cfg.Hybrid)
 		}
 		s.pub = &kafkaPublisher{cfg: cfg.Kafka}
 		s.relay = NewRelay(st, s.pub, cfg.relayConfig(), log)
 	}
+	s.metrics = s.newMetrics()
 	s.handler = s.routes()
 	if cfg.MaxConcurrentRequests > 0 {
 		s.workers = newWorkerPool(cfg.MaxConcurrentRequests)
 	}
-	s.handler = s.track(s.handler)
+	s.handler = telemetry.HTTPHandler(cfg.Tracing, "order-service", s.metrics.HTTP(s.track(s.handler)))
 	return s, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	_ "modernc.org/sqlite" // driver "sqlite"
 
 	"github.com/faultline-harness/faultline/services/events"
+	"github.com/faultline-harness/faultline/services/telemetry"
 )
 
 // ErrNotFound is returned when no order has the given ID.
@@ -48,6 +49,10 @@ type outboxRow struct {
 	eventID string
 	orderID string
 	msg     events.Message
+	// traceparent is the W3C trace context of the request that placed the
+	// order ("" when it had none, or for rows older than tracing): the
+	// relay publishes the row under it.
+	traceparent string
 }
 
 // ParkedRow is an outbox row set aside after a permanent publish failure
@@ -105,14 +110,16 @@ CREATE TABLE IF NOT EXISTS outbox (
 `
 
 // outboxColumns are added to an outbox created before the relay had lanes
-// and parking (ALTER TABLE on open):
+// and parking, or before tracing (ALTER TABLE on open):
 //   - lane: the partition the row's key hashes to (messaging.Partition),
 //     set by the relay the first time it sees the row; NULL until then;
-//   - parked_at, park_reason: set when the row is parked.
+//   - parked_at, park_reason: set when the row is parked;
+//   - traceparent: the placing request's W3C trace context, ” without one.
 var outboxColumns = []struct{ name, decl string }{
 	{"lane", "INTEGER"},
 	{"parked_at", "TEXT"},
 	{"park_reason", "TEXT"},
+	{"traceparent", "TEXT NOT NULL DEFAULT ''"},
 }
 
 // laneIndexes serve the relay and the stats: the waiting rows (the
@@ -258,7 +265,7 @@ func (st *Store) OutboxBacklog(ctx context.Context) (int, error) {
 }
 
 // create inserts o and, when out is non-nil, its outbox record (event ID
-// from the event-id header), in one transaction. With a non-empty idemKey it records the key and resp; if the
+// from the event-id header, traceparent from ctx's span), in one transaction. With a non-empty idemKey it records the key and resp; if the
 // key is already taken it inserts nothing and returns created=false.
 func (st *Store) create(ctx context.Context, o Order, idemKey string, resp response, out *events.Message) (created bool, err error) {
 	tx, err := st.db.BeginTx(ctx, nil)
@@ -288,8 +295,8 @@ func (st *Store) create(ctx context.Context, o Order, idemKey string, resp respo
 		if err != nil {
 			return false, fmt.Errorf("encode outbox headers: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (event_id, order_id, topic, key, value, headers, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			out.Header(events.HeaderEventID), o.ID, out.Topic, out.Key, out.Value, string(headers), ts(o.CreatedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (event_id, order_id, topic, key, value, headers, created_at, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			out.Header(events.HeaderEventID), o.ID, out.Topic, out.Key, out.Value, string(headers), ts(o.CreatedAt), telemetry.TraceParent(ctx)); err != nil {
 			return false, fmt.Errorf("insert outbox row for order %s: %w", o.ID, err)
 		}
 	}
@@ -424,7 +431,7 @@ func (st *Store) pendingSync(ctx context.Context) ([]Order, error) {
 	return out, rows.Err()
 }
 
-const outboxRowCols = `seq, event_id, order_id, topic, key, value, headers`
+const outboxRowCols = `seq, event_id, order_id, topic, key, value, headers, traceparent`
 
 func scanOutboxRows(rows *sql.Rows) ([]outboxRow, error) {
 	defer rows.Close()
@@ -432,7 +439,7 @@ func scanOutboxRows(rows *sql.Rows) ([]outboxRow, error) {
 	for rows.Next() {
 		var r outboxRow
 		var headers string
-		if err := rows.Scan(&r.seq, &r.eventID, &r.orderID, &r.msg.Topic, &r.msg.Key, &r.msg.Value, &headers); err != nil {
+		if err := rows.Scan(&r.seq, &r.eventID, &r.orderID, &r.msg.Topic, &r.msg.Key, &r.msg.Value, &headers, &r.traceparent); err != nil {
 			return nil, fmt.Errorf("read outbox: %w", err)
 		}
 		if err := json.Unmarshal([]byte(headers), &r.msg.Headers); err != nil {

@@ -46,12 +46,12 @@ func (s *Service) InventoryStats() (ResilienceStats, bool) {
 }
 
 // track counts requests in flight and, with a worker pool, makes every
-// request but GET /stats wait for a worker.
+// request but GET /stats and GET /metrics wait for a worker.
 func (s *Service) track(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.inFlight.Add(1)
 		defer s.inFlight.Add(-1)
-		if s.workers == nil || (r.Method == http.MethodGet && r.URL.Path == "/stats") {
+		if s.workers == nil || (r.Method == http.MethodGet && (r.URL.Path == "/stats" || r.URL.Path == "/metrics")) {
 			next.ServeHTTP(w, r)
 			return
 		}
