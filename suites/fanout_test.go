@@ -59,9 +59,11 @@ var _ = Describe("chaos: a second, independent consumer of order-placed", Label(
 		steady := max(maxBacklog(res, 0, res.Schedule.FaultStart), maxBacklog(res, res.Schedule.FaultEnd+1, res.Schedule.DurationSeconds))
 		Expect(maxBacklogDuring(res)).To(BeNumerically("<=", steady+15),
 			"orders waiting for their outcome during the cut vs at most %d before and after it", steady)
-		baseLag := maxInventoryLag(res, 0, res.Schedule.FaultStart)
-		Expect(maxInventoryLag(res, res.Schedule.FaultStart, res.Schedule.FaultEnd+1)).To(BeNumerically("<=", baseLag+5),
-			"inventory's consumer lag during the cut vs at most %d before", baseLag)
+		// Inventory's lag at the broker: during the cut no more than around
+		// it, +15 (held back, it would grow by the cut's ~32 records).
+		steadyLag := max(maxInventoryLag(fan, 0, res.Schedule.FaultStart), maxInventoryLag(fan, res.Schedule.FaultEnd+1, res.Schedule.DurationSeconds))
+		Expect(maxInventoryLag(fan, res.Schedule.FaultStart, res.Schedule.FaultEnd+1)).To(BeNumerically("<=", steadyLag+15),
+			"inventory's lag at the broker during the cut vs at most %d before and after it", steadyLag)
 		// Latency: a loose bound (3x the baseline's p99 plus 50 ms), since
 		// the cores are shared; a coupling would cost seconds, not ms.
 		Expect(async.Phases[scenario.PhaseFault].P99Ms).To(BeNumerically("<=", 3*async.Phases[scenario.PhaseBaseline].P99Ms+50))
@@ -81,12 +83,12 @@ var _ = Describe("chaos: a second, independent consumer of order-placed", Label(
 	}, SpecTimeout(chaosTimeout))
 })
 
-// maxInventoryLag returns the largest lag of inventory-service's group on
-// order-placed read at the broker (Result.Fanout.InventoryLag) in
-// [from, to] seconds; unknown readings (-1) are skipped.
-func maxInventoryLag(res *scenario.Result, from, to float64) int64 {
+// maxInventoryLag returns the largest lag at the broker of
+// inventory-service's group (Fanout.InventoryLag) sampled in [from, to]
+// seconds; 0 when none was read there.
+func maxInventoryLag(fan *scenario.Fanout, from, to float64) int64 {
 	best := int64(0)
-	for _, s := range res.Fanout.InventoryLag {
+	for _, s := range fan.InventoryLag {
 		if s.At >= from && s.At <= to && s.Lag >= 0 {
 			best = max(best, s.Lag)
 		}
