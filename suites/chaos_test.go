@@ -40,8 +40,48 @@ var _ = Describe("chaos: sync cascade versus async recovery", Label("chaos"), se
 	}, SpecTimeout(chaosTimeout))
 
 	It("chaos: inventory down -> sync fails in cascade while async accepts all and completes every order after recovery", Label("nc-down"), func(ctx SpecContext) {
-		res := runScenario(ctx, "inventory-down", chaosOptions(), nil)
+		// The run goes on in the background while the spec polls the
+		// broker's consumer lag that the harness reads every second.
+		watch := &lagWatch{group: "inventory-service"}
+		opts := chaosOptions()
+		opts.Progress = watch.observe
+		finished := make(chan *scenario.Result, 1)
+		go func() {
+			defer GinkgoRecover()
+			defer close(finished)
+			finished <- runScenario(ctx, "inventory-down", opts, nil)
+		}()
+
+		By("inventory's consumer lag at the broker rises while it is cut off")
+		Eventually(func(g Gomega) {
+			phase, lag, baseline := watch.latest()
+			g.Expect(phase).To(Equal(scenario.PhaseFault), "lag %d", lag)
+			g.Expect(lag).To(BeNumerically(">=", max(baseline, 0)+5), "inventory-service lag during the fault vs at most %d before it", baseline)
+		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(100 * time.Millisecond).Should(Succeed())
+		By("and drains once it is back")
+		Eventually(func(g Gomega) {
+			phase, lag, baseline := watch.latest()
+			g.Expect(phase).To(BeElementOf(scenario.PhaseRecovery, "settle"))
+			g.Expect(lag).To(BeNumerically(">=", 0), "the broker answers")
+			g.Expect(lag).To(BeNumerically("<=", max(baseline, 5)), "inventory-service lag after the fault")
+		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(100 * time.Millisecond).Should(Succeed())
+		var res *scenario.Result
+		Eventually(finished).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Receive(&res))
 		sync, async := res.Modes[scenario.ModeSync], res.Modes[scenario.ModeAsync]
+		By("the result's lag series, with its per-partition breakdown, ends drained")
+		cl := res.ConsumerLag
+		Expect(cl).NotTo(BeNil())
+		last := cl.Samples[len(cl.Samples)-1]
+		for _, g := range last.Groups {
+			if cl.Labels[g.Group] == "inventory-service" {
+				Expect(g.Lag).To(BeZero(), "inventory-service lag once settled: %+v", g.Partitions)
+				Expect(g.Partitions).To(HaveLen(stack.Partitions), "one row per partition of order-placed")
+			}
+		}
+		By("the consistency window: sync 0 by construction, async orders waited out the fault")
+		Expect(sync.Window.Phases[scenario.PhaseBaseline].MaxMs).To(BeNumerically("<", 0.01))
+		Expect(async.Window.Phases[scenario.PhaseFault].P99Ms).To(BeNumerically(">", 1000), "orders sent during the fault became final only after it")
+		Expect(async.Window.Phases[scenario.PhaseFault].P99Ms).To(BeNumerically(">", 10*async.Window.Phases[scenario.PhaseBaseline].P50Ms))
 
 		By("sync answered 503 during the fault and recovered after it")
 		// The fault phase starts when injection starts; a request sent while

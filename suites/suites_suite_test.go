@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -168,4 +169,38 @@ func maxOutboxDuring(res *scenario.Result) int {
 		}
 	}
 	return best
+}
+
+// lagWatch keeps the latest broker lag of one consumer group (by label,
+// "inventory-service") and the run's phase from the engine's progress
+// callback (once a second), and the group's highest lag in the baseline.
+// Safe for concurrent use.
+type lagWatch struct {
+	group string
+
+	mu       sync.Mutex
+	phase    string
+	lag      int64
+	baseline int64
+}
+
+func (w *lagWatch) observe(p scenario.Progress) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l, ok := p.Lag[w.group]
+	if !ok {
+		return
+	}
+	w.phase, w.lag = p.Phase, l
+	if p.Phase == scenario.PhaseBaseline {
+		w.baseline = max(w.baseline, l)
+	}
+}
+
+// latest returns the last phase and lag seen (-1: the broker did not
+// answer) and the baseline's highest lag.
+func (w *lagWatch) latest() (phase string, lag, baseline int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.phase, w.lag, w.baseline
 }
