@@ -146,8 +146,14 @@ func (r *Reader) Read(ctx context.Context) Snapshot {
 		r.client = c
 	}
 	failed := false
+	client := r.client // the calls below may outlive this Read (ctx ended): they keep this client
 	for _, g := range r.Groups() {
-		grp, err := faults.RunWithContext(ctx, func() (Group, error) { return describe(r.client, g, r.groups[g]) })
+		if err := ctx.Err(); err != nil {
+			failed = true
+			snap.Groups = append(snap.Groups, Group{Group: g, Lag: Unknown, Error: err.Error()})
+			continue
+		}
+		grp, err := faults.RunWithContext(ctx, func() (Group, error) { return describe(client, g, r.groups[g]) })
 		if err != nil {
 			failed = true
 			grp = Group{Group: g, Lag: Unknown, Error: err.Error()}
@@ -156,8 +162,9 @@ func (r *Reader) Read(ctx context.Context) Snapshot {
 	}
 	if failed {
 		// A stuck call may still hold the client: closing it ends that call
-		// and the next Read starts afresh.
-		_ = r.client.Close()
+		// and the next Read starts afresh. Close waits for the client's
+		// pending metadata retries, so it runs in the background.
+		go func() { _ = client.Close() }()
 		r.client = nil
 	}
 	return snap
