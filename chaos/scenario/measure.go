@@ -208,9 +208,12 @@ type Recovery struct {
 	// 0.05 of the baseline's.
 	SuccessRateSeconds float64 `json:"success_rate_seconds"`
 	// BacklogSeconds: until a /stats sample shows the backlog (PENDING
-	// orders + outbox rows) and the consumer lag back at their steady
-	// level: zero with no load, and under load no more than the baseline
-	// phase's highest sample (BacklogLimit, LagLimit: orders in flight).
+	// orders + outbox rows) and the consumer lag at the broker back at
+	// their steady level: zero with no load, and under load no more than
+	// the baseline phase's highest sample (BacklogLimit: orders in
+	// flight); LagLimit adds one second of arrivals to the baseline's
+	// highest lag, since the consumers commit every 500 ms and a few
+	// baseline readings do not catch the top of that sawtooth.
 	BacklogSeconds float64 `json:"backlog_seconds"`
 	BacklogLimit   int     `json:"backlog_limit"`
 	LagLimit       int64   `json:"lag_limit"`
@@ -227,7 +230,11 @@ func finishRecovery(mr *ModeResult, sch Schedule, drain float64) {
 		SuccessRateSeconds: recoverySeconds(mr.Timeline, mr.Phases[PhaseBaseline].SuccessRate, sch.FaultEnd),
 		DrainSeconds:       round(drain),
 	}
-	r.BacklogSeconds, r.BacklogLimit, r.LagLimit = backlogRecovery(mr.Stats, sch)
+	lagSlack := int64(0)
+	if sch.DurationSeconds > 0 {
+		lagSlack = int64(math.Ceil(float64(mr.Requests) / sch.DurationSeconds))
+	}
+	r.BacklogSeconds, r.BacklogLimit, r.LagLimit = backlogRecovery(mr.Stats, sch, lagSlack)
 	if r.SuccessRateSeconds >= 0 {
 		r.SuccessRateSeconds = round(r.SuccessRateSeconds)
 	}
@@ -245,9 +252,10 @@ func finishRecovery(mr *ModeResult, sch Schedule, drain float64) {
 
 // backlogRecovery returns the seconds from the fault's end to the first
 // sample at or after it whose backlog and lag are at or below the
-// baseline's highest (the limits, returned too); -1 if none is. With no
-// samples at all the criterion does not apply (0).
-func backlogRecovery(series []StatsSample, sch Schedule) (secs float64, backlogLimit int, lagLimit int64) {
+// baseline's highest (the lag's plus lagSlack records; the limits are
+// returned too); -1 if none is. With no samples at all the criterion does
+// not apply (0).
+func backlogRecovery(series []StatsSample, sch Schedule, lagSlack int64) (secs float64, backlogLimit int, lagLimit int64) {
 	if len(series) == 0 {
 		return 0, 0, 0
 	}
@@ -256,6 +264,7 @@ func backlogRecovery(series []StatsSample, sch Schedule) (secs float64, backlogL
 			backlogLimit, lagLimit = max(backlogLimit, s.Backlog()), max(lagLimit, s.Lag())
 		}
 	}
+	lagLimit += lagSlack
 	for _, s := range series {
 		if s.At < sch.FaultEnd || s.Backlog() < 0 || s.Lag() < 0 {
 			continue

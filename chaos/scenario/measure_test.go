@@ -55,11 +55,24 @@ func TestBacklogRecovery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, limit, _ := backlogRecovery(tt.series, sch)
+			got, limit, _ := backlogRecovery(tt.series, sch, 0)
 			if got != tt.want || limit != tt.wantLimit {
 				t.Errorf("backlogRecovery = %v (limit %d), want %v (limit %d)", got, limit, tt.want, tt.wantLimit)
 			}
 		})
+	}
+}
+
+// The lag limit is the baseline's highest lag plus the slack (one second
+// of arrivals): commit jitter under load is no backlog.
+func TestBacklogRecoveryLagSlack(t *testing.T) {
+	sch := Schedule{FaultStart: 2, FaultEnd: 5}
+	series := []StatsSample{smp(1, 0, 0, 3), smp(5.5, 0, 0, 40), smp(6, 0, 0, 12), smp(7, 0, 0, 2)}
+	if got, _, limit := backlogRecovery(series, sch, 10); got != 1 || limit != 13 {
+		t.Errorf("with slack 10: %v s (lag limit %d), want 1 s at the sample with lag 12 (limit 13)", got, limit)
+	}
+	if got, _, limit := backlogRecovery(series, sch, 0); got != 2 || limit != 3 {
+		t.Errorf("without slack: %v s (lag limit %d), want 2 s (limit 3)", got, limit)
 	}
 }
 
