@@ -160,3 +160,32 @@ func TestRestartKeepsNotifications(t *testing.T) {
 		t.Fatalf("after restart: %d sends (%v), redelivered %d; want 1 send, 1 redelivery", sends, err, second.Redelivered())
 	}
 }
+
+// TestHandleOrderPlacedBatch: one batch, one transaction: a poison record
+// fails alone (ErrInvalid), an order repeated within the batch is notified
+// once (redelivered and conflicting copies counted), the others are
+// notified.
+func TestHandleOrderPlacedBatch(t *testing.T) {
+	svc := newService(t, notification.Config{})
+	ctx := context.Background()
+	a, b := placedEvent("o-a"), placedEvent("o-b")
+	other := a
+	other.EventID = "placed-again:o-a"
+	batch := []events.Message{record(t, a), {Topic: events.TopicOrderPlaced, Key: "x", Value: []byte(`{`)}, record(t, a), record(t, other), record(t, b)}
+	errs := svc.HandleOrderPlacedBatch(ctx, batch)
+	if len(errs) != len(batch) {
+		t.Fatalf("%d errors for %d records", len(errs), len(batch))
+	}
+	for i, err := range errs {
+		if wantErr := i == 1; wantErr != (err != nil) || (wantErr && !errors.Is(err, events.ErrInvalid)) {
+			t.Errorf("record %d: err = %v", i, err)
+		}
+	}
+	st, err := svc.Store().Stats(ctx)
+	if err != nil || st != (notification.Stats{Notifications: 2, Sends: 2}) {
+		t.Fatalf("stats %+v (%v), want two notifications, two sends", st, err)
+	}
+	if svc.Redelivered() != 1 || svc.Conflicting() != 1 {
+		t.Fatalf("redelivered %d, conflicting %d; want 1, 1", svc.Redelivered(), svc.Conflicting())
+	}
+}

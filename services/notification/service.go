@@ -106,38 +106,61 @@ func (s *Service) Close() error { return s.store.Close() }
 func (s *Service) Redelivered() int64 { return s.redelivered.Load() }
 func (s *Service) Conflicting() int64 { return s.conflicting.Load() }
 
-// HandleOrderPlaced is the messaging.Handler of the order-placed consumer:
-// it decodes and validates m with events.Decode and records the order's
-// notification (Store.Record) with created_at from the service's clock.
+// HandleOrderPlaced handles one order-placed record:
+// HandleOrderPlacedBatch with a batch of one.
+func (s *Service) HandleOrderPlaced(ctx context.Context, m events.Message) error {
+	return s.HandleOrderPlacedBatch(ctx, []events.Message{m})[0]
+}
+
+// HandleOrderPlacedBatch is the messaging.BatchHandler of the order-placed
+// consumer: it decodes and validates each record with events.Decode and
+// records the orders' notifications in one SQLite transaction
+// (Store.RecordBatch, a savepoint per record) with created_at from the
+// service's clock. It returns one error per record.
 //
 // Errors: a record that does not decode, breaks the schema or is not an
-// order-placed event returns an error wrapping events.ErrInvalid (the
-// consumer dead-letters it and moves on). A store failure returns another
-// error, so the consumer retries the record; the retry is idempotent.
-func (s *Service) HandleOrderPlaced(ctx context.Context, m events.Message) error {
-	e, err := events.Decode(m.Value)
-	if err != nil {
-		return fmt.Errorf("order-placed record key %q: %w", m.Key, err)
+// order-placed event returns an error wrapping events.ErrInvalid
+// (permanent: the consumer dead-letters it after its attempts and moves
+// on). A store failure returns another error, so the consumer retries the
+// record; the retry is idempotent.
+func (s *Service) HandleOrderPlacedBatch(ctx context.Context, batch []events.Message) []error {
+	errs := make([]error, len(batch))
+	var evs []events.Event
+	var at []int
+	for i, m := range batch {
+		e, err := events.Decode(m.Value)
+		switch {
+		case err != nil:
+			errs[i] = fmt.Errorf("order-placed record key %q: %w", m.Key, err)
+		case e.Type != events.OrderPlaced:
+			errs[i] = fmt.Errorf("%w: want type %q, got %q (event %s)", events.ErrInvalid, events.OrderPlaced, e.Type, e.EventID)
+		default:
+			evs, at = append(evs, e), append(at, i)
+		}
 	}
-	if e.Type != events.OrderPlaced {
-		return fmt.Errorf("%w: want type %q, got %q (event %s)", events.ErrInvalid, events.OrderPlaced, e.Type, e.EventID)
+	if len(evs) == 0 {
+		return errs
 	}
-	n, out, err := s.store.Record(ctx, e, ChannelEmail, s.cfg.Now())
-	if err != nil {
-		return fmt.Errorf("handle order-placed %s: %w", e.EventID, err)
+	ns, outs, rerrs := s.store.RecordBatch(ctx, evs, ChannelEmail, s.cfg.Now())
+	for j, i := range at {
+		e, n := evs[j], ns[j]
+		if rerrs[j] != nil {
+			errs[i] = fmt.Errorf("handle order-placed %s: %w", e.EventID, rerrs[j])
+			continue
+		}
+		switch outs[j] {
+		case Created:
+			s.log.Debug("notification sent (simulated)", "order_id", n.OrderID, "event_id", n.EventID, "channel", n.Channel)
+		case Redelivered:
+			s.redelivered.Add(1)
+			s.log.Debug("redelivered order-placed absorbed", "order_id", e.OrderID, "event_id", e.EventID)
+		case Conflicting:
+			s.conflicting.Add(1)
+			s.log.Warn("second order-placed event for a notified order ignored (first event wins)",
+				"order_id", e.OrderID, "event_id", e.EventID, "notified_by", n.EventID)
+		}
 	}
-	switch out {
-	case Created:
-		s.log.Debug("notification sent (simulated)", "order_id", n.OrderID, "event_id", n.EventID, "channel", n.Channel)
-	case Redelivered:
-		s.redelivered.Add(1)
-		s.log.Debug("redelivered order-placed absorbed", "order_id", e.OrderID, "event_id", e.EventID)
-	case Conflicting:
-		s.conflicting.Add(1)
-		s.log.Warn("second order-placed event for a notified order ignored (first event wins)",
-			"order_id", e.OrderID, "event_id", e.EventID, "notified_by", n.EventID)
-	}
-	return nil
+	return errs
 }
 
 // Run serves the HTTP API on ln until ctx ends; it owns ln and closes it.
@@ -158,13 +181,14 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("notification dead-letter producer: %w", err)
 	}
 	defer dlq.Close() // after the consumer stopped: it dead-letters through dlq
-	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{
+	cons, err := messaging.NewBatchConsumer(messaging.ConsumerConfig{
 		Kafka:       s.cfg.Kafka,
 		Group:       s.cfg.Group,
 		Topics:      []string{events.TopicOrderPlaced},
 		DeadLetter:  dlq,
 		MaxAttempts: s.cfg.MaxAttempts,
-	}, telemetry.ConsumerHandler(s.cfg.Tracing, s.metrics.ConsumerHandler(s.HandleOrderPlaced)), s.log)
+	}, telemetry.BatchConsumerHandler(s.cfg.Tracing, messaging.ErrNotAttempted,
+		s.metrics.BatchConsumerHandler(messaging.ErrNotAttempted, s.HandleOrderPlacedBatch)), s.log)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("notification consumer: %w", err)

@@ -131,35 +131,74 @@ func (st *Store) Record(ctx context.Context, e events.Event, channel string, now
 	var n Notification
 	var out Outcome
 	err := st.tx(ctx, func(tx *sql.Tx) error {
-		prev, err := scanNotification(tx.QueryRowContext(ctx, selectNotification, e.OrderID))
-		switch {
-		case err == nil && prev.EventID == e.EventID:
-			n, out = prev, Redelivered
-			return nil
-		case err == nil:
-			n, out = prev, Conflicting
-			return nil
-		case !errors.Is(err, ErrNotFound):
-			return err
-		}
-		n = Notification{OrderID: e.OrderID, SKU: e.SKU, Quantity: e.Quantity, EventID: e.EventID, Channel: channel,
-			OccurredAt: e.OccurredAt.UTC(), CreatedAt: now.UTC()}
-		created := ts(n.CreatedAt)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (order_id, event_id, sku, quantity, channel, occurred_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			n.OrderID, n.EventID, n.SKU, n.Quantity, n.Channel, ts(n.OccurredAt), created); err != nil {
-			return fmt.Errorf("store notification: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sends (order_id, event_id, channel, sent_at) VALUES (?, ?, ?, ?)`,
-			n.OrderID, n.EventID, n.Channel, created); err != nil {
-			return fmt.Errorf("record send: %w", err)
-		}
-		out = Created
-		return nil
+		var err error
+		n, out, err = recordTx(ctx, tx, e, channel, now)
+		return err
 	})
 	if err != nil {
 		return Notification{}, 0, fmt.Errorf("record notification of order %q: %w", e.OrderID, err)
 	}
 	return n, out, nil
+}
+
+// RecordBatch records every event as Record would, in order, in ONE
+// transaction with a savepoint per event (a failing one is rolled back
+// alone). Events of the same order within the batch see each other (the
+// first wins). It returns one notification, outcome and error per event;
+// when the transaction itself fails (begin, a savepoint, commit) every
+// event gets that error and nothing is stored.
+func (st *Store) RecordBatch(ctx context.Context, evs []events.Event, channel string, now time.Time) ([]Notification, []Outcome, []error) {
+	ns, outs, errs := make([]Notification, len(evs)), make([]Outcome, len(evs)), make([]error, len(evs))
+	err := st.tx(ctx, func(tx *sql.Tx) error {
+		for i, e := range evs {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT notify`); err != nil {
+				return fmt.Errorf("savepoint: %w", err)
+			}
+			ns[i], outs[i], errs[i] = recordTx(ctx, tx, e, channel, now)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("record notification of order %q: %w", e.OrderID, errs[i])
+				if _, err := tx.ExecContext(ctx, `ROLLBACK TO notify`); err != nil {
+					return fmt.Errorf("rollback to savepoint: %w", err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `RELEASE notify`); err != nil {
+				return fmt.Errorf("release savepoint: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		err = fmt.Errorf("record %d notifications: %w", len(evs), err)
+		for i := range errs {
+			ns[i], outs[i], errs[i] = Notification{}, 0, err
+		}
+	}
+	return ns, outs, errs
+}
+
+// recordTx is Record's work inside tx.
+func recordTx(ctx context.Context, tx *sql.Tx, e events.Event, channel string, now time.Time) (Notification, Outcome, error) {
+	prev, err := scanNotification(tx.QueryRowContext(ctx, selectNotification, e.OrderID))
+	switch {
+	case err == nil && prev.EventID == e.EventID:
+		return prev, Redelivered, nil
+	case err == nil:
+		return prev, Conflicting, nil
+	case !errors.Is(err, ErrNotFound):
+		return Notification{}, 0, err
+	}
+	n := Notification{OrderID: e.OrderID, SKU: e.SKU, Quantity: e.Quantity, EventID: e.EventID, Channel: channel,
+		OccurredAt: e.OccurredAt.UTC(), CreatedAt: now.UTC()}
+	created := ts(n.CreatedAt)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (order_id, event_id, sku, quantity, channel, occurred_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		n.OrderID, n.EventID, n.SKU, n.Quantity, n.Channel, ts(n.OccurredAt), created); err != nil {
+		return Notification{}, 0, fmt.Errorf("store notification: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sends (order_id, event_id, channel, sent_at) VALUES (?, ?, ?, ?)`,
+		n.OrderID, n.EventID, n.Channel, created); err != nil {
+		return Notification{}, 0, fmt.Errorf("record send: %w", err)
+	}
+	return n, Created, nil
 }
 
 // Notification returns the notification of orderID and the number of
