@@ -29,7 +29,7 @@ import (
 
 // provider returns a TracerProvider for service feeding col, shut down on
 // cleanup.
-func provider(t *testing.T, service string, col *telemetry.Collector) *sdktrace.TracerProvider {
+func provider(t testing.TB, service string, col *telemetry.Collector) *sdktrace.TracerProvider {
 	t.Helper()
 	tp, err := telemetry.NewProvider(t.Context(), telemetry.Config{Service: service, Collector: col})
 	if err != nil {
@@ -41,7 +41,7 @@ func provider(t *testing.T, service string, col *telemetry.Collector) *sdktrace.
 
 // serve runs run(ctx, ln) on a loopback listener until cleanup and
 // returns the base URL.
-func serve(t *testing.T, run func(context.Context, net.Listener) error) string {
+func serve(t testing.TB, run func(context.Context, net.Listener) error) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
