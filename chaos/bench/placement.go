@@ -98,6 +98,17 @@ func placementRatios(ctx context.Context, e *env, cfg Config) ([]Ratio, error) {
 	// sync orders are final when answered: its accepted rate is its
 	// completed rate.
 
+	// The consumers (inventory, notification) stay cut from Kafka while
+	// the raw producer and the relay are measured: they and order-service's
+	// outcome consumer would otherwise share the CPUs (and order-service's
+	// one SQLite connection) with one side more than the other.
+	for _, p := range []string{stack.ProxyInventoryKafka, stack.ProxyNotificationKafka} {
+		undoConsumer, err := st.Faults.Down(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = undoConsumer(context.WithoutCancel(ctx)) }()
+	}
 	raw, err := rawProducerThroughOrderProxy(ctx, st, cfg)
 	if err != nil {
 		return nil, err
@@ -120,8 +131,8 @@ func placementRatios(ctx context.Context, e *env, cfg Config) ([]Ratio, error) {
 }
 
 // relayDrain cuts order-async from Kafka, places cfg.OutboxOrders async
-// orders (they wait in the outbox), restores the link (inventory's stays
-// cut, so only the relay works) and measures how fast the relay empties
+// orders (they wait in the outbox), restores the link (the consumers'
+// stay cut, so only the relay works) and measures how fast the relay empties
 // the outbox, from its first publish to empty.
 func relayDrain(ctx context.Context, st *stack.Stack, c *http.Client, cfg Config) (Measurement, error) {
 	name := fmt.Sprintf("outbox relay drain, %d rows", cfg.OutboxOrders)
@@ -144,15 +155,6 @@ func relayDrain(ctx context.Context, st *stack.Stack, c *http.Client, cfg Config
 	if err != nil {
 		return Measurement{}, err
 	}
-	// Inventory stays cut from Kafka while the relay drains: its consumer
-	// and order-service's outcome consumer would otherwise share the CPUs
-	// and order-service's one SQLite connection with the relay, which the
-	// raw producer reference does not have to.
-	undoInv, err := st.Faults.Down(ctx, stack.ProxyInventoryKafka)
-	if err != nil {
-		return Measurement{}, err
-	}
-	defer func() { _ = undoInv(context.WithoutCancel(ctx)) }()
 	restored = true
 	if err := undo(ctx); err != nil {
 		return Measurement{}, err

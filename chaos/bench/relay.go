@@ -186,13 +186,17 @@ func oneBrokerCutDrain(ctx context.Context, c *http.Client, cfg Config) (Measure
 	}()
 	var healthyUndo []func(context.Context) error
 	for _, b := range st.Brokers {
-		// Inventory stays cut throughout, as in relayDrain: only the relay works.
-		u, err := st.Faults.Down(ctx, b.InventoryProxy)
-		if err != nil {
-			return Measurement{}, err
+		// The consumers stay cut throughout, as in relayDrain: only the
+		// relay works.
+		for _, p := range []string{b.InventoryProxy, b.NotificationProxy} {
+			u, err := st.Faults.Down(ctx, p)
+			if err != nil {
+				return Measurement{}, err
+			}
+			undo = append(undo, u)
 		}
-		undo = append(undo, u)
-		if u, err = st.Faults.Down(ctx, b.OrderProxy); err != nil {
+		u, err := st.Faults.Down(ctx, b.OrderProxy)
+		if err != nil {
 			return Measurement{}, err
 		}
 		if b.ID == victim.ID {
