@@ -193,7 +193,7 @@ func All() []Mutant {
 			SourceEdit{File: "services/events/events.go", Type: "Event", Field: "Reason", Tag: `json:"rejection_reason,omitempty"`},
 			SubtestPattern("TestOrderServiceConsumesStockOutcomes", rejShort), rejShort),
 		consumerCode("consumer-event-order-id-renamed", inv, ord, `the event decoder reads the order ID from "orderId"`,
-			"order_id is empty",
+			"order_id is required",
 			SourceEdit{File: "services/events/events.go", Type: "Event", Field: "OrderID", Tag: `json:"orderId"`},
 			"^TestInventoryConsumesOrderPlaced$", contracts.DescOrderPlaced),
 
