@@ -67,7 +67,7 @@ func load(t *testing.T) (compose, map[string]proxy) {
 
 func TestComposeServicesAndImages(t *testing.T) {
 	c, _ := load(t)
-	for _, name := range []string{"kafka", "toxiproxy", "inventory", "notification", "order-sync", "order-async", "postgres", "pact-broker"} {
+	for _, name := range []string{"kafka", "toxiproxy", "inventory", "notification", "order-sync", "order-async", "order-hybrid", "postgres", "pact-broker"} {
 		s, ok := c.Services[name]
 		if !ok {
 			t.Errorf("service %s missing", name)
@@ -139,7 +139,7 @@ func TestKafkaCannotBeBypassed(t *testing.T) {
 	if advertised == listener {
 		t.Fatal("kafka advertises its own listener: clients would bypass Toxiproxy")
 	}
-	for _, name := range []string{"inventory", "notification", "order-async"} {
+	for _, name := range []string{"inventory", "notification", "order-async", "order-hybrid"} {
 		e := c.Services[name].Environment
 		boot, ok := proxies[e["KAFKA_BROKERS"]]
 		if !ok || boot.Upstream != listener {
@@ -154,13 +154,19 @@ func TestKafkaCannotBeBypassed(t *testing.T) {
 			t.Errorf("%s KAFKA_ROUTE %q: want %s rewritten to its own proxy %s", name, e["KAFKA_ROUTE"], advertised, e["KAFKA_BROKERS"])
 		}
 	}
-	// order-sync reaches inventory only through a proxy.
-	u, err := url.Parse(c.Services["order-sync"].Environment["INVENTORY_URL"])
-	if err != nil {
-		t.Fatal(err)
+	// order-sync and order-hybrid reach inventory only through a proxy.
+	for _, name := range []string{"order-sync", "order-hybrid"} {
+		u, err := url.Parse(c.Services[name].Environment["INVENTORY_URL"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := proxies[u.Host]; !ok || p.Upstream != c.Services["inventory"].Environment["INVENTORY_HTTP_ADDR"] {
+			t.Errorf("%s INVENTORY_URL %s: want a proxy to inventory's %s", name, u, c.Services["inventory"].Environment["INVENTORY_HTTP_ADDR"])
+		}
 	}
-	if p, ok := proxies[u.Host]; !ok || p.Upstream != c.Services["inventory"].Environment["INVENTORY_HTTP_ADDR"] {
-		t.Errorf("order-sync INVENTORY_URL %s: want a proxy to inventory's %s", u, c.Services["inventory"].Environment["INVENTORY_HTTP_ADDR"])
+	// order-async and order-hybrid each see every stock outcome: two groups.
+	if g := c.Services["order-hybrid"].Environment["ORDER_GROUP"]; g == "" || g == c.Services["order-async"].Environment["ORDER_GROUP"] {
+		t.Errorf("order-hybrid ORDER_GROUP %q: want its own consumer group, not order-async's", g)
 	}
 	// The compose proxies must not collide with the names the harness
 	// creates (it replaces a proxy of the same name).
@@ -224,6 +230,7 @@ func TestServiceEnvironmentIsRead(t *testing.T) {
 		"notification": read(t, "../cmd/notification-service/main.go"),
 		"order-sync":   read(t, "../cmd/order-service/main.go"),
 		"order-async":  read(t, "../cmd/order-service/main.go"),
+		"order-hybrid": read(t, "../cmd/order-service/main.go"),
 	}
 	addrs := map[string]string{}
 	for name, src := range mains {

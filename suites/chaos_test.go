@@ -119,6 +119,13 @@ var _ = Describe("chaos: sync cascade versus async recovery", Label("chaos"), se
 		Expect(async.DuplicatedEffects).To(BeZero())
 		Expect(sync.DuplicatedEffects).To(BeZero())
 		Expect(async.RecoverySeconds).To(BeNumerically(">=", 0), "async recovered within the run")
+
+		By("hybrid (accept on a failed read, the default) kept accepting, unverified, and completed every order")
+		hybrid := res.Modes[scenario.ModeHybrid]
+		Expect(hybrid.Phases[scenario.PhaseFault].SuccessRate).To(BeNumerically(">=", 0.99))
+		Expect(hybrid.Completed).To(Equal(hybrid.Accepted))
+		Expect(hybrid.Lost).To(BeZero())
+		Expect(hybrid.DuplicatedEffects).To(BeZero())
 	}, SpecTimeout(chaosTimeout))
 
 	It("chaos: Kafka cut -> async still accepts, the outbox holds the events and drains after the cut", Label("nc-down", "nc-outbox_bypass"), func(ctx SpecContext) {

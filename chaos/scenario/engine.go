@@ -70,6 +70,8 @@ type Progress struct {
 	SyncOK       int64
 	AsyncSent    int64
 	AsyncOK      int64
+	HybridSent   int64
+	HybridOK     int64
 	AsyncBacklog int // PENDING orders + unpublished outbox rows; -1 unknown
 	// Async is the latest /stats sample of the async path (outbox
 	// backlog); nil before the first sample.
@@ -234,6 +236,7 @@ func run(ctx context.Context, st *stack.Stack, sc Scenario, opts Options) (*Resu
 						Phase: p, Elapsed: now.Sub(start), Total: opts.Duration,
 						SyncSent: recs[ModeSync].sent.Load(), SyncOK: recs[ModeSync].ok.Load(),
 						AsyncSent: recs[ModeAsync].sent.Load(), AsyncOK: recs[ModeAsync].ok.Load(),
+						HybridSent: recs[ModeHybrid].sent.Load(), HybridOK: recs[ModeHybrid].ok.Load(),
 						AsyncBacklog: b, Async: &async,
 					}
 					if l, ok := lags.latest(); ok {

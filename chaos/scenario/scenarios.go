@@ -1,8 +1,9 @@
 // Package scenario is the chaos scenario engine shared by the faultline
 // CLI and the Ginkgo suites. Execute owns a run: it starts a fresh stack
-// with the scenario's configuration, drives both placement modes with the
-// same open-loop load, applies the scenario's schedule of fault steps
-// during the fault window (baseline -> fault -> recovery) and checks each
+// with the scenario's configuration, drives the three placement modes
+// (sync, async, hybrid) with the same open-loop load, applies the
+// scenario's schedule of fault steps during the fault window (baseline ->
+// fault -> recovery) and checks each
 // step took effect (evidence.go), measures each phase, accounts for every
 // accepted order from the services' own state, then restores and closes.
 package scenario

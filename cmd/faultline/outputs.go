@@ -182,9 +182,10 @@ func progressPrinter(w io.Writer) func(scenario.Progress) {
 		if len(p.Lag) > 0 {
 			async += ", lag " + lagSummary(p.Lag)
 		}
-		fmt.Fprintf(w, "  [%-8s %5.1fs/%.0fs] sync %3d/s ok %s | async %3d/s ok %s %s\n",
+		fmt.Fprintf(w, "  [%-8s %5.1fs/%.0fs] sync %3d/s ok %s | hybrid %3d/s ok %s | async %3d/s ok %s %s\n",
 			p.Phase, p.Elapsed.Seconds(), p.Total.Seconds(),
 			rate(p.SyncSent, last.SyncSent), okPct(p.SyncOK, last.SyncOK, p.SyncSent, last.SyncSent),
+			rate(p.HybridSent, last.HybridSent), okPct(p.HybridOK, last.HybridOK, p.HybridSent, last.HybridSent),
 			rate(p.AsyncSent, last.AsyncSent), okPct(p.AsyncOK, last.AsyncOK, p.AsyncSent, last.AsyncSent), async)
 		last = p
 	}
