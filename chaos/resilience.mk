@@ -20,10 +20,12 @@ FUZZ_TARGETS ?= \
 	./services/inventory:FuzzHandleOrderPlaced
 
 # soak: the chaos specs N times in a row (ginkgo runs 1+repeat times),
-# randomized, stopping at the first failure. SOAK_FLAGS adds flags, e.g.
-# SOAK_FLAGS=--race.
-N          ?= 10
-SOAK_FLAGS ?=
+# randomized, stopping at the first failure, in SUITE_PROCS processes as
+# `make test` runs them (Serial specs alone), so the soak proves that
+# parallelism safe. SOAK_FLAGS adds flags, e.g. SOAK_FLAGS=--race.
+N           ?= 10
+SUITE_PROCS ?= 2
+SOAK_FLAGS  ?=
 
 RESILIENCE_SCENARIOS ?= inventory-blackhole,inventory-blackhole-breaker,inventory-blackhole-pileup,inventory-blackhole-bulkhead
 
@@ -39,9 +41,9 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10s; make fuzz FUZZTIM
 fuzz-seeds: ## run the fuzz targets on their seed corpora only (fast; part of the unit tests too)
 	$(GO) test -count=1 -run='^Fuzz' ./services/...
 
-soak: ## the chaos suite N times in a row, randomized, failing on the first flake (make soak N=10)
+soak: ## the chaos suite N times in a row, randomized, in SUITE_PROCS processes, failing on the first flake (make soak N=20)
 	@test $(N) -ge 1 || { echo "N must be >= 1"; exit 2; }
-	$(GINKGO) --repeat=$$(( $(N) - 1 )) --randomize-all --label-filter=chaos $(SOAK_FLAGS) ./suites/...
+	$(GINKGO) --repeat=$$(( $(N) - 1 )) --randomize-all -p --procs=$(SUITE_PROCS) --label-filter=chaos $(SOAK_FLAGS) ./suites/...
 
 resilience: ## the resilience scenarios (blackhole without and with breaker, pile-up without and with bulkhead)
 	@mkdir -p $(OUT)

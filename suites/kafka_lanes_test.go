@@ -68,7 +68,7 @@ var _ = Describe("chaos: the Kafka brokers themselves", Label("chaos", "kafka-br
 		Expect(breakdownColumn(res, "no outcome")).To(HaveEach(BeZero()), "every order has its stock outcome in Kafka")
 
 		By("sync does not use Kafka: unaffected")
-		Expect(sync.Phases[scenario.PhaseFault].SuccessRate).To(BeNumerically(">=", 0.95))
+		expectUnaffected(sync, scenario.PhaseFault, "sync does not use Kafka")
 		Expect(sync.DuplicatedEffects).To(BeZero())
 	}, SpecTimeout(chaosTimeout))
 

@@ -34,7 +34,7 @@ var _ = Describe("chaos: resilience patterns in order-sync", Label("chaos", "res
 		Expect(unavailable.Count).To(BeNumerically(">=", 20), "sync placements during the blackhole")
 		Expect(unavailable.P50Ms).To(BeNumerically(">=", 450), "each waited for the client timeout")
 		Expect(answer(res, scenario.PhaseFault, "503 circuit_open").Count).To(BeZero())
-		Expect(res.Modes[scenario.ModeSync].Phases[scenario.PhaseRecovery].SuccessRate).To(BeNumerically(">=", 0.9))
+		expectRecovered(res.Modes[scenario.ModeSync])
 	}, SpecTimeout(chaosTimeout))
 
 	It("chaos: inventory blackholed with a breaker -> once open, sync placements fail fast and it closes after recovery", Label("nc-timeout", "nc-breaker"), func(ctx SpecContext) {

@@ -204,3 +204,34 @@ func (w *lagWatch) latest() (phase string, lag, baseline int64) {
 	defer w.mu.Unlock()
 	return w.phase, w.lag, w.baseline
 }
+
+// Tolerances of the relative checks below: how far a phase's success rate
+// may fall short of the same run's baseline.
+const (
+	unaffectedTolerance = 0.05 // a fault on a hop the mode does not use
+	recoveredTolerance  = 0.10 // the recovery phase, after the fault
+)
+
+// expectUnaffected asserts that mode m's success rate in phase is within
+// unaffectedTolerance of its own baseline in the same run: a fault on a hop
+// m does not use must not lower it. The control is measured in the same
+// run, not fixed at 0.95, so a loaded machine (which lowers every phase
+// alike: sync calls time out on CPU, not on the fault) does not fail it,
+// while a real effect of the fault (a success rate of 0.35 against a
+// baseline of 0.95) still does. The baseline itself must show the mode
+// working (at least half its requests succeeded), or there is no control.
+func expectUnaffected(m *scenario.ModeResult, phase, why string) {
+	GinkgoHelper()
+	base, got := m.Phases[scenario.PhaseBaseline].SuccessRate, m.Phases[phase].SuccessRate
+	Expect(base).To(BeNumerically(">=", 0.5), "baseline success rate, the control of %q", why)
+	Expect(got).To(BeNumerically(">=", base-unaffectedTolerance), "%s success rate %.3f vs baseline %.3f of the same run: %s", phase, got, base, why)
+}
+
+// expectRecovered asserts that mode m's success rate after the fault is
+// back within recoveredTolerance of its own baseline (see expectUnaffected).
+func expectRecovered(m *scenario.ModeResult) {
+	GinkgoHelper()
+	base, got := m.Phases[scenario.PhaseBaseline].SuccessRate, m.Phases[scenario.PhaseRecovery].SuccessRate
+	Expect(base).To(BeNumerically(">=", 0.5), "baseline success rate, the control of the recovery")
+	Expect(got).To(BeNumerically(">=", base-recoveredTolerance), "recovery success rate %.3f vs baseline %.3f of the same run", got, base)
+}

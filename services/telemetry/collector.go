@@ -143,7 +143,7 @@ func convert(s sdktrace.ReadOnlySpan) Span {
 	if attrs := s.Attributes(); len(attrs) > 0 {
 		sp.Attributes = make(map[string]string, len(attrs))
 		for _, kv := range attrs {
-			sp.Attributes[string(kv.Key)] = kv.Value.Emit()
+			sp.Attributes[string(kv.Key)] = kv.Value.String()
 		}
 	}
 	return sp
