@@ -43,9 +43,12 @@ type Service struct {
 
 // New opens (creating and migrating) the SQLite database at cfg.DBPath and
 // seeds cfg.Catalog's SKUs that are not yet stored. It touches no network.
-// Zero Config fields take their documented defaults.
+// Zero Config fields take their documented defaults; a nil log discards.
 func New(cfg Config, log *slog.Logger) (*Service, error) {
 	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st, err := OpenStore(ctx, cfg.DBPath)
