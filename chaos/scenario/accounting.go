@@ -29,6 +29,7 @@ func newAccountant(st *stack.Stack) *accountant {
 type orderView struct {
 	ID        string    `json:"id"`
 	Status    string    `json:"status"`
+	Reason    string    `json:"reason"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -38,7 +39,8 @@ type reservationView struct {
 }
 
 type fate struct {
-	final      bool // CONFIRMED or REJECTED
+	final      bool // CONFIRMED, REJECTED or FAILED
+	failed     bool // FAILED: final, its promise not kept (a parked outbox row)
 	finalAt    time.Time
 	duplicated bool
 	// status, createdAt and updatedAt are order-service's own record of
@@ -47,7 +49,7 @@ type fate struct {
 	createdAt, updatedAt time.Time
 }
 
-// account fills Accepted, Completed, Lost, DuplicatedEffects,
+// account fills Accepted, Completed, Failed, Lost, DuplicatedEffects,
 // RecoverySeconds and the consistency window of mr (mode's).
 func (a *accountant) account(ctx context.Context, mode, orderURL string, samples []sample, mr *ModeResult, start time.Time, sch Schedule) error {
 	acc := accepted(samples)
@@ -83,6 +85,9 @@ func (a *accountant) account(ctx context.Context, mode, orderURL string, samples
 				drain = math.Max(drain, f.finalAt.Sub(faultEndAt).Seconds())
 			}
 		}
+		if f.failed {
+			mr.Failed++
+		}
 		if f.duplicated {
 			mr.DuplicatedEffects++
 		}
@@ -102,7 +107,10 @@ func (a *accountant) fate(ctx context.Context, orderURL, id string) (fate, error
 	var f fate
 	switch code {
 	case http.StatusOK:
-		f.final = o.Status == "CONFIRMED" || o.Status == "REJECTED"
+		// An accepted order FAILED is final (its outbox row was parked
+		// after a permanent publish failure): visible, not lost.
+		f.failed = o.Status == "FAILED"
+		f.final = o.Status == "CONFIRMED" || o.Status == "REJECTED" || f.failed
 		f.finalAt = o.UpdatedAt
 		f.status, f.createdAt, f.updatedAt = o.Status, o.CreatedAt, o.UpdatedAt
 	case http.StatusNotFound:

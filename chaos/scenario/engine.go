@@ -524,6 +524,10 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 type orderStats struct {
 	Orders        map[string]int `json:"orders"`
 	OutboxBacklog int            `json:"outbox_backlog"`
+	OutboxParked  int            `json:"outbox_parked"`
+	// The stock-outcome consumer's dead letters (0 in sync mode).
+	DeadLettered       int64 `json:"dead_lettered"`
+	DeadLettersDropped int64 `json:"dead_letters_dropped"`
 	// PromisesBroken: orders answered 202 and now REJECTED.
 	PromisesBroken int `json:"promises_broken"`
 }

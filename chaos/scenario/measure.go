@@ -67,6 +67,15 @@ type StatsSample struct {
 	// outbox rows.
 	Orders        map[string]int `json:"orders,omitempty"`
 	OutboxBacklog int            `json:"outbox_backlog"`
+	// OutboxParked: outbox rows order-service parked after a permanent
+	// publish failure (its /stats outbox_parked); their orders are FAILED
+	// (reason publish_failed). OrderDeadLettered and
+	// OrderDeadLettersDropped are its stock-outcome consumer's records
+	// sent to the dead-letter topic, and those it could not send there
+	// (dead_lettered, dead_letters_dropped; 0 in sync mode).
+	OutboxParked            int   `json:"outbox_parked"`
+	OrderDeadLettered       int64 `json:"order_dead_lettered"`
+	OrderDeadLettersDropped int64 `json:"order_dead_letters_dropped"`
 	// BrokerLag is the consumer lag, at the broker, of the consumer groups
 	// on this mode's path (ConsumerLag.ModeGroups) in the last lag reading
 	// at or before At (one a second): 0 for a mode without consumers, -1
@@ -78,6 +87,9 @@ type StatsSample struct {
 	InventoryReserved     int   `json:"inventory_reserved"`
 	InventoryRejected     int   `json:"inventory_rejected"`
 	InventoryDeadLettered int64 `json:"inventory_dead_lettered"`
+	// InventoryDeadLettersDropped: poison records inventory's consumer
+	// could not write to the dead-letter topic (dead_letters_dropped).
+	InventoryDeadLettersDropped int64 `json:"inventory_dead_letters_dropped"`
 	// InventoryRequests is inventory-service's count of POST
 	// /reservations received since it started (in both modes' samples:
 	// only order-sync sends them).
@@ -97,6 +109,16 @@ func (s StatsSample) Backlog() int {
 	return s.Orders["PENDING"] + s.OutboxBacklog
 }
 
+// DeadLettered is the records dead-lettered on the mode's path: its
+// order-service's consumer plus, in async samples, inventory's.
+func (s StatsSample) DeadLettered() int64 { return s.OrderDeadLettered + s.InventoryDeadLettered }
+
+// DeadLettersDropped is the poison records on the mode's path that could
+// not be written to the dead-letter topic either.
+func (s StatsSample) DeadLettersDropped() int64 {
+	return s.OrderDeadLettersDropped + s.InventoryDeadLettersDropped
+}
+
 // Lag is the broker's consumer lag on the mode's path (BrokerLag); -1
 // when it is unknown or a service read failed.
 func (s StatsSample) Lag() int64 {
@@ -111,6 +133,7 @@ type inventoryStats struct {
 	Reserved     int   `json:"reserved"`
 	Rejected     int   `json:"rejected"`
 	DeadLettered int64 `json:"dead_lettered"`
+	Dropped      int64 `json:"dead_letters_dropped"`
 	Requests     int64 `json:"reservation_requests"`
 }
 
@@ -149,13 +172,15 @@ func (s *statsSampler) sample(ctx context.Context) StatsSample {
 		if err := readStats(ctx, s.client, s.orderURLs[m], &o); err != "" {
 			smp.OrderErr = err
 		} else {
-			smp.Orders, smp.OutboxBacklog = o.Orders, o.OutboxBacklog
+			smp.Orders, smp.OutboxBacklog, smp.OutboxParked = o.Orders, o.OutboxBacklog, o.OutboxParked
+			smp.OrderDeadLettered, smp.OrderDeadLettersDropped = o.DeadLettered, o.DeadLettersDropped
 		}
 		smp.InventoryRequests = inv.Requests
 		if m == ModeAsync {
 			smp.InventoryErr = invErr
 			smp.InventoryReserved = inv.Reserved
 			smp.InventoryRejected, smp.InventoryDeadLettered = inv.Rejected, inv.DeadLettered
+			smp.InventoryDeadLettersDropped = inv.Dropped
 		}
 		out[m] = smp
 	}
@@ -199,6 +224,19 @@ func (s *statsSampler) attach(mode string, mr *ModeResult, cl *ConsumerLag) {
 			mr.Timeline[sec].Backlog = &b
 		}
 	}
+	mr.Parked, mr.DeadLettered, mr.DeadLettersDropped = endOfRun(mr.Stats)
+}
+
+// endOfRun returns the parked outbox rows, dead letters and dropped dead
+// letters of the last sample whose reads all succeeded (the counters only
+// grow; 0 when no sample did).
+func endOfRun(series []StatsSample) (parked int, deadLettered, dropped int64) {
+	for i := len(series) - 1; i >= 0; i-- {
+		if s := series[i]; s.OrderErr == "" && s.InventoryErr == "" {
+			return s.OutboxParked, s.DeadLettered(), s.DeadLettersDropped()
+		}
+	}
+	return 0, 0, 0
 }
 
 // Recovery breaks a mode's recovery time down. Every figure is seconds

@@ -121,8 +121,9 @@ type Schedule struct {
 //
 // Accounting comes from the services' state, not from load counters:
 // Accepted = the API acknowledged the order (201 sync / 202 async);
-// Completed = the order service reports a final status (CONFIRMED or
-// REJECTED) at the end of the settle time; Lost = Accepted - Completed;
+// Completed = the order service reports a final status (CONFIRMED,
+// REJECTED, or FAILED after its outbox row was parked: see Failed) at the
+// end of the settle time; Lost = Accepted - Completed;
 // DuplicatedEffects = accepted orders for which inventory's ledger shows
 // more than one stock movement.
 type ModeResult struct {
@@ -140,6 +141,20 @@ type ModeResult struct {
 	// service now reports REJECTED, read from its GET /stats at the end
 	// (promises_broken). 0 in sync mode by construction: a 201 is final.
 	PromisesBroken int `json:"promises_broken"`
+	// Failed: accepted orders order-service now reports FAILED: final, not
+	// lost (counted in Completed), but their promise was not kept: in
+	// async and hybrid modes, an outbox row parked after a permanent
+	// publish failure (reason publish_failed).
+	Failed int `json:"failed"`
+	// Parked, DeadLettered and DeadLettersDropped are the last /stats
+	// sample's (Stats) outbox rows parked by order-service, records
+	// dead-lettered on the mode's path (its order-service's consumer and,
+	// for async, inventory's) and poison records that could not be
+	// dead-lettered either. Findings, not loss: each is visible (GET
+	// /outbox/parked, the dead-letter topic) with its reason.
+	Parked             int   `json:"outbox_parked"`
+	DeadLettered       int64 `json:"dead_lettered"`
+	DeadLettersDropped int64 `json:"dead_letters_dropped"`
 	// RecoverySeconds: from the fault's end until the per-second success
 	// rate stays within 5 percentage points of baseline and every order
 	// accepted before the fault's end is final. -1: not within the run.
@@ -211,14 +226,14 @@ func (r *Result) WriteTable(w io.Writer) {
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\taccepted\tcompleted\tlost\tduplicated\tpromises broken\trecovery s\t")
+	fmt.Fprintln(tw, "mode\taccepted\tcompleted\tlost\tduplicated\tpromises broken\tparked\tdead-lettered\trecovery s\t")
 	for _, m := range Modes {
 		mr := r.Modes[m]
 		rec := "not recovered"
 		if mr.RecoverySeconds >= 0 {
 			rec = fmt.Sprintf("%.1f", mr.RecoverySeconds)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t\n", m, mr.Accepted, mr.Completed, mr.Lost, mr.DuplicatedEffects, mr.PromisesBroken, rec)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n", m, mr.Accepted, mr.Completed, mr.Lost, mr.DuplicatedEffects, mr.PromisesBroken, mr.Parked, mr.DeadLettered, rec)
 	}
 	tw.Flush()
 	if n := r.Modes[ModeSync].OrphanedReservations; n > 0 {
