@@ -17,6 +17,8 @@ type fixture struct {
 	baselineOK      float64
 	faultNotSeen    bool    // the step's evidence says the fault did not take effect
 	windowAfterP99  float64 // async consistency window p99 in the recovery phase, ms
+	asyncParked     int     // outbox rows parked (their orders FAILED: final, not lost)
+	asyncDeadLetter int64   // records dead-lettered on the async path
 }
 
 func defaultFixture() fixture {
@@ -99,6 +101,8 @@ func (f fixture) result() *scenario.Result {
 		last.Orders["PENDING"] = 0
 		if m == scenario.ModeAsync {
 			last.Orders["PENDING"] = f.finalBacklog
+			last.Orders["FAILED"], last.OutboxParked, last.InventoryDeadLettered = f.asyncParked, f.asyncParked, f.asyncDeadLetter
+			mr.Parked, mr.Failed, mr.DeadLettered = f.asyncParked, f.asyncParked, f.asyncDeadLetter
 		}
 		base := &scenario.PhaseResult{Requests: 100, Successes: int(100 * f.baselineOK), SuccessRate: f.baselineOK, P50Ms: 1.2, P99Ms: 4, MaxMs: 6}
 		fault := &scenario.PhaseResult{Requests: 160, Successes: 160, SuccessRate: 1, P50Ms: 1.1, P99Ms: 5, MaxMs: 8}

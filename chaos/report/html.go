@@ -238,8 +238,9 @@ func kpis(res *scenario.Result) []kpi {
 		if mr == nil {
 			continue
 		}
-		class, note := "good", fmt.Sprintf("accepted %d, lost %d, duplicated %d, promises broken %d", mr.Accepted, mr.Lost, mr.DuplicatedEffects, mr.PromisesBroken)
-		if mr.RecoverySeconds < 0 || mr.Lost > 0 || mr.DuplicatedEffects > 0 {
+		class, note := "good", fmt.Sprintf("accepted %d, lost %d, duplicated %d, promises broken %d, parked %d, dead-lettered %d",
+			mr.Accepted, mr.Lost, mr.DuplicatedEffects, mr.PromisesBroken, mr.Parked, mr.DeadLettered)
+		if mr.RecoverySeconds < 0 || mr.Lost > 0 || mr.DuplicatedEffects > 0 || mr.Parked > 0 || mr.DeadLettered > 0 {
 			class = "bad"
 		}
 		out = append(out, kpi{Label: m + " time to recover", Value: recoveryCell(mr.RecoverySeconds), Note: note, Class: class + " " + m})

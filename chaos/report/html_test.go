@@ -82,6 +82,20 @@ func TestHTMLHasChartsTablesAndFaultWindow(t *testing.T) {
 	if !regexp.MustCompile(`(?s)mode async">async</td><td>400</td><td>400</td><td>400</td>`).MatchString(page) {
 		t.Error("accounting row for async (400 requests, accepted, completed) not found")
 	}
+	// Parked and dead-lettered are shown, 0 as 0.
+	if !strings.Contains(page, "<th>parked</th><th>dead-lettered</th>") ||
+		!regexp.MustCompile(`(?s)mode async">async</td>.*?<td class="zero">0</td>\s*<td class="zero">0</td>\s*<td class="v">`).MatchString(page) {
+		t.Error("accounting table lacks async's parked and dead-lettered columns showing 0")
+	}
+	fx := defaultFixture()
+	fx.asyncParked, fx.asyncDeadLetter = 3, 2
+	page = renderPage(t, Source{Journal: fx.journal()})
+	if !regexp.MustCompile(`(?s)mode async">async</td>.*?<td class="nonzero">3</td>\s*<td class="nonzero">2</td>`).MatchString(page) {
+		t.Error("accounting row for async lacks parked 3 and dead-lettered 2, flagged nonzero")
+	}
+	if !strings.Contains(page, "async: no outbox row parked") {
+		t.Error("report lacks the failed accounting probe for the parked row")
+	}
 }
 
 func TestHTMLSeveralScenariosAndAFailedRun(t *testing.T) {

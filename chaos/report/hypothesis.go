@@ -14,7 +14,13 @@ const (
 	MetricBacklog     = "backlog"      // PENDING orders + outbox rows, from order-service's /stats samples
 	MetricLost        = "lost"         // accepted orders not final after the settle time
 	MetricDuplicated  = "duplicated"   // accepted orders with more than one stock movement
-	MetricRecovery    = "recovery_seconds"
+	// MetricParked is the outbox rows order-service parked after a
+	// permanent publish failure; MetricDeadLettered the records the mode's
+	// consumers dead-lettered plus those they could not: findings, not
+	// loss.
+	MetricParked       = "outbox_parked"
+	MetricDeadLettered = "dead_lettered"
+	MetricRecovery     = "recovery_seconds"
 	// MetricWindowP99 is the p99 consistency window of the orders sent in
 	// the window's phase: acknowledgement to final state, from
 	// order-service's created_at/updated_at (scenario.ConsistencyWindow).
@@ -83,7 +89,10 @@ func DefaultHypothesis() Hypothesis {
 }
 
 // AccountingProbes are checked once, after the run: nothing accepted is
-// lost or applied twice, and async recovers within the run.
+// lost or applied twice, async recovers within the run, and no outbox row
+// is parked nor any record dead-lettered on the async and hybrid paths (a
+// finding, exit 1: the order is FAILED or the record is on the dead-letter
+// topic, visible with its reason; not loss, exit 3).
 func AccountingProbes() []Probe {
 	return []Probe{
 		{Name: "sync: no accepted order lost", Mode: scenario.ModeSync, Metric: MetricLost, Op: "==", Threshold: 0},
@@ -93,6 +102,10 @@ func AccountingProbes() []Probe {
 		{Name: "hybrid: no accepted order lost", Mode: scenario.ModeHybrid, Metric: MetricLost, Op: "==", Threshold: 0},
 		{Name: "hybrid: no duplicated stock movement", Mode: scenario.ModeHybrid, Metric: MetricDuplicated, Op: "==", Threshold: 0},
 		{Name: "async recovered within the run", Mode: scenario.ModeAsync, Metric: MetricRecovery, Op: ">=", Threshold: 0, Unit: "s"},
+		{Name: "async: no outbox row parked", Mode: scenario.ModeAsync, Metric: MetricParked, Op: "==", Threshold: 0},
+		{Name: "async: no record dead-lettered", Mode: scenario.ModeAsync, Metric: MetricDeadLettered, Op: "==", Threshold: 0},
+		{Name: "hybrid: no outbox row parked", Mode: scenario.ModeHybrid, Metric: MetricParked, Op: "==", Threshold: 0},
+		{Name: "hybrid: no record dead-lettered", Mode: scenario.ModeHybrid, Metric: MetricDeadLettered, Op: "==", Threshold: 0},
 	}
 }
 
@@ -210,6 +223,10 @@ func measure(res *scenario.Result, p Probe, window string) (v float64, what stri
 		return float64(mr.DuplicatedEffects), fmt.Sprintf("of %d accepted orders", mr.Accepted), true
 	case MetricRecovery:
 		return mr.RecoverySeconds, "seconds from the fault's end (-1: not recovered)", true
+	case MetricParked:
+		return float64(mr.Parked), fmt.Sprintf("last /stats sample; %d accepted orders FAILED (final, not lost)", mr.Failed), len(mr.Stats) > 0
+	case MetricDeadLettered:
+		return float64(mr.DeadLettered + mr.DeadLettersDropped), fmt.Sprintf("last /stats sample: %d dead-lettered, %d could not be", mr.DeadLettered, mr.DeadLettersDropped), len(mr.Stats) > 0
 	}
 	return 0, "unknown metric " + p.Metric, false
 }

@@ -34,6 +34,8 @@ func TestJournalVerdicts(t *testing.T) {
 		{"backlog left once settled", func(f *fixture) { f.finalBacklog = 3 }, true, true, false, "async backlog drains to 0", "did not return"},
 		{"unhealthy before the fault", func(f *fixture) { f.baselineOK = 0.5 }, true, false, true, "sync success rate", "NOT met before"},
 		{"an order lost", func(f *fixture) { f.asyncLost = 2 }, true, true, true, "", "accounting failed: async: no accepted order lost"},
+		{"an outbox row parked: a finding, not loss", func(f *fixture) { f.asyncParked = 1 }, true, true, true, "", "accounting failed: async: no outbox row parked"},
+		{"a record dead-lettered: a finding, not loss", func(f *fixture) { f.asyncDeadLetter = 2 }, true, true, true, "", "accounting failed: async: no record dead-lettered"},
 		{"the fault did not take effect", func(f *fixture) { f.faultNotSeen = true }, true, true, true, "", "the fault did NOT take effect"},
 	}
 	for _, tt := range tests {
