@@ -69,6 +69,9 @@ type Journal struct {
 	// SpansFile names the run's spans file beside the journal (see
 	// WriteFile); "" when the run collected no spans.
 	SpansFile string `json:"spans_file,omitempty"`
+	// SpansDropped is the spans the stack's collector dropped at its cap
+	// (Measurements.SpansDropped): the spans file then lacks the oldest.
+	SpansDropped int64 `json:"spans_dropped"`
 }
 
 // Experiment is what was attempted.
@@ -124,7 +127,7 @@ func NewJournal(res *scenario.Result, h Hypothesis, meta Meta) *Journal {
 			Scenario: res.Scenario, Description: res.Description, Setup: res.Setup, Hypothesis: h,
 			Load: res.Load, Actions: res.Actions, Schedule: res.Schedule,
 		},
-		Measurements: res,
+		Measurements: res, SpansDropped: res.SpansDropped,
 	}
 	j.Platform.fill(res.Stack, res.Lane)
 	j.Activities = activities(res)

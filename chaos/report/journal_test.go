@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faultline-harness/faultline/chaos/scenario"
 )
@@ -136,14 +137,19 @@ func TestJournalFileRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"format", "status", "seed", "platform", "experiment", "steady_states", "accounting", "fault_took_effect", "deviated", "verdict", "measurements"} {
+	for _, k := range []string{"format", "status", "seed", "platform", "experiment", "steady_states", "accounting", "fault_took_effect", "deviated", "verdict", "measurements", "spans_dropped"} {
 		if _, ok := raw[k]; !ok {
 			t.Errorf("journal has no %q", k)
 		}
 	}
 	rec := raw["measurements"].(map[string]any)["modes"].(map[string]any)["async"].(map[string]any)
-	if _, ok := rec["recovery_seconds"]; !ok {
-		t.Error("measurements.modes.async has no recovery_seconds")
+	for _, k := range []string{"recovery_seconds", "outbox_parked", "dead_lettered", "dead_letters_dropped", "failed"} {
+		if _, ok := rec[k]; !ok {
+			t.Errorf("measurements.modes.async has no %s (0 must be written as 0)", k)
+		}
+	}
+	if smp := rec["stats"].([]any)[0].(map[string]any); smp["outbox_parked"] == nil || smp["inventory_dead_letters_dropped"] == nil {
+		t.Errorf("a /stats sample lacks outbox_parked or inventory_dead_letters_dropped: %v", smp)
 	}
 }
 
@@ -188,5 +194,24 @@ func TestSummary(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}
+	}
+}
+
+// The spans the collector dropped at its cap reach the journal.
+func TestJournalCarriesSpansDropped(t *testing.T) {
+	fx := defaultFixture()
+	res := fx.result()
+	res.SpansDropped = 7
+	j := NewJournal(res, DefaultHypothesis(), Meta{Start: res.StartedAt, End: res.StartedAt.Add(21 * time.Second)})
+	path, err := j.WriteFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SpansDropped != 7 || got.Measurements.SpansDropped != 7 {
+		t.Errorf("journal spans_dropped %d (measurements %d), want 7", got.SpansDropped, got.Measurements.SpansDropped)
 	}
 }

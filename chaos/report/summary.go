@@ -36,7 +36,7 @@ func Summary(res *scenario.Result) string {
 				b.WriteString(" " + e)
 			}
 		}
-		fmt.Fprintf(&b, " | accepted %d lost %d dup %d | %s", mr.Accepted, mr.Lost, mr.DuplicatedEffects, recoveryText(mr.RecoverySeconds))
+		fmt.Fprintf(&b, " | accepted %d lost %d dup %d parked %d dead-lettered %d | %s", mr.Accepted, mr.Lost, mr.DuplicatedEffects, mr.Parked, mr.DeadLettered, recoveryText(mr.RecoverySeconds))
 	}
 	return b.String()
 }

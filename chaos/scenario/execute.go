@@ -92,6 +92,7 @@ func Execute(ctx context.Context, sc Scenario, opts Options, cfg stack.Config) (
 	if res != nil {
 		res.Stack, res.Teardown = info, &td
 		res.Spans = st.Spans.Spans() // after Close: every service has ended its spans
+		res.SpansDropped = st.Spans.Dropped()
 		if !res.Schedule.FaultStartedAt.IsZero() {
 			res.Traces = slowestTraces(res.Spans, res.Schedule.FaultStartedAt, res.Schedule.FaultEndedAt)
 		}

@@ -96,6 +96,10 @@ type Result struct {
 	// (package telemetry), kept out of the JSON result: the journal writes
 	// them to a spans file of their own (report.Journal.WriteFile).
 	Spans []telemetry.Span `json:"-"`
+	// SpansDropped is how many finished spans the stack's collector
+	// dropped, oldest first, once it held telemetry.DefaultMaxSpans: Spans
+	// and Traces then miss the run's beginning. 0: none dropped.
+	SpansDropped int64 `json:"spans_dropped"`
 }
 
 // Schedule is the fault schedule as it really ran. Offsets are seconds
@@ -241,6 +245,9 @@ func (r *Result) WriteTable(w io.Writer) {
 	}
 	if l := r.InventoryLoad; l != nil && l.PerClientRequest > 1.05 {
 		fmt.Fprintf(w, "\nsync: inventory received %.2f requests per placement sent during the fault (%d for %d: retries)\n", l.PerClientRequest, l.InventoryRequests, l.ClientRequests)
+	}
+	if r.SpansDropped > 0 {
+		fmt.Fprintf(w, "\ntracing: the span collector dropped its %d oldest spans at its cap (%d): the spans file misses the run's beginning\n", r.SpansDropped, telemetry.DefaultMaxSpans)
 	}
 	r.writeWindow(w)
 	r.writeResilience(w)
