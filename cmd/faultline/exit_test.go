@@ -74,6 +74,11 @@ func TestRunExitStatus(t *testing.T) {
 			ph := res.Modes[scenario.ModeSync].Phases[scenario.PhaseRecovery]
 			ph.Successes, ph.SuccessRate = 5, 0.5
 		}, nil, exitDeviated},
+		"outbox row parked: a finding, not loss": {func(res *scenario.Result) {
+			mr := res.Modes[scenario.ModeAsync]
+			mr.Parked, mr.Failed = 1, 1
+		}, nil, exitDeviated},
+		"record dead-lettered":      {func(res *scenario.Result) { res.Modes[scenario.ModeHybrid].DeadLettered = 1 }, nil, exitDeviated},
 		"fault did not take effect": {func(res *scenario.Result) { res.Schedule.Steps[0].Evidence[0].TookEffect = false }, nil, exitDeviated},
 		"lost, --no-fail":           {loseOne, []string{"--no-fail"}, exitHeld},
 	} {
