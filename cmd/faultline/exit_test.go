@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/faultline-harness/faultline/chaos/report"
 	"github.com/faultline-harness/faultline/chaos/scenario"
@@ -246,6 +247,87 @@ func deleteOneConfirmed(ctx context.Context, path string) (string, error) {
 	}
 	if _, err := db.ExecContext(ctx, `DELETE FROM orders WHERE id = ?`, id); err != nil {
 		return "", fmt.Errorf("delete order %s: %w", id, err)
+	}
+	return id, nil
+}
+
+// A real run on the embedded lane in which one accepted async order's
+// outbox row is parked after the fault, as the relay parks a row after a
+// permanent publish failure (row parked_at and park_reason, order FAILED
+// with reason publish_failed; the relay's own parking is tested in
+// services/order, TestRelayParksPermanentFailure): the harness reads it
+// from order-service's /stats, the accounting counts the order final
+// (FAILED, not lost) and flags the parked row, and `faultline run` exits 1.
+func TestRunFlagsAParkedOutboxRow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the stack")
+	}
+	var parked atomic.Value // the parked row's order ID
+	parkOne := func(ctx context.Context, sc scenario.Scenario, opts scenario.Options, cfg stack.Config) (*scenario.Result, error) {
+		cfg.DataDir = t.TempDir()
+		cfg.Log = testkit.Logger(t)
+		progress := opts.Progress
+		var once sync.Once
+		opts.Progress = func(p scenario.Progress) {
+			progress(p)
+			if p.Phase == scenario.PhaseBaseline || p.Phase == scenario.PhaseFault {
+				return
+			}
+			once.Do(func() {
+				id, err := parkOneRow(ctx, filepath.Join(cfg.DataDir, "orders-"+scenario.ModeAsync+".db"))
+				if err != nil {
+					t.Errorf("park a row: %v", err)
+					return
+				}
+				parked.Store(id)
+			})
+		}
+		return scenario.Execute(ctx, sc, opts, cfg)
+	}
+	code, j, _ := runExit(t, parkOne, "--scenario", "inventory-latency", "--rate", "5", "--seed", "3")
+	if parked.Load() == nil {
+		t.Fatal("no row was parked: the finding was not injected")
+	}
+	mr := j.Measurements.Modes[scenario.ModeAsync]
+	if mr.Parked != 1 || mr.Failed != 1 || mr.Lost != 0 {
+		t.Errorf("async accounting: parked %d, failed %d, lost %d; want the row of order %v parked, its order FAILED, nothing lost", mr.Parked, mr.Failed, mr.Lost, parked.Load())
+	}
+	found := false
+	for _, a := range j.Accounting {
+		if a.Metric == report.MetricParked && a.Mode == scenario.ModeAsync {
+			found = true
+			if a.ToleranceMet || a.Value != 1 {
+				t.Errorf("accounting probe %q: value %v, met %v; want 1, not met", a.Probe, a.Value, a.ToleranceMet)
+			}
+		}
+	}
+	if !found {
+		t.Error("the journal's accounting has no async parked probe")
+	}
+	if code != exitDeviated {
+		t.Errorf("exit %d, want %d (a finding, not loss); verdict: %s", code, exitDeviated, j.Verdict)
+	}
+}
+
+// parkOneRow parks the published outbox row of one CONFIRMED order in an
+// order-service SQLite store behind the service's back, as the relay
+// does after a permanent failure, and returns the order's ID.
+func parkOneRow(ctx context.Context, path string) (string, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	var id string
+	if err := db.QueryRowContext(ctx, `SELECT id FROM orders WHERE status = 'CONFIRMED' ORDER BY created_at LIMIT 1`).Scan(&id); err != nil {
+		return "", fmt.Errorf("find a confirmed order: %w", err)
+	}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	if _, err := db.ExecContext(ctx, `UPDATE outbox SET parked_at = ?, park_reason = 'forced by test: record too large' WHERE order_id = ?`, now, id); err != nil {
+		return "", fmt.Errorf("park the row of order %s: %w", id, err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE orders SET status = 'FAILED', reason = 'publish_failed', updated_at = ? WHERE id = ?`, now, id); err != nil {
+		return "", fmt.Errorf("fail order %s: %w", id, err)
 	}
 	return id, nil
 }
