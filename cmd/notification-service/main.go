@@ -29,14 +29,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/ardanlabs/conf/v3"
@@ -63,22 +60,10 @@ type settings struct {
 }
 
 func main() {
-	cfg, s, err := parseConfig(os.Args[1:], os.Stdout)
-	if err != nil {
-		if !errors.Is(err, config.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "notification-service:", err)
-		}
-		os.Exit(config.ExitCode(err))
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: s.LogLevel}))
-	log.Info("notification-service starting", append([]any{"version", s.Build}, config.LogAttrs(&s)...)...)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err = run(ctx, cfg, log)
-	stop()
-	if err != nil {
-		log.Error("notification-service failed", "err", err)
-		os.Exit(config.ExitFail)
-	}
+	os.Exit(config.Main("notification-service", func(args []string, out io.Writer) (notification.Config, config.Startup, error) {
+		cfg, s, err := parseConfig(args, out)
+		return cfg, config.Startup{Settings: &s, Version: s.Build, LogLevel: s.LogLevel}, err
+	}, run))
 }
 
 // run serves until ctx ends and returns nil after a clean shutdown.

@@ -62,7 +62,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -70,8 +69,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/ardanlabs/conf/v3"
@@ -124,22 +121,10 @@ type settings struct {
 }
 
 func main() {
-	cfg, s, err := parseConfig(os.Args[1:], os.Stdout)
-	if err != nil {
-		if !errors.Is(err, config.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "order-service:", err)
-		}
-		os.Exit(config.ExitCode(err))
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: s.LogLevel}))
-	log.Info("order-service starting", append([]any{"version", s.Build}, config.LogAttrs(&s)...)...)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err = run(ctx, cfg, log)
-	stop()
-	if err != nil {
-		log.Error("order-service failed", "err", err)
-		os.Exit(config.ExitFail)
-	}
+	os.Exit(config.Main("order-service", func(args []string, out io.Writer) (order.Config, config.Startup, error) {
+		cfg, s, err := parseConfig(args, out)
+		return cfg, config.Startup{Settings: &s, Version: s.Build, LogLevel: s.LogLevel}, err
+	}, run))
 }
 
 // run serves until ctx ends.

@@ -22,6 +22,9 @@
 // stack's (stack.ConfigFromEnv), shared with the suites. It follows the
 // same conventions: -h exits 0, bad usage exits 2 naming the flag.
 //
+// Main is the three services' main function: parse, log the effective
+// configuration, run until SIGINT or SIGTERM, exit with the status below.
+//
 // Exit statuses of the binaries (ExitCode): 0 after -h/--help or
 // --version, 2 on a bad flag or value (the error names the flag and the
 // environment variable), 1 when the service itself fails.
