@@ -15,6 +15,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/order"
@@ -31,26 +32,24 @@ func TestSIGKILLMidDrainPublishesEveryRow(t *testing.T) {
 		t.Skip("builds and runs the service binaries")
 	}
 	const orders, partitions = 4000, 3
-	bin := buildBinaries(t, "order-service", "inventory-service")
-	kport := freePort(t)
+	bin := testkit.BuildBinaries(t, "order-service", "inventory-service")
+	kport := testkit.FreePort(t)
 	brokers := fmt.Sprintf("127.0.0.1:%d", kport)
 	dir := t.TempDir()
-	orderAddr, invAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	orderAddr, invAddr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)), fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	orderURL, invURL := "http://"+orderAddr, "http://"+invAddr
-	startOrder := func(run int) *service {
-		return startService(t, filepath.Join(bin, "order-service"), fmt.Sprintf("order-%d", run), orderURL,
+	startOrder := func() *testkit.Process {
+		p := testkit.StartProcess(t, filepath.Join(bin, "order-service"),
 			"-mode", "async", "-http-addr", orderAddr, "-db", filepath.Join(dir, "orders.db"), "-kafka-brokers", brokers,
 			"-group", "order-sigkill", "-publish-timeout", "2s", "-log-level", "warn")
+		p.WaitHealthy(t, orderURL+"/healthz", 20*time.Second)
+		return p
 	}
 
-	ord := startOrder(1)
+	ord := startOrder()
 	ids := postOrders(t, orderURL, orders)
 
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(kport), kfake.SeedTopics(partitions, events.AllTopics...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
+	testkit.StartKafka(t, partitions, events.AllTopics, kfake.Ports(kport))
 
 	// Kill once the relay has published some of the backlog.
 	client := &http.Client{Timeout: 2 * time.Second}
@@ -63,25 +62,25 @@ func TestSIGKILLMidDrainPublishesEveryRow(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the relay published under %d rows in 60 s\n%s", orders/10, ord.logTail())
+			t.Fatalf("the relay published under %d rows in 60 s\n%s", orders/10, ord.Output())
 		}
 		time.Sleep(2 * time.Millisecond) // poll interval
 	}
-	if err := ord.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
+	ord.Signal(t, syscall.SIGKILL)
+	if code := ord.Wait(t, 20*time.Second); code != -1 {
+		t.Fatalf("order-service exited %d after SIGKILL, want -1 (killed)\n%s", code, ord.Output())
 	}
-	<-ord.done
-	ord.done <- nil // for cleanup
 	backlog := outboxBacklog(t, filepath.Join(dir, "orders.db"))
 	t.Logf("SIGKILL with %d of %d rows unpublished", backlog, orders)
 	if backlog == 0 || backlog == orders {
 		t.Fatalf("backlog %d at the kill: not mid-drain, the test proves nothing", backlog)
 	}
 
-	inv := startService(t, filepath.Join(bin, "inventory-service"), "inventory", invURL,
+	inv := testkit.StartProcess(t, filepath.Join(bin, "inventory-service"),
 		"-http-addr", invAddr, "-db", filepath.Join(dir, "inventory.db"), "-kafka-brokers", brokers,
 		"-group", "inventory-sigkill", "-log-level", "warn")
-	ord = startOrder(2)
+	inv.WaitHealthy(t, invURL+"/healthz", 20*time.Second)
+	ord = startOrder()
 	deadline = time.Now().Add(2 * time.Minute)
 	for {
 		var st struct {
@@ -100,7 +99,7 @@ func TestSIGKILLMidDrainPublishesEveryRow(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not every order final 2 min after the restart: %+v\n%s", st, ord.logTail())
+			t.Fatalf("not every order final 2 min after the restart: %+v\n%s", st, ord.Output())
 		}
 		time.Sleep(100 * time.Millisecond) // poll interval
 	}
@@ -120,10 +119,10 @@ func TestSIGKILLMidDrainPublishesEveryRow(t *testing.T) {
 			t.Fatalf("order %s: reservation %d with %d stock movements, want exactly 1", id, code, r.StockMovements)
 		}
 	}
-	ord.sigterm(t)
-	inv.sigterm(t)
-	ord.wait(t, 20*time.Second)
-	inv.wait(t, 20*time.Second)
+	ord.Signal(t, syscall.SIGTERM)
+	inv.Signal(t, syscall.SIGTERM)
+	ord.WaitClean(t, 20*time.Second)
+	inv.WaitClean(t, 20*time.Second)
 }
 
 // postOrders places n async orders from 8 workers and returns their IDs;

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,6 +16,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/inventory"
 	"github.com/faultline-harness/faultline/services/messaging"
@@ -38,40 +35,40 @@ func TestSIGTERMUnderLoadLosesNoAcceptedOrder(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the service binaries")
 	}
-	bin := buildBinaries(t, "order-service", "inventory-service")
+	bin := testkit.BuildBinaries(t, "order-service", "inventory-service")
 	const partitions = 3
-	kport := freePort(t)
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(kport), kfake.SeedTopics(partitions, events.AllTopics...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
+	kport := testkit.FreePort(t)
+	cluster := testkit.StartKafka(t, partitions, events.AllTopics, kfake.Ports(kport))
 	brokers := cluster.ListenAddrs()[0]
 
 	dir := t.TempDir()
-	orderAddr, invAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	orderAddr, invAddr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)), fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	orderURL, invURL := "http://"+orderAddr, "http://"+invAddr
 	invGroup := "inventory-sigterm"
-	startInventory := func(run int) *service {
-		return startService(t, filepath.Join(bin, "inventory-service"), fmt.Sprintf("inventory-%d", run), invURL,
+	startInventory := func() *testkit.Process {
+		p := testkit.StartProcess(t, filepath.Join(bin, "inventory-service"),
 			"-http-addr", invAddr, "-db", filepath.Join(dir, "inventory.db"), "-kafka-brokers", brokers,
 			"-group", invGroup, "-shutdown-grace", "5s", "-log-level", "warn")
+		p.WaitHealthy(t, invURL+"/healthz", 20*time.Second)
+		return p
 	}
-	startOrder := func(run int) *service {
-		return startService(t, filepath.Join(bin, "order-service"), fmt.Sprintf("order-%d", run), orderURL,
+	startOrder := func() *testkit.Process {
+		p := testkit.StartProcess(t, filepath.Join(bin, "order-service"),
 			"-mode", "async", "-http-addr", orderAddr, "-db", filepath.Join(dir, "orders.db"), "-kafka-brokers", brokers,
 			"-group", "order-sigterm", "-shutdown-grace", "5s", "-publish-timeout", "2s", "-log-level", "warn")
+		p.WaitHealthy(t, orderURL+"/healthz", 20*time.Second)
+		return p
 	}
 
-	inv, ord := startInventory(1), startOrder(1)
+	inv, ord := startInventory(), startOrder()
 	load := startLoad(t, orderURL)
 	load.waitAccepted(t, 150, 20*time.Second)
 
 	t.Log("SIGTERM both services mid-load")
-	ord.sigterm(t)
-	inv.sigterm(t)
-	ord.wait(t, 20*time.Second)
-	inv.wait(t, 20*time.Second)
+	ord.Signal(t, syscall.SIGTERM)
+	inv.Signal(t, syscall.SIGTERM)
+	ord.WaitClean(t, 20*time.Second)
+	inv.WaitClean(t, 20*time.Second)
 	acceptedAtStop := len(load.acceptedIDs())
 
 	// Inventory committed what it processed before it stopped.
@@ -84,7 +81,7 @@ func TestSIGTERMUnderLoadLosesNoAcceptedOrder(t *testing.T) {
 			committedOffsets, reservations, partitions)
 	}
 
-	inv, ord = startInventory(2), startOrder(2)
+	inv, ord = startInventory(), startOrder()
 	load.waitAccepted(t, acceptedAtStop+50, 20*time.Second)
 	load.stop()
 	ids := load.acceptedIDs()
@@ -103,7 +100,7 @@ func TestSIGTERMUnderLoadLosesNoAcceptedOrder(t *testing.T) {
 		}
 		pending = still
 		if len(pending) > 0 && time.Now().After(deadline) {
-			t.Fatalf("%d/%d accepted orders not CONFIRMED 60s after the restart, e.g. %s; order log:\n%s", len(pending), len(ids), pending[0], ord.logTail())
+			t.Fatalf("%d/%d accepted orders not CONFIRMED 60s after the restart, e.g. %s; order log:\n%s", len(pending), len(ids), pending[0], ord.Output())
 		}
 		if len(pending) > 0 {
 			time.Sleep(200 * time.Millisecond) // poll interval
@@ -117,125 +114,10 @@ func TestSIGTERMUnderLoadLosesNoAcceptedOrder(t *testing.T) {
 			t.Errorf("order %s: reservation %d with %d stock movements, want exactly 1", id, code, r.StockMovements)
 		}
 	}
-	ord.sigterm(t)
-	inv.sigterm(t)
-	ord.wait(t, 20*time.Second)
-	inv.wait(t, 20*time.Second)
-}
-
-// buildBinaries builds the named cmd/ packages into a temp dir.
-func buildBinaries(t *testing.T, names ...string) string {
-	t.Helper()
-	// go test puts its own GOROOT/bin first on the test's PATH.
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is not on PATH: %v", err)
-	}
-	dir := t.TempDir()
-	for _, name := range names {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		out, err := exec.CommandContext(ctx, goBin, "build", "-o", filepath.Join(dir, name), "github.com/faultline-harness/faultline/cmd/"+name).CombinedOutput()
-		cancel()
-		if err != nil {
-			t.Fatalf("build %s: %v\n%s", name, err, out)
-		}
-	}
-	return dir
-}
-
-// service is one running binary.
-type service struct {
-	name string
-	cmd  *exec.Cmd
-	log  *bytes.Buffer
-	mu   *sync.Mutex
-	done chan error
-}
-
-// syncWriter guards a buffer written by the child's output copier.
-type syncWriter struct {
-	mu  *sync.Mutex
-	buf *bytes.Buffer
-}
-
-func (w syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-// startService starts the binary and waits until baseURL/healthz answers.
-// Cleanup kills it if the test did not stop it.
-func startService(t *testing.T, path, name, baseURL string, args ...string) *service {
-	t.Helper()
-	s := &service{name: name, cmd: exec.Command(path, args...), log: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan error, 1)}
-	s.cmd.Env = []string{"PATH=" + os.Getenv("PATH")} // no KAFKA_* etc. from the test's environment
-	w := syncWriter{s.mu, s.log}
-	s.cmd.Stdout, s.cmd.Stderr = w, w
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() { s.done <- s.cmd.Wait() }()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
-	})
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := client.Get(baseURL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		select {
-		case err := <-s.done:
-			t.Fatalf("%s exited at start: %v\n%s", name, err, s.logTail())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not healthy within 20s: %v\n%s", name, err, s.logTail())
-		}
-		time.Sleep(50 * time.Millisecond) // poll interval
-	}
-}
-
-func (s *service) sigterm(t *testing.T) {
-	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM %s: %v", s.name, err)
-	}
-}
-
-// wait waits for the process to exit after SIGTERM and fails unless it
-// exited 0 within timeout.
-func (s *service) wait(t *testing.T, timeout time.Duration) {
-	t.Helper()
-	select {
-	case err := <-s.done:
-		s.done <- err // keep it for cleanup
-		if err != nil {
-			t.Fatalf("%s exited with %v after SIGTERM, want 0\n%s", s.name, err, s.logTail())
-		}
-	case <-time.After(timeout):
-		t.Fatalf("%s still running %v after SIGTERM\n%s", s.name, timeout, s.logTail())
-	}
-}
-
-func (s *service) logTail() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.log.String()
-	if len(out) > 4000 {
-		out = "…" + out[len(out)-4000:]
-	}
-	return out
+	ord.Signal(t, syscall.SIGTERM)
+	inv.Signal(t, syscall.SIGTERM)
+	ord.WaitClean(t, 20*time.Second)
+	inv.WaitClean(t, 20*time.Second)
 }
 
 // load posts orders from four workers, about 200 a second in all, until
@@ -333,16 +215,6 @@ func getJSON(t *testing.T, c *http.Client, url string, v any) int {
 		}
 	}
 	return resp.StatusCode
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // inventoryReservations reads the number of reservations (reserved or

@@ -155,3 +155,12 @@ func (p *Process) Wait(t testing.TB, timeout time.Duration) int {
 		return -1
 	}
 }
+
+// WaitClean waits up to timeout for the process to exit (after a SIGTERM,
+// say) and fails the test unless it exited 0 within timeout.
+func (p *Process) WaitClean(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	if code := p.Wait(t, timeout); code != 0 {
+		t.Fatalf("%s exited %d, want 0\n%s", p.name, code, p.Output())
+	}
+}
