@@ -26,20 +26,11 @@ func TestOrderPlacedPoisonDoesNotWedgeThePartition(t *testing.T) {
 	kafka := newKafka(t)
 	id := fmt.Sprint(time.Now().UnixNano())
 	svc := newService(t, map[string]int{"SKU-A": 100}, inventory.Config{Kafka: kafka, Group: "inventory-" + id})
-	ln := listen(t)
-	base := "http://" + ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx, ln) }()
-	t.Cleanup(func() { cancel(); waitRun(t, done) })
+	base, ctx := serve(t, svc)
 	reserved := tail(t, kafka, events.TopicStockReserved)
 	dead := tail(t, kafka, events.TopicDeadLetter)
 
-	prod, err := messaging.NewProducer(kafka)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { prod.Close() })
+	prod := newProducer(t, kafka)
 	key := "partition-key-" + id // every record on one partition, behind the poison
 	first := orderPlaced(t, "o-first-"+id, "SKU-A", 1)
 	reused := orderPlaced(t, "o-first-"+id, "SKU-A", 2)

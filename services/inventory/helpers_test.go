@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,15 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/inventory"
+	"github.com/faultline-harness/faultline/services/messaging"
 )
-
-// testLogger sends service logs to the test's output, shown on failure or
-// with -v.
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
 
 // newService opens a service on a fresh database in t.TempDir() seeded
 // with catalog; cfg may carry more settings. It is closed on cleanup.
@@ -33,7 +28,7 @@ func newService(t testing.TB, catalog map[string]int, cfg inventory.Config) *inv
 		cfg.DBPath = filepath.Join(t.TempDir(), "inventory.db")
 	}
 	cfg.Catalog = catalog
-	svc, err := inventory.New(cfg, testLogger(t))
+	svc, err := inventory.New(cfg, testkit.Logger(t))
 	if err != nil {
 		t.Fatalf("new service: %v", err)
 	}
@@ -144,4 +139,28 @@ func waitRun(t testing.TB, done <-chan error) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run did not return within 20s of cancellation")
 	}
+}
+
+// serve runs svc on a loopback listener until the test ends (Run must then
+// return nil within 20 s: waitRun) and returns its base URL
+// ("http://127.0.0.1:port") and the context Run got.
+func serve(t testing.TB, svc *inventory.Service) (base string, ctx context.Context) {
+	t.Helper()
+	ln := listen(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx, ln) }()
+	t.Cleanup(func() { cancel(); waitRun(t, done) })
+	return "http://" + ln.Addr().String(), ctx
+}
+
+// newProducer returns a producer on kafka, closed on cleanup.
+func newProducer(t testing.TB, kafka messaging.Config) *messaging.Producer {
+	t.Helper()
+	p, err := messaging.NewProducer(kafka)
+	if err != nil {
+		t.Fatalf("producer: %v", err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/inventory"
-	"github.com/faultline-harness/faultline/services/messaging"
 )
 
 // TestDuplicateOrderPlacedOverKafkaReservesOnce is the lost-ack case end
@@ -24,19 +23,10 @@ func TestDuplicateOrderPlacedOverKafkaReservesOnce(t *testing.T) {
 	kafka := newKafka(t)
 	id := fmt.Sprint(time.Now().UnixNano())
 	svc := newService(t, map[string]int{"SKU-A": 10}, inventory.Config{Kafka: kafka, Group: "inventory-" + id})
-	ln := listen(t)
-	base := "http://" + ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx, ln) }()
-	t.Cleanup(func() { cancel(); waitRun(t, done) })
+	base, ctx := serve(t, svc)
 
 	reserved := tail(t, kafka, events.TopicStockReserved)
-	prod, err := messaging.NewProducer(kafka)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { prod.Close() })
+	prod := newProducer(t, kafka)
 	order := "order-dup-" + id
 	m := orderPlaced(t, order, "SKU-A", 3)
 	const copies = 5

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/inventory"
 	"github.com/faultline-harness/faultline/services/messaging"
@@ -22,12 +22,7 @@ import (
 // newKafka starts an in-process single-broker Kafka with every topic.
 func newKafka(t testing.TB) messaging.Config {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, events.AllTopics...))
-	if err != nil {
-		t.Fatalf("kfake: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return messaging.Config{Brokers: c.ListenAddrs(), ClientID: t.Name()}
+	return messaging.Config{Brokers: testkit.StartKafka(t, 3, events.AllTopics).ListenAddrs(), ClientID: t.Name()}
 }
 
 // tail reads every partition of topic from the oldest offset into one
@@ -124,20 +119,11 @@ func TestServiceWithKafka(t *testing.T) {
 	kafka := newKafka(t)
 	id := strings.ReplaceAll(t.Name(), "/", "-") + fmt.Sprint(time.Now().UnixNano())
 	svc := newService(t, map[string]int{"SKU-A": 10}, inventory.Config{Kafka: kafka, Group: "inventory-" + id})
-	ln := listen(t)
-	base := "http://" + ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx, ln) }()
-	t.Cleanup(func() { cancel(); waitRun(t, done) })
+	base, ctx := serve(t, svc)
 
 	reserved := tail(t, kafka, events.TopicStockReserved)
 	dead := tail(t, kafka, events.TopicDeadLetter)
-	prod, err := messaging.NewProducer(kafka)
-	if err != nil {
-		t.Fatalf("producer: %v", err)
-	}
-	t.Cleanup(func() { prod.Close() })
+	prod := newProducer(t, kafka)
 	send := func(m events.Message) {
 		t.Helper()
 		sctx, scancel := context.WithTimeout(ctx, 10*time.Second)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/inventory"
 )
@@ -205,7 +206,7 @@ func TestRestartKeepsState(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "inventory.db")
 	catalog := map[string]int{"SKU-A": 10}
 
-	svc, err := inventory.New(inventory.Config{DBPath: path, Catalog: catalog}, testLogger(t))
+	svc, err := inventory.New(inventory.Config{DBPath: path, Catalog: catalog}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 )
@@ -59,7 +60,7 @@ func TestIsPermanent(t *testing.T) {
 // MaxMessageBytes is refused by the producer with a permanent error, one
 // at the limit is sent.
 func TestRecordSizeMatchesTheProducersLimit(t *testing.T) {
-	c := startKafka(t, 1, []string{"big"})
+	c := testkit.StartKafka(t, 1, []string{"big"})
 	p := newProducer(t, fastConfig(t, c.ListenAddrs()))
 	m := events.Message{Topic: "big", Key: "k", Headers: []events.Header{{Key: "h", Value: "v"}}}
 	m.Value = []byte(strings.Repeat("x", messaging.MaxMessageBytes-messaging.RecordSize(m)))

@@ -14,6 +14,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 )
@@ -52,7 +53,7 @@ func TestConsumerValidatesConfig(t *testing.T) {
 		"no topics":  {Kafka: kc, Group: "g"},
 		"no brokers": {Group: "g", Topics: []string{"t"}},
 	} {
-		if _, err := messaging.NewConsumer(cfg, func(context.Context, events.Message) error { return nil }, testLogger(t)); err == nil {
+		if _, err := messaging.NewConsumer(cfg, func(context.Context, events.Message) error { return nil }, testkit.Logger(t)); err == nil {
 			t.Errorf("%s: NewConsumer succeeded", name)
 		}
 	}
@@ -63,8 +64,8 @@ func TestConsumerValidatesConfig(t *testing.T) {
 // only after record 1 and 2 are processed. A consumer restarted in the
 // group then starts after them: nothing processed is redelivered.
 func TestConsumerCommitsOnlyWhatWasProcessed(t *testing.T) {
-	topic, group := uniq(t, "topic"), uniq(t, "group")
-	c := startKafka(t, 1, []string{topic})
+	topic, group := testkit.Uniq(t, "topic"), testkit.Uniq(t, "group")
+	c := testkit.StartKafka(t, 1, []string{topic})
 	kc := fastConfig(t, c.ListenAddrs())
 	p := newProducer(t, kc)
 	for i := range 3 {
@@ -83,12 +84,12 @@ func TestConsumerCommitsOnlyWhatWasProcessed(t *testing.T) {
 		h.add(m)
 		return nil
 	}
-	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: group, Topics: []string{topic}}, handler, testLogger(t))
+	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: group, Topics: []string{topic}}, handler, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	stop := runConsumer(t, cons)
-	eventually(t, 20*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, func() (bool, string) {
 		off := committed(t, kc, group, topic)
 		return off == 1, fmt.Sprintf("committed offset %d, want 1 (record 0 processed, record 1 held)", off)
 	})
@@ -100,7 +101,7 @@ func TestConsumerCommitsOnlyWhatWasProcessed(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // sampling interval of a "never happens" check
 	}
 	close(release)
-	eventually(t, 20*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, func() (bool, string) {
 		off := committed(t, kc, group, topic)
 		return off == 3, fmt.Sprintf("committed offset %d, want 3 after processing everything", off)
 	})
@@ -110,12 +111,12 @@ func TestConsumerCommitsOnlyWhatWasProcessed(t *testing.T) {
 	send(t, p, record(t, topic, "order", 3))
 	var again handled
 	cons2, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: group, Topics: []string{topic}},
-		func(_ context.Context, m events.Message) error { again.add(m); return nil }, testLogger(t))
+		func(_ context.Context, m events.Message) error { again.add(m); return nil }, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	runConsumer(t, cons2)
-	eventually(t, 20*time.Second, func() (bool, string) { return again.count() >= 1, "the new record was not consumed" })
+	testkit.Eventually(t, 20*time.Second, func() (bool, string) { return again.count() >= 1, "the new record was not consumed" })
 	if ids := again.eventIDs(); !slices.Equal(ids, []string{"order#3"}) {
 		t.Fatalf("after restart consumed %v, want only order#3", ids)
 	}
@@ -124,8 +125,8 @@ func TestConsumerCommitsOnlyWhatWasProcessed(t *testing.T) {
 // TestConsumerRetriesTransientFailuresWithoutSkipping: a failing record is
 // retried until it succeeds; records behind it wait (per-partition order).
 func TestConsumerRetriesTransientFailuresWithoutSkipping(t *testing.T) {
-	topic := uniq(t, "topic")
-	c := startKafka(t, 1, []string{topic})
+	topic := testkit.Uniq(t, "topic")
+	c := testkit.StartKafka(t, 1, []string{topic})
 	kc := fastConfig(t, c.ListenAddrs())
 	p := newProducer(t, kc)
 	for i := range 4 {
@@ -133,19 +134,19 @@ func TestConsumerRetriesTransientFailuresWithoutSkipping(t *testing.T) {
 	}
 	var fails atomic.Int32
 	var h handled
-	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: uniq(t, "group"), Topics: []string{topic}, RetryBackoff: 10 * time.Millisecond},
+	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, RetryBackoff: 10 * time.Millisecond},
 		func(_ context.Context, m events.Message) error {
 			if seqOf(t, m.Value) == 1 && fails.Add(1) <= 3 {
 				return errors.New("database busy")
 			}
 			h.add(m)
 			return nil
-		}, testLogger(t))
+		}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	runConsumer(t, cons)
-	eventually(t, 20*time.Second, func() (bool, string) { return h.count() == 4, fmt.Sprintf("handled %d/4", h.count()) })
+	testkit.Eventually(t, 20*time.Second, func() (bool, string) { return h.count() == 4, fmt.Sprintf("handled %d/4", h.count()) })
 	if ids := h.eventIDs(); !slices.Equal(ids, []string{"order#0", "order#1", "order#2", "order#3"}) {
 		t.Fatalf("handled %v", ids)
 	}
@@ -158,8 +159,8 @@ func TestConsumerRetriesTransientFailuresWithoutSkipping(t *testing.T) {
 // dead-letter topic with its reason and source, and the records behind it
 // on the same partition are processed.
 func TestConsumerDeadLettersPoisonAndKeepsGoing(t *testing.T) {
-	topic := uniq(t, "topic")
-	c := startKafka(t, 1, []string{topic, events.TopicDeadLetter})
+	topic := testkit.Uniq(t, "topic")
+	c := testkit.StartKafka(t, 1, []string{topic, events.TopicDeadLetter})
 	kc := fastConfig(t, c.ListenAddrs())
 	p := newProducer(t, kc)
 	send(t, p, record(t, topic, "order", 0))
@@ -174,19 +175,19 @@ func TestConsumerDeadLettersPoisonAndKeepsGoing(t *testing.T) {
 		h.add(m)
 		return nil
 	}
-	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: uniq(t, "group"), Topics: []string{topic}, DeadLetter: p}, handler, testLogger(t))
+	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: p}, handler, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	runConsumer(t, cons)
 	var dead handled
-	dlc, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: uniq(t, "dlq"), Topics: []string{events.TopicDeadLetter}},
-		func(_ context.Context, m events.Message) error { dead.add(m); return nil }, testLogger(t))
+	dlc, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "dlq"), Topics: []string{events.TopicDeadLetter}},
+		func(_ context.Context, m events.Message) error { dead.add(m); return nil }, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	runConsumer(t, dlc)
-	eventually(t, 20*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, func() (bool, string) {
 		return h.count() == 2 && dead.count() == 1, fmt.Sprintf("handled %d/2, dead letters %d/1", h.count(), dead.count())
 	})
 	if ids := h.eventIDs(); !slices.Equal(ids, []string{"order#0", "order#2"}) {
@@ -210,15 +211,15 @@ func TestConsumerResumesAfterBrokerRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("restarts a broker")
 	}
-	topic, group := uniq(t, "topic"), uniq(t, "group")
-	port, dir := freePort(t), filepath.Join(t.TempDir(), "kafka")
+	topic, group := testkit.Uniq(t, "topic"), testkit.Uniq(t, "group")
+	port, dir := testkit.FreePort(t), filepath.Join(t.TempDir(), "kafka")
 	opts := []kfake.Opt{kfake.Ports(port), kfake.DataDir(dir)}
-	c := startKafka(t, 2, []string{topic}, opts...)
+	c := testkit.StartKafka(t, 2, []string{topic}, opts...)
 	kc := fastConfig(t, c.ListenAddrs())
 
 	var h handled
 	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: group, Topics: []string{topic}, RetryBackoff: 100 * time.Millisecond},
-		func(_ context.Context, m events.Message) error { h.add(m); return nil }, testLogger(t))
+		func(_ context.Context, m events.Message) error { h.add(m); return nil }, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +232,7 @@ func TestConsumerResumesAfterBrokerRestart(t *testing.T) {
 	for i := range 5 {
 		send(t, p, record(t, topic, fmt.Sprintf("before-%d", i), 0))
 	}
-	eventually(t, 20*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, func() (bool, string) {
 		return h.count() == 5, fmt.Sprintf("consumed %d/5 before the restart", h.count())
 	})
 	_ = p.Close()
@@ -253,7 +254,7 @@ func TestConsumerResumesAfterBrokerRestart(t *testing.T) {
 	for i := range 5 {
 		send(t, p2, record(t, topic, fmt.Sprintf("after-%d", i), 0))
 	}
-	eventually(t, 60*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 60*time.Second, func() (bool, string) {
 		n := 0
 		for _, id := range h.eventIDs() {
 			if strings.HasPrefix(id, "after-") {

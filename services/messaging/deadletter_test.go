@@ -34,8 +34,8 @@ func decodingHandler(h *handled) messaging.Handler {
 func deadLetters(t *testing.T, kc messaging.Config) *handled {
 	t.Helper()
 	var dead handled
-	dlc, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: uniq(t, "dlq"), Topics: []string{events.TopicDeadLetter}},
-		func(_ context.Context, m events.Message) error { dead.add(m); return nil }, testLogger(t))
+	dlc, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "dlq"), Topics: []string{events.TopicDeadLetter}},
+		func(_ context.Context, m events.Message) error { dead.add(m); return nil }, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,8 +48,8 @@ func deadLetters(t *testing.T, kc messaging.Config) *handled {
 // record goes to the dead-letter topic whole (with its reason, source and
 // attempts) and the records behind it are processed.
 func TestPermanentErrorDeadLetteredAfterMaxAttempts(t *testing.T) {
-	topic := uniq(t, "topic")
-	c := startKafka(t, 1, []string{topic, events.TopicDeadLetter})
+	topic := testkit.Uniq(t, "topic")
+	c := testkit.StartKafka(t, 1, []string{topic, events.TopicDeadLetter})
 	kc := fastConfig(t, c.ListenAddrs())
 	p := newProducer(t, kc)
 	for i := range 4 {
@@ -57,7 +57,7 @@ func TestPermanentErrorDeadLetteredAfterMaxAttempts(t *testing.T) {
 	}
 	var tries atomic.Int32
 	var h handled
-	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
+	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
 		MaxAttempts: 4, RetryBackoff: 10 * time.Millisecond},
 		func(_ context.Context, m events.Message) error {
 			if seqOf(t, m.Value) == 1 {
@@ -66,13 +66,13 @@ func TestPermanentErrorDeadLetteredAfterMaxAttempts(t *testing.T) {
 			}
 			h.add(m)
 			return nil
-		}, testLogger(t))
+		}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	runConsumer(t, cons)
 	dead := deadLetters(t, kc)
-	eventually(t, 20*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, func() (bool, string) {
 		return h.count() == 3 && dead.count() == 1, fmt.Sprintf("handled %d/3, dead letters %d/1", h.count(), dead.count())
 	})
 	if ids := h.eventIDs(); !slices.Equal(ids, []string{"order#0", "order#2", "order#3"}) {
@@ -99,8 +99,8 @@ func TestPermanentErrorDeadLetteredAfterMaxAttempts(t *testing.T) {
 // the dead-letter topic as a JSON envelope with the first 64 KiB of the
 // value, and the records behind it are processed.
 func TestOversizedPoisonDeadLetteredAsEnvelope(t *testing.T) {
-	topic := uniq(t, "topic")
-	c := startKafka(t, 1, []string{topic, events.TopicDeadLetter})
+	topic := testkit.Uniq(t, "topic")
+	c := testkit.StartKafka(t, 1, []string{topic, events.TopicDeadLetter})
 	kc := fastConfig(t, c.ListenAddrs())
 	p := newProducer(t, kc)
 	poison := testkit.NearLimitPoison(topic, "order")
@@ -109,14 +109,14 @@ func TestOversizedPoisonDeadLetteredAsEnvelope(t *testing.T) {
 	send(t, p, record(t, topic, "order", 2))
 
 	var h handled
-	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
-		RetryBackoff: 10 * time.Millisecond}, decodingHandler(&h), testLogger(t))
+	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
+		RetryBackoff: 10 * time.Millisecond}, decodingHandler(&h), testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	runConsumer(t, cons)
 	dead := deadLetters(t, kc)
-	eventually(t, 30*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, func() (bool, string) {
 		return h.count() == 2 && dead.count() == 1, fmt.Sprintf("handled %d/2, dead letters %d/1", h.count(), dead.count())
 	})
 	dl := dead.msgs[0]
@@ -165,8 +165,8 @@ func (f *flakySender) Send(ctx context.Context, m events.Message) error {
 // is retried until it succeeds (nothing dropped); a permanent one, even
 // for the envelope, drops the record, counts it and moves on.
 func TestDeadLetterPublishFailures(t *testing.T) {
-	topic := uniq(t, "topic")
-	c := startKafka(t, 1, []string{topic, events.TopicDeadLetter})
+	topic := testkit.Uniq(t, "topic")
+	c := testkit.StartKafka(t, 1, []string{topic, events.TopicDeadLetter})
 	kc := fastConfig(t, c.ListenAddrs())
 	p := newProducer(t, kc)
 	send(t, p, events.Message{Topic: topic, Key: "order", Value: []byte("{not json")})
@@ -186,13 +186,13 @@ func TestDeadLetterPublishFailures(t *testing.T) {
 			fs := &flakySender{next: p, err: tc.err}
 			fs.n.Store(tc.fails)
 			var h handled
-			cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: uniq(t, "group"), Topics: []string{topic}, DeadLetter: fs,
-				MaxAttempts: 1, RetryBackoff: 10 * time.Millisecond}, decodingHandler(&h), testLogger(t))
+			cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: fs,
+				MaxAttempts: 1, RetryBackoff: 10 * time.Millisecond}, decodingHandler(&h), testkit.Logger(t))
 			if err != nil {
 				t.Fatal(err)
 			}
 			runConsumer(t, cons)
-			eventually(t, 20*time.Second, func() (bool, string) { return h.count() == 1, fmt.Sprintf("handled %d/1", h.count()) })
+			testkit.Eventually(t, 20*time.Second, func() (bool, string) { return h.count() == 1, fmt.Sprintf("handled %d/1", h.count()) })
 			st := cons.Stats()
 			fs.mu.Lock()
 			sends := fs.seen
@@ -208,8 +208,8 @@ func TestDeadLetterPublishFailures(t *testing.T) {
 // many more times than MaxAttempts (a store or broker outage) is retried
 // until the outage ends; nothing is dead-lettered and order is kept.
 func TestTransientOutageDeadLettersNothing(t *testing.T) {
-	topic := uniq(t, "topic")
-	c := startKafka(t, 1, []string{topic, events.TopicDeadLetter})
+	topic := testkit.Uniq(t, "topic")
+	c := testkit.StartKafka(t, 1, []string{topic, events.TopicDeadLetter})
 	kc := fastConfig(t, c.ListenAddrs())
 	p := newProducer(t, kc)
 	for i := range 3 {
@@ -218,7 +218,7 @@ func TestTransientOutageDeadLettersNothing(t *testing.T) {
 	var outage atomic.Bool
 	outage.Store(true)
 	var h handled
-	cons, err := messaging.NewBatchConsumer(messaging.ConsumerConfig{Kafka: kc, Group: uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
+	cons, err := messaging.NewBatchConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
 		MaxAttempts: 2, RetryBackoff: 5 * time.Millisecond, MaxRetryBackoff: 20 * time.Millisecond},
 		func(_ context.Context, batch []events.Message) []error {
 			errs := make([]error, len(batch))
@@ -230,17 +230,17 @@ func TestTransientOutageDeadLettersNothing(t *testing.T) {
 				h.add(m)
 			}
 			return errs
-		}, testLogger(t))
+		}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	runConsumer(t, cons)
-	eventually(t, 20*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, func() (bool, string) {
 		n := cons.Stats().HandlerErrorsTransient
 		return n >= 10, fmt.Sprintf("%d transient failures so far", n)
 	})
 	outage.Store(false)
-	eventually(t, 20*time.Second, func() (bool, string) { return h.count() == 3, fmt.Sprintf("handled %d/3", h.count()) })
+	testkit.Eventually(t, 20*time.Second, func() (bool, string) { return h.count() == 3, fmt.Sprintf("handled %d/3", h.count()) })
 	if ids := h.eventIDs(); !slices.Equal(ids, []string{"order#0", "order#1", "order#2"}) {
 		t.Fatalf("handled %v", ids)
 	}
@@ -253,8 +253,8 @@ func TestTransientOutageDeadLettersNothing(t *testing.T) {
 // one; a poison record inside a batch is dead-lettered alone, the others
 // are handled once each.
 func TestBatchConsumerIsolatesPoison(t *testing.T) {
-	topic := uniq(t, "topic")
-	c := startKafka(t, 1, []string{topic, events.TopicDeadLetter})
+	topic := testkit.Uniq(t, "topic")
+	c := testkit.StartKafka(t, 1, []string{topic, events.TopicDeadLetter})
 	kc := fastConfig(t, c.ListenAddrs())
 	p := newProducer(t, kc)
 	const n = 50
@@ -267,7 +267,7 @@ func TestBatchConsumerIsolatesPoison(t *testing.T) {
 	}
 	var h handled
 	var biggest atomic.Int32
-	cons, err := messaging.NewBatchConsumer(messaging.ConsumerConfig{Kafka: kc, Group: uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
+	cons, err := messaging.NewBatchConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
 		RetryBackoff: 5 * time.Millisecond},
 		func(ctx context.Context, batch []events.Message) []error {
 			if int32(len(batch)) > biggest.Load() {
@@ -278,12 +278,12 @@ func TestBatchConsumerIsolatesPoison(t *testing.T) {
 				errs[i] = decodingHandler(&h)(ctx, m)
 			}
 			return errs
-		}, testLogger(t))
+		}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	runConsumer(t, cons)
-	eventually(t, 20*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, func() (bool, string) {
 		return h.count() == n-1 && cons.DeadLettered() == 1, fmt.Sprintf("handled %d/%d, dead-lettered %d/1", h.count(), n-1, cons.DeadLettered())
 	})
 	seen := map[string]int{}

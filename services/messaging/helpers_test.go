@@ -3,61 +3,18 @@ package messaging_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	toxiproxy "github.com/Shopify/toxiproxy/v2"
-	toxiclient "github.com/Shopify/toxiproxy/v2/client"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
-	"github.com/twmb/franz-go/pkg/kfake"
-
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 )
 
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// uniq returns a name unique to this test and call.
-func uniq(t testing.TB, what string) string {
-	return fmt.Sprintf("%s-%s-%d", what, strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()), time.Now().UnixNano())
-}
-
-// freePort returns a loopback port nobody listens on right now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startKafka starts a one-broker kfake cluster with topics of the given
-// partition count; extra options (Ports, DataDir) are appended. It is
-// closed on cleanup.
-func startKafka(t testing.TB, partitions int32, topics []string, opts ...kfake.Opt) *kfake.Cluster {
-	t.Helper()
-	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...)}, opts...)...)
-	if err != nil {
-		t.Fatalf("kfake: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 // fastConfig has short timeouts so failure paths finish quickly.
 func fastConfig(t testing.TB, brokers []string) messaging.Config {
-	return messaging.Config{Brokers: brokers, ClientID: uniq(t, "client"), DialTimeout: time.Second,
+	return messaging.Config{Brokers: brokers, ClientID: testkit.Uniq(t, "client"), DialTimeout: time.Second,
 		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, RetryBackoff: 50 * time.Millisecond}
 }
 
@@ -151,32 +108,4 @@ func runConsumer(t testing.TB, c *messaging.Consumer) (stop func()) {
 	}
 	t.Cleanup(stop)
 	return stop
-}
-
-// eventually polls cond every 20ms until it holds or timeout passes, then
-// fails with cond's last progress message.
-func eventually(t testing.TB, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, progress := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not done after %v: %s", timeout, progress)
-		}
-		<-tick.C
-	}
-}
-
-// toxiproxyServer starts an in-process Toxiproxy and returns a client.
-func toxiproxyServer(t testing.TB) *toxiclient.Client {
-	t.Helper()
-	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.New(io.Discard).Level(zerolog.ErrorLevel))
-	api := httptest.NewServer(srv.Routes())
-	t.Cleanup(func() { api.Close(); _ = srv.Collection.Clear() })
-	return toxiclient.NewClient(api.URL)
 }

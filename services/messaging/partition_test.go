@@ -7,6 +7,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 )
@@ -16,8 +17,8 @@ import (
 // reports the topic's partition count.
 func TestPartitionIsTheProducersChoice(t *testing.T) {
 	const parts = 5
-	topic := uniq(t, "topic")
-	c := startKafka(t, parts, []string{topic})
+	topic := testkit.Uniq(t, "topic")
+	c := testkit.StartKafka(t, parts, []string{topic})
 	kc := fastConfig(t, c.ListenAddrs())
 	md, err := messaging.NewMetadata(kc)
 	if err != nil {

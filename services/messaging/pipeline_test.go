@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 )
@@ -17,8 +18,8 @@ import (
 // permanently; every other one is acknowledged and consumed in the order
 // it was sent (one key, one partition).
 func TestSendBatchReportsEachRecordAndKeepsKeyOrder(t *testing.T) {
-	topic := uniq(t, "topic")
-	c := startKafka(t, 3, []string{topic})
+	topic := testkit.Uniq(t, "topic")
+	c := testkit.StartKafka(t, 3, []string{topic})
 	kc := fastConfig(t, c.ListenAddrs())
 	p := newProducer(t, kc)
 
@@ -44,13 +45,13 @@ func TestSendBatchReportsEachRecordAndKeepsKeyOrder(t *testing.T) {
 	}
 
 	var h handled
-	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: uniq(t, "group"), Topics: []string{topic}},
-		func(_ context.Context, m events.Message) error { h.add(m); return nil }, testLogger(t))
+	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}},
+		func(_ context.Context, m events.Message) error { h.add(m); return nil }, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	runConsumer(t, cons)
-	eventually(t, 20*time.Second, func() (bool, string) { return h.count() == n-1, fmt.Sprintf("consumed %d/%d", h.count(), n-1) })
+	testkit.Eventually(t, 20*time.Second, func() (bool, string) { return h.count() == n-1, fmt.Sprintf("consumed %d/%d", h.count(), n-1) })
 	want := make([]string, 0, n-1)
 	for i, m := range msgs {
 		if i != bad {
@@ -65,8 +66,8 @@ func TestSendBatchReportsEachRecordAndKeepsKeyOrder(t *testing.T) {
 }
 
 func TestSendBatchEdgeCases(t *testing.T) {
-	topic := uniq(t, "topic")
-	c := startKafka(t, 1, []string{topic})
+	topic := testkit.Uniq(t, "topic")
+	c := testkit.StartKafka(t, 1, []string{topic})
 	p := newProducer(t, fastConfig(t, c.ListenAddrs()))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

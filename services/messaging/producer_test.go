@@ -11,26 +11,27 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 )
 
 func TestProducerSendIsAcknowledgedAndRoundTrips(t *testing.T) {
-	topic := uniq(t, "topic")
-	c := startKafka(t, 3, []string{topic})
+	topic := testkit.Uniq(t, "topic")
+	c := testkit.StartKafka(t, 3, []string{topic})
 	kc := fastConfig(t, c.ListenAddrs())
 	p := newProducer(t, kc)
 	want := record(t, topic, "order-1", 1)
 	send(t, p, want)
 
 	var h handled
-	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: uniq(t, "group"), Topics: []string{topic}},
-		func(_ context.Context, m events.Message) error { h.add(m); return nil }, testLogger(t))
+	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}},
+		func(_ context.Context, m events.Message) error { h.add(m); return nil }, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	runConsumer(t, cons)
-	eventually(t, 20*time.Second, func() (bool, string) { return h.count() == 1, fmt.Sprintf("consumed %d/1", h.count()) })
+	testkit.Eventually(t, 20*time.Second, func() (bool, string) { return h.count() == 1, fmt.Sprintf("consumed %d/1", h.count()) })
 	got := h.msgs[0]
 	if got.Topic != want.Topic || got.Key != want.Key || string(got.Value) != string(want.Value) ||
 		got.Header(events.HeaderEventID) != want.Header(events.HeaderEventID) || got.Header(events.HeaderContentType) != events.ContentType {
@@ -46,9 +47,9 @@ func TestProducerSendNeverBlocksOnABlackholedBroker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Kafka and Toxiproxy")
 	}
-	topic := uniq(t, "topic")
-	c := startKafka(t, 1, []string{topic})
-	tp := toxiproxyServer(t)
+	topic := testkit.Uniq(t, "topic")
+	c := testkit.StartKafka(t, 1, []string{topic})
+	tp := testkit.Toxiproxy(t)
 	proxy, err := tp.CreateProxy("kafka", "127.0.0.1:0", c.ListenAddrs()[0])
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +76,7 @@ func TestProducerSendNeverBlocksOnABlackholedBroker(t *testing.T) {
 	if err := proxy.RemoveToxic("blackhole"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		err := p.Send(ctx, record(t, topic, "after", 1))
@@ -88,8 +89,8 @@ func TestProducerSendNeverBlocksOnABlackholedBroker(t *testing.T) {
 }
 
 func TestProducerSendHonoursACancelledContext(t *testing.T) {
-	topic := uniq(t, "topic")
-	c := startKafka(t, 1, []string{topic})
+	topic := testkit.Uniq(t, "topic")
+	c := testkit.StartKafka(t, 1, []string{topic})
 	p := newProducer(t, fastConfig(t, c.ListenAddrs()))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -107,8 +108,8 @@ func TestProducerSendHonoursACancelledContext(t *testing.T) {
 }
 
 func TestProducerSendAfterClose(t *testing.T) {
-	topic := uniq(t, "topic")
-	c := startKafka(t, 1, []string{topic})
+	topic := testkit.Uniq(t, "topic")
+	c := testkit.StartKafka(t, 1, []string{topic})
 	p := newProducer(t, fastConfig(t, c.ListenAddrs()))
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
@@ -124,7 +125,7 @@ func TestProducerSendAfterClose(t *testing.T) {
 }
 
 func TestNewProducerFailsWithoutABroker(t *testing.T) {
-	kc := fastConfig(t, []string{fmt.Sprintf("127.0.0.1:%d", freePort(t))})
+	kc := fastConfig(t, []string{fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))})
 	kc.DialTimeout = 200 * time.Millisecond
 	start := time.Now()
 	if p, err := messaging.NewProducer(kc); err == nil {
@@ -143,8 +144,8 @@ func TestNewProducerFailsWithoutABroker(t *testing.T) {
 // partition, in the order they were sent, whatever else is interleaved;
 // the consumer group then handles each order's records in that order.
 func TestOneOrderOnePartitionInOrder(t *testing.T) {
-	topic := uniq(t, "topic")
-	c := startKafka(t, 6, []string{topic})
+	topic := testkit.Uniq(t, "topic")
+	c := testkit.StartKafka(t, 6, []string{topic})
 	kc := fastConfig(t, c.ListenAddrs())
 	p := newProducer(t, kc)
 	const orders, perOrder = 8, 15
@@ -197,13 +198,13 @@ func TestOneOrderOnePartitionInOrder(t *testing.T) {
 
 	// Through the consumer group: each order handled in sequence.
 	var h handled
-	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: uniq(t, "group"), Topics: []string{topic}},
-		func(_ context.Context, m events.Message) error { h.add(m); return nil }, testLogger(t))
+	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}},
+		func(_ context.Context, m events.Message) error { h.add(m); return nil }, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	runConsumer(t, cons)
-	eventually(t, 30*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, func() (bool, string) {
 		return h.count() == orders*perOrder, fmt.Sprintf("consumed %d/%d", h.count(), orders*perOrder)
 	})
 	h.mu.Lock()

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
@@ -25,11 +24,7 @@ func TestStockOutcomeOversizedPoisonOnEachTopic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an in-process Kafka")
 	}
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, events.AllTopics...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
+	cluster := testkit.StartKafka(t, 3, events.AllTopics)
 	kc := messaging.Config{Brokers: cluster.ListenAddrs(), ClientID: "order-test"}
 	base, svc := runService(t, Config{Mode: ModeAsync, Kafka: kc, Group: "order-test-" + uuid.NewString(), DBPath: filepath.Join(t.TempDir(), "orders.db")})
 	p, err := messaging.NewProducer(kc)

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/web"
@@ -26,11 +26,7 @@ func TestOversizedOrdersNeverReachTheOutbox(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an in-process Kafka")
 	}
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, events.AllTopics...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
+	cluster := testkit.StartKafka(t, 3, events.AllTopics)
 	kcfg := messaging.Config{Brokers: cluster.ListenAddrs(), ClientID: "order-door-test"}
 	base, s := runService(t, Config{Mode: ModeAsync, Kafka: kcfg, Group: "order-door-" + uuid.NewString(), DBPath: filepath.Join(t.TempDir(), "orders.db")})
 	placed := consumeAll(t, kcfg, events.TopicOrderPlaced)
@@ -67,7 +63,7 @@ func TestOversizedOrdersNeverReachTheOutbox(t *testing.T) {
 		}
 		want[res.order(t).ID] = true
 	}
-	eventually(t, 30*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, func() (bool, string) {
 		for {
 			select {
 			case m := <-placed:

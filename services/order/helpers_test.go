@@ -5,21 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
-	"time"
 
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/web"
 )
-
-// testLogger sends service logs to the test's output (shown on failure or -v).
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
 
 // newService builds a service on a fresh database in t.TempDir(). Async and hybrid
 // services get an unreachable broker: New never connects, and tests that
@@ -32,7 +26,7 @@ func newService(t testing.TB, cfg Config) *Service {
 	if cfg.Mode != ModeSync && len(cfg.Kafka.Brokers) == 0 {
 		cfg.Kafka = messaging.Config{Brokers: []string{"127.0.0.1:1"}}
 	}
-	s, err := New(cfg, testLogger(t))
+	s, err := New(cfg, testkit.Logger(t))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -97,25 +91,6 @@ func counts(t testing.TB, st *Store) (orders, outbox int) {
 		t.Fatal(err)
 	}
 	return orders, outbox
-}
-
-// eventually polls cond every 20ms until it returns true or timeout
-// passes, then fails with cond's last progress message.
-func eventually(t testing.TB, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, progress := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not done after %v: %s", timeout, progress)
-		}
-		<-tick.C
-	}
 }
 
 // fakeInventory is an httptest inventory-service speaking the documented

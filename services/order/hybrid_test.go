@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/web"
 )
@@ -239,7 +240,7 @@ func TestHybridBreakerClosesAfterProbe(t *testing.T) {
 		t.Fatalf("breaker %q after a failed read; want open", h.Breaker)
 	}
 	ok.Store(true)
-	eventually(t, 5*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 5*time.Second, func() (bool, string) {
 		res := postOrder(t, s.Handler(), "SKU-1", 1, "")
 		return res.status == http.StatusAccepted, strconv.Itoa(res.status)
 	})

@@ -17,8 +17,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
-	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 )
@@ -28,11 +28,7 @@ import (
 // advertised broker address) goes through the proxy, and the proxy.
 func kafkaBehindProxy(t *testing.T) (messaging.Config, *toxiclient.Proxy) {
 	t.Helper()
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, events.AllTopics...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
+	cluster := testkit.StartKafka(t, 3, events.AllTopics)
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.New(io.Discard).Level(zerolog.ErrorLevel))
 	api := httptest.NewServer(srv.Routes())
 	t.Cleanup(func() { api.Close(); _ = srv.Collection.Clear() })
@@ -90,7 +86,7 @@ func TestRelayNeverBlocksOnABlackholedBroker(t *testing.T) {
 	base, svc := runService(t, Config{Mode: ModeAsync, Kafka: kc, Group: "order-test-" + uuid.NewString(),
 		DBPath: filepath.Join(t.TempDir(), "orders.db"), PublishTimeout: publishTimeout})
 	postHTTP(t, base)
-	eventually(t, 30*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, func() (bool, string) {
 		st := getStats(t, base)
 		return st.OutboxBacklog == 0 && st.OutboxPublished == 1, fmt.Sprintf("backlog %d, published %d", st.OutboxBacklog, st.OutboxPublished)
 	})
@@ -110,7 +106,7 @@ func TestRelayNeverBlocksOnABlackholedBroker(t *testing.T) {
 	// Each failed round is one publish that gave up at its deadline:
 	// several rounds in a few seconds means no send blocks.
 	start := time.Now()
-	eventually(t, 10*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 10*time.Second, func() (bool, string) {
 		n := svc.Relay().Failures() - failsBefore
 		return n >= 3, fmt.Sprintf("%d/3 publish rounds failed", n)
 	})
@@ -124,7 +120,7 @@ func TestRelayNeverBlocksOnABlackholedBroker(t *testing.T) {
 	if err := proxy.RemoveToxic("blackhole"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 60*time.Second, func() (bool, string) {
 		st := getStats(t, base)
 		return st.OutboxBacklog == 0, fmt.Sprintf("backlog %d after the blackhole", st.OutboxBacklog)
 	})
@@ -154,11 +150,7 @@ func TestStockOutcomesPoisonAndRedelivery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an in-process Kafka")
 	}
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, events.AllTopics...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
+	cluster := testkit.StartKafka(t, 3, events.AllTopics)
 	kc := messaging.Config{Brokers: cluster.ListenAddrs(), ClientID: "order-test"}
 	base, svc := runService(t, Config{Mode: ModeAsync, Kafka: kc, Group: "order-test-" + uuid.NewString(), DBPath: filepath.Join(t.TempDir(), "orders.db")})
 	o, _ := postHTTP(t, base)
@@ -184,7 +176,7 @@ func TestStockOutcomesPoisonAndRedelivery(t *testing.T) {
 	}
 
 	var confirmed Order
-	eventually(t, 30*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, func() (bool, string) {
 		got, err := svc.Store().Get(context.Background(), o.ID)
 		confirmed = got
 		return err == nil && got.Status == StatusConfirmed, fmt.Sprintf("order %+v, %v", got, err)
@@ -199,7 +191,7 @@ func TestStockOutcomesPoisonAndRedelivery(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("no dead letter for the poison record")
 	}
-	eventually(t, 20*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, func() (bool, string) {
 		c := svc.consumer.Load()
 		if c == nil {
 			return false, "consumer not running"

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 )
@@ -25,11 +26,7 @@ func TestAsyncEndToEndWithKafka(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an in-process Kafka")
 	}
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, events.AllTopics...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
+	cluster := testkit.StartKafka(t, 3, events.AllTopics)
 	kcfg := messaging.Config{Brokers: cluster.ListenAddrs(), ClientID: "order-test"}
 
 	base, _ := runService(t, Config{Mode: ModeAsync, Kafka: kcfg, Group: "order-test-" + uuid.NewString(), DBPath: filepath.Join(t.TempDir(), "orders.db")})
@@ -47,7 +44,7 @@ func TestAsyncEndToEndWithKafka(t *testing.T) {
 	// The relay publishes order-placed, keyed by order ID.
 	msgs := consumeAll(t, kcfg, events.TopicOrderPlaced)
 	var placed *sarama.ConsumerMessage
-	eventually(t, 20*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, func() (bool, string) {
 		select {
 		case m := <-msgs:
 			if string(m.Key) == o.ID {
@@ -78,7 +75,7 @@ func TestAsyncEndToEndWithKafka(t *testing.T) {
 	if err := p.Send(ctx, outcome(t, events.StockReserved, o.ID, "")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, func() (bool, string) {
 		resp, err := http.Get(base + "/orders/" + o.ID)
 		if err != nil {
 			return false, err.Error()
@@ -129,7 +126,7 @@ func TestAsyncBrokerDownAtStart(t *testing.T) {
 		body := string(readAll(t, resp.Body))
 		return strings.Contains(body, `"outbox_backlog":0`), "stats " + body
 	}
-	eventually(t, 20*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, func() (bool, string) {
 		return svc.Relay().Failures() >= 2, fmt.Sprintf("relay failed %d/2 times", svc.Relay().Failures())
 	})
 	if done, progress := backlog(); done {
@@ -140,7 +137,7 @@ func TestAsyncBrokerDownAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, backlog)
+	testkit.Eventually(t, 30*time.Second, backlog)
 	msgs := consumeAll(t, kcfg, events.TopicOrderPlaced)
 	select {
 	case m := <-msgs:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 )
 
@@ -26,7 +27,7 @@ func TestRelayDrainsBacklogAfterBrokerOutage(t *testing.T) {
 	base, svc := runService(t, Config{Mode: ModeAsync, Kafka: kc, Group: "order-test-" + uuid.NewString(),
 		DBPath: filepath.Join(t.TempDir(), "orders.db"), PublishTimeout: time.Second})
 	first, _ := postHTTP(t, base) // the relay learns the partition count
-	eventually(t, 30*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, func() (bool, string) {
 		st := getStats(t, base)
 		return st.OutboxBacklog == 0 && st.OutboxPublished == 1, fmt.Sprintf("backlog %d, published %d", st.OutboxBacklog, st.OutboxPublished)
 	})
@@ -45,7 +46,7 @@ func TestRelayDrainsBacklogAfterBrokerOutage(t *testing.T) {
 	}
 	failsBefore := svc.Relay().Failures()
 	// The fault took effect: lanes fail and back off, nothing is marked.
-	eventually(t, 20*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, func() (bool, string) {
 		n := svc.Relay().Failures() - failsBefore
 		return n >= 3, fmt.Sprintf("%d/3 failed lane sends during the outage", n)
 	})
@@ -60,7 +61,7 @@ func TestRelayDrainsBacklogAfterBrokerOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	healed := time.Now()
-	eventually(t, 2*time.Minute, func() (bool, string) {
+	testkit.Eventually(t, 2*time.Minute, func() (bool, string) {
 		st := getStats(t, base)
 		return st.OutboxBacklog == 0, fmt.Sprintf("backlog %d, published %d", st.OutboxBacklog, st.OutboxPublished)
 	})

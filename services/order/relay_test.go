@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 )
@@ -157,10 +158,10 @@ func TestRelayRetriesUntilPublishedInOrder(t *testing.T) {
 	ids := placeAsyncOrders(t, s, 3)
 	const fails = 4 // SendBatch calls
 	pub := &fakePublisher{t: t, st: s.Store(), timeout: time.Second, fail: fails, entered: make(chan struct{}, 1)}
-	r := NewRelay(s.Store(), pub, RelayConfig{Batch: 2, PublishTimeout: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond}, testLogger(t))
+	r := NewRelay(s.Store(), pub, RelayConfig{Batch: 2, PublishTimeout: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond}, testkit.Logger(t))
 	startRelay(t, r)
 
-	eventually(t, 5*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 5*time.Second, func() (bool, string) {
 		n, _ := s.Store().OutboxBacklog(context.Background())
 		return r.Published() == 3 && n == 0, fmt.Sprintf("published %d/3, backlog %d", r.Published(), n)
 	})
@@ -189,7 +190,7 @@ func TestRelayReturnsOnCancelWhilePublisherHangs(t *testing.T) {
 	s := newService(t, Config{Mode: ModeAsync})
 	placeAsyncOrders(t, s, 1)
 	pub := &fakePublisher{t: t, st: s.Store(), timeout: time.Minute, hang: true, entered: make(chan struct{}, 1)}
-	r := NewRelay(s.Store(), pub, RelayConfig{PublishTimeout: time.Minute}, testLogger(t))
+	r := NewRelay(s.Store(), pub, RelayConfig{PublishTimeout: time.Minute}, testkit.Logger(t))
 	cancel := startRelay(t, r)
 	select {
 	case <-pub.entered:
@@ -234,9 +235,9 @@ func TestRestartKeepsPendingOrdersAndOutbox(t *testing.T) {
 		t.Fatalf("stats after restart %+v, %v", st, err)
 	}
 	pub := &fakePublisher{t: t, st: s2.Store(), timeout: time.Second, entered: make(chan struct{}, 1)}
-	r := NewRelay(s2.Store(), pub, RelayConfig{PublishTimeout: time.Second}, testLogger(t))
+	r := NewRelay(s2.Store(), pub, RelayConfig{PublishTimeout: time.Second}, testkit.Logger(t))
 	startRelay(t, r)
-	eventually(t, 5*time.Second, func() (bool, string) { return r.Published() == 3, fmt.Sprintf("published %d/3", r.Published()) })
+	testkit.Eventually(t, 5*time.Second, func() (bool, string) { return r.Published() == 3, fmt.Sprintf("published %d/3", r.Published()) })
 	if _, acked := pub.snapshot(); acked[0] != ids[0] || acked[1] != ids[1] {
 		t.Fatalf("acked %v, want %v first", acked, ids)
 	}
@@ -285,20 +286,20 @@ func TestRelayStalledPartitionHoldsOnlyItsKeys(t *testing.T) {
 		}
 		return nil
 	})
-	r := NewRelay(s.Store(), pub, RelayConfig{Batch: 16, PublishTimeout: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, testLogger(t))
+	r := NewRelay(s.Store(), pub, RelayConfig{Batch: 16, PublishTimeout: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, testkit.Logger(t))
 	startRelay(t, r)
 
-	eventually(t, 10*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 10*time.Second, func() (bool, string) {
 		return r.Published() == int64(len(healthy)), fmt.Sprintf("published %d/%d healthy rows", r.Published(), len(healthy))
 	})
-	eventually(t, 5*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 5*time.Second, func() (bool, string) {
 		return r.Failures() >= 3, fmt.Sprintf("the stalled lane failed %d/3 times", r.Failures())
 	})
 	if n, _ := s.Store().OutboxBacklog(context.Background()); n != len(ids)-len(healthy) || r.Parked() != 0 || r.Lanes() != parts {
 		t.Fatalf("backlog %d, parked %d, lanes %d; want the %d stalled rows waiting, none parked, %d lanes", n, r.Parked(), r.Lanes(), len(ids)-len(healthy), parts)
 	}
 	pub.setOutcome(nil)
-	eventually(t, 10*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 10*time.Second, func() (bool, string) {
 		return r.Published() == int64(len(ids)), fmt.Sprintf("published %d/%d after the partition healed", r.Published(), len(ids))
 	})
 	// Per partition, acknowledgements follow outbox order.
@@ -335,9 +336,9 @@ func TestRelayBatchesAndStopsAtFirstFailure(t *testing.T) {
 		}
 		return err
 	})
-	r := NewRelay(s.Store(), pub, RelayConfig{Batch: 8, PublishTimeout: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}, testLogger(t))
+	r := NewRelay(s.Store(), pub, RelayConfig{Batch: 8, PublishTimeout: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}, testkit.Logger(t))
 	startRelay(t, r)
-	eventually(t, 5*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 5*time.Second, func() (bool, string) {
 		return r.Published() == 10, fmt.Sprintf("published %d/10", r.Published())
 	})
 	attempts, _ := pub.snapshot()
@@ -374,9 +375,9 @@ func TestRelayParksPermanentFailure(t *testing.T) {
 		}
 		return nil
 	})
-	r := NewRelay(s.Store(), pub, RelayConfig{Batch: 4, PublishTimeout: time.Second}, testLogger(t))
+	r := NewRelay(s.Store(), pub, RelayConfig{Batch: 4, PublishTimeout: time.Second}, testkit.Logger(t))
 	startRelay(t, r)
-	eventually(t, 5*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 5*time.Second, func() (bool, string) {
 		return r.Published() == 49 && r.Parked() == 1, fmt.Sprintf("published %d/49, parked %d/1", r.Published(), r.Parked())
 	})
 	if r.Failures() != 0 {
@@ -488,9 +489,9 @@ func TestOpenStoreMigratesAnOldOutbox(t *testing.T) {
 		t.Fatalf("outbox_unpublished still there (%d, %v): the migration replaces it with outbox_waiting", old, err)
 	}
 	pub := &fakePublisher{t: t, st: s2.Store(), timeout: time.Second, entered: make(chan struct{}, 1)}
-	r := NewRelay(s2.Store(), pub, RelayConfig{PublishTimeout: time.Second}, testLogger(t))
+	r := NewRelay(s2.Store(), pub, RelayConfig{PublishTimeout: time.Second}, testkit.Logger(t))
 	startRelay(t, r)
-	eventually(t, 5*time.Second, func() (bool, string) { return r.Published() == 1, fmt.Sprintf("published %d/1", r.Published()) })
+	testkit.Eventually(t, 5*time.Second, func() (bool, string) { return r.Published() == 1, fmt.Sprintf("published %d/1", r.Published()) })
 	if _, acked := pub.snapshot(); len(acked) != 1 || acked[0] != ids[0] {
 		t.Fatalf("acked %v, want %v", acked, ids)
 	}
@@ -506,9 +507,9 @@ func TestRelayTopicWithoutMetadataHoldsOnlyItsRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := &fakePublisher{t: t, st: s.Store(), timeout: time.Second, entered: make(chan struct{}, 1)}
-	r := NewRelay(s.Store(), pub, RelayConfig{PublishTimeout: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}, testLogger(t))
+	r := NewRelay(s.Store(), pub, RelayConfig{PublishTimeout: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}, testkit.Logger(t))
 	startRelay(t, r)
-	eventually(t, 5*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 5*time.Second, func() (bool, string) {
 		return r.Published() == 2 && r.Failures() >= 2, fmt.Sprintf("published %d/2, failures %d/2", r.Published(), r.Failures())
 	})
 	if n, _ := s.Store().OutboxBacklog(context.Background()); n != 1 || r.Parked() != 0 {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/web"
 )
 
@@ -84,7 +85,7 @@ func breakerState(t testing.TB, s *Service) string {
 // waitBreaker polls until the breaker reports want.
 func waitBreaker(t testing.TB, s *Service, want string, timeout time.Duration) {
 	t.Helper()
-	eventually(t, timeout, func() (bool, string) {
+	testkit.Eventually(t, timeout, func() (bool, string) {
 		got := breakerState(t, s)
 		return got == want, fmt.Sprintf("breaker %s, want %s", got, want)
 	})
@@ -192,7 +193,7 @@ func TestBreakerProbeTimeoutKeepsOthersFast(t *testing.T) {
 	waitBreaker(t, s, "half-open", 10*openFor)
 	probe := make(chan httpResult, 1)
 	go func() { probe <- postOrder(t, s.Handler(), "SKU-1", 1, "") }()
-	eventually(t, time.Second, func() (bool, string) {
+	testkit.Eventually(t, time.Second, func() (bool, string) {
 		st, _ := s.InventoryStats()
 		return st.InFlight == 1, fmt.Sprintf("%d reservations in flight, want the probe", st.InFlight)
 	})
@@ -205,7 +206,7 @@ func TestBreakerProbeTimeoutKeepsOthersFast(t *testing.T) {
 		t.Fatalf("probe: %d %s", p.status, p.body)
 	}
 	inv.mode.Store(invOK)
-	eventually(t, 5*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 5*time.Second, func() (bool, string) {
 		res := postOrder(t, s.Handler(), "SKU-1", 1, "")
 		return res.status == http.StatusCreated && breakerState(t, s) == "closed", fmt.Sprintf("%d %s, breaker %s", res.status, res.body, breakerState(t, s))
 	})
@@ -305,7 +306,7 @@ func TestBulkheadFailsFastOverTheCap(t *testing.T) {
 		wg.Go(func() { results <- postOrder(t, s.Handler(), "SKU-1", 1, "") })
 	}
 	<-entered
-	eventually(t, 2*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 2*time.Second, func() (bool, string) {
 		st, _ := s.InventoryStats()
 		return st.InFlight == 2, fmt.Sprintf("%d/2 reservations in flight", st.InFlight)
 	})
@@ -451,13 +452,13 @@ func TestWorkerPoolQueuesButStatsBypass(t *testing.T) {
 	s := newService(t, Config{Mode: ModeSync, InventoryURL: inv.URL, InventoryTimeout: 10 * time.Second, MaxConcurrentRequests: 1})
 	posted := make(chan httpResult, 1)
 	go func() { posted <- postOrder(t, s.Handler(), "SKU-1", 1, "") }()
-	eventually(t, 2*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 2*time.Second, func() (bool, string) {
 		st, _ := s.InventoryStats()
 		return st.InFlight == 1, "the order has not reached inventory"
 	})
 	health := make(chan httpResult, 1)
 	go func() { health <- do(t, s.Handler(), http.MethodGet, "/healthz", nil, nil) }()
-	eventually(t, 2*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 2*time.Second, func() (bool, string) {
 		l := s.Load()
 		return l.Waiting == 1 && l.InFlight == 2, fmt.Sprintf("load %+v, want /healthz waiting", l)
 	})
@@ -483,7 +484,7 @@ func TestWorkerPoolQueuesButStatsBypass(t *testing.T) {
 	s2 := &Service{workers: newWorkerPool(1)}
 	h := s2.track(blocked)
 	go h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/healthz", nil))
-	eventually(t, time.Second, func() (bool, string) { return s2.Load().InFlight == 1, "first request not in" })
+	testkit.Eventually(t, time.Second, func() (bool, string) { return s2.Load().InFlight == 1, "first request not in" })
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	rec := httptest.NewRecorder()
