@@ -20,10 +20,7 @@ import (
 
 // clearEnv unsets every variable the binary reads, for the test.
 func clearEnv(t *testing.T) {
-	for _, k := range config.EnvNames(&settings{}) {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
+	testkit.SetEnv(t, config.EnvNames(&settings{}), nil)
 }
 
 func TestParseConfig(t *testing.T) {

@@ -5,26 +5,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/faultline-harness/faultline/internal/config"
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/notification"
 )
 
 // setEnv replaces every variable the binary reads with env's, for the test.
 func setEnv(t *testing.T, env map[string]string) {
-	for _, k := range config.EnvNames(&settings{}) {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
+	testkit.SetEnv(t, config.EnvNames(&settings{}), env)
 }
 
 func TestParseConfig(t *testing.T) {

@@ -11,18 +11,13 @@ import (
 	"time"
 
 	"github.com/faultline-harness/faultline/internal/config"
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/order"
 )
 
 // setEnv replaces every variable the binary reads with env's, for the test.
 func setEnv(t *testing.T, env map[string]string) {
-	for _, k := range config.EnvNames(&settings{}) {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
+	testkit.SetEnv(t, config.EnvNames(&settings{}), env)
 }
 
 func TestParseConfigEnvThenFlags(t *testing.T) {

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ardanlabs/conf/v3"
+
+	"github.com/faultline-harness/faultline/internal/testkit"
 )
 
 type sample struct {
@@ -26,10 +27,7 @@ type sample struct {
 // clearEnv unsets the sample's variables for the test (t.Setenv restores
 // them after).
 func clearEnv(t *testing.T) {
-	for _, k := range EnvNames(&sample{}) {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
+	testkit.SetEnv(t, EnvNames(&sample{}), nil)
 }
 
 func parse(t *testing.T, args ...string) (sample, string, error) {

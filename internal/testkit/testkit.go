@@ -1,10 +1,11 @@
 // Package testkit holds the test helpers shared by the module's packages:
 // a logger that writes to the test's output, unique names, free loopback
-// ports, polling with a progress message, an embedded Kafka cluster
-// (kfake), an in-process Toxiproxy server, consumer-group offsets and lag
-// read at the broker (groups.go), and building and running the module's
-// binaries (process.go). Each helper takes a testing.TB and registers its
-// own cleanup.
+// ports, polling with a progress message, a cleared environment for a
+// binary's settings (SetEnv), an embedded Kafka cluster (kfake), an
+// in-process Toxiproxy server, consumer-group offsets and lag read at the
+// broker (groups.go), and building, running, signalling and waiting for
+// the module's binaries (process.go). Each helper takes a testing.TB and
+// registers its own cleanup.
 //
 // It is test support only: production code never imports it.
 package testkit
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -94,4 +96,18 @@ func Toxiproxy(t testing.TB) *toxiclient.Client {
 	api := httptest.NewServer(srv.Routes())
 	t.Cleanup(func() { api.Close(); _ = srv.Collection.Clear() })
 	return toxiclient.NewClient(api.URL)
+}
+
+// SetEnv gives the test a controlled environment: every variable in names
+// (a binary's settings, config.EnvNames) is unset, then env's are set; all
+// are restored after the test (t.Setenv, so not for parallel tests).
+func SetEnv(t testing.TB, names []string, env map[string]string) {
+	t.Helper()
+	for _, k := range names {
+		t.Setenv(k, "") // registers the restore
+		os.Unsetenv(k)
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
 }

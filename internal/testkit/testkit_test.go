@@ -2,6 +2,7 @@ package testkit_test
 
 import (
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,4 +62,16 @@ func TestKafkaAndToxiproxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.Logger(t).Info("sent through the proxy", "proxy", px.Listen)
+}
+
+func TestSetEnvUnsetsThenSets(t *testing.T) {
+	t.Setenv("TESTKIT_SETENV_A", "from-outside")
+	t.Setenv("TESTKIT_SETENV_B", "from-outside")
+	testkit.SetEnv(t, []string{"TESTKIT_SETENV_A", "TESTKIT_SETENV_B"}, map[string]string{"TESTKIT_SETENV_B": "given"})
+	if v, ok := os.LookupEnv("TESTKIT_SETENV_A"); ok {
+		t.Errorf("TESTKIT_SETENV_A = %q, want unset", v)
+	}
+	if v := os.Getenv("TESTKIT_SETENV_B"); v != "given" {
+		t.Errorf("TESTKIT_SETENV_B = %q, want %q", v, "given")
+	}
 }
