@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -162,5 +163,40 @@ func (p *Process) WaitClean(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	if code := p.Wait(t, timeout); code != 0 {
 		t.Fatalf("%s exited %d, want 0\n%s", p.name, code, p.Output())
+	}
+}
+
+// ServeHealthyThenStop runs run (a service's Run) on a 127.0.0.1:0
+// listener, checks that GET /healthz answers 200 (one request, 2 s
+// timeout), then ends run's context and fails the test unless run returns
+// nil within 10 s (a graceful shutdown).
+func ServeHealthyThenStop(t testing.TB, run func(ctx context.Context, ln net.Listener) error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	ran := make(chan error, 1)
+	go func() { ran <- run(ctx, ln) }()
+	c := &http.Client{Timeout: 2 * time.Second}
+	defer c.CloseIdleConnections()
+	resp, err := c.Get("http://" + ln.Addr().String() + "/healthz")
+	if err != nil {
+		cancel()
+		t.Fatalf("GET /healthz: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz: %d, want 200", resp.StatusCode)
+	}
+	cancel()
+	select {
+	case err := <-ran:
+		if err != nil {
+			t.Fatalf("Run: %v, want nil after a graceful shutdown", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return 10 s after its context ended")
 	}
 }
