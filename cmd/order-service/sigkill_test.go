@@ -39,11 +39,9 @@ func TestSIGKILLMidDrainPublishesEveryRow(t *testing.T) {
 	orderAddr, invAddr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)), fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	orderURL, invURL := "http://"+orderAddr, "http://"+invAddr
 	startOrder := func() *testkit.Process {
-		p := testkit.StartProcess(t, filepath.Join(bin, "order-service"),
+		return startBinary(t, bin, "order-service", orderURL,
 			"-mode", "async", "-http-addr", orderAddr, "-db", filepath.Join(dir, "orders.db"), "-kafka-brokers", brokers,
 			"-group", "order-sigkill", "-publish-timeout", "2s", "-log-level", "warn")
-		p.WaitHealthy(t, orderURL+"/healthz", 20*time.Second)
-		return p
 	}
 
 	ord := startOrder()
@@ -76,10 +74,9 @@ func TestSIGKILLMidDrainPublishesEveryRow(t *testing.T) {
 		t.Fatalf("backlog %d at the kill: not mid-drain, the test proves nothing", backlog)
 	}
 
-	inv := testkit.StartProcess(t, filepath.Join(bin, "inventory-service"),
+	inv := startBinary(t, bin, "inventory-service", invURL,
 		"-http-addr", invAddr, "-db", filepath.Join(dir, "inventory.db"), "-kafka-brokers", brokers,
 		"-group", "inventory-sigkill", "-log-level", "warn")
-	inv.WaitHealthy(t, invURL+"/healthz", 20*time.Second)
 	ord = startOrder()
 	deadline = time.Now().Add(2 * time.Minute)
 	for {
@@ -119,10 +116,7 @@ func TestSIGKILLMidDrainPublishesEveryRow(t *testing.T) {
 			t.Fatalf("order %s: reservation %d with %d stock movements, want exactly 1", id, code, r.StockMovements)
 		}
 	}
-	ord.Signal(t, syscall.SIGTERM)
-	inv.Signal(t, syscall.SIGTERM)
-	ord.WaitClean(t, 20*time.Second)
-	inv.WaitClean(t, 20*time.Second)
+	stopClean(t, ord, inv)
 }
 
 // postOrders places n async orders from 8 workers and returns their IDs;

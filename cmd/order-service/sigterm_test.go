@@ -46,18 +46,14 @@ func TestSIGTERMUnderLoadLosesNoAcceptedOrder(t *testing.T) {
 	orderURL, invURL := "http://"+orderAddr, "http://"+invAddr
 	invGroup := "inventory-sigterm"
 	startInventory := func() *testkit.Process {
-		p := testkit.StartProcess(t, filepath.Join(bin, "inventory-service"),
+		return startBinary(t, bin, "inventory-service", invURL,
 			"-http-addr", invAddr, "-db", filepath.Join(dir, "inventory.db"), "-kafka-brokers", brokers,
 			"-group", invGroup, "-shutdown-grace", "5s", "-log-level", "warn")
-		p.WaitHealthy(t, invURL+"/healthz", 20*time.Second)
-		return p
 	}
 	startOrder := func() *testkit.Process {
-		p := testkit.StartProcess(t, filepath.Join(bin, "order-service"),
+		return startBinary(t, bin, "order-service", orderURL,
 			"-mode", "async", "-http-addr", orderAddr, "-db", filepath.Join(dir, "orders.db"), "-kafka-brokers", brokers,
 			"-group", "order-sigterm", "-shutdown-grace", "5s", "-publish-timeout", "2s", "-log-level", "warn")
-		p.WaitHealthy(t, orderURL+"/healthz", 20*time.Second)
-		return p
 	}
 
 	inv, ord := startInventory(), startOrder()
@@ -65,10 +61,7 @@ func TestSIGTERMUnderLoadLosesNoAcceptedOrder(t *testing.T) {
 	load.waitAccepted(t, 150, 20*time.Second)
 
 	t.Log("SIGTERM both services mid-load")
-	ord.Signal(t, syscall.SIGTERM)
-	inv.Signal(t, syscall.SIGTERM)
-	ord.WaitClean(t, 20*time.Second)
-	inv.WaitClean(t, 20*time.Second)
+	stopClean(t, ord, inv)
 	acceptedAtStop := len(load.acceptedIDs())
 
 	// Inventory committed what it processed before it stopped.
@@ -114,10 +107,28 @@ func TestSIGTERMUnderLoadLosesNoAcceptedOrder(t *testing.T) {
 			t.Errorf("order %s: reservation %d with %d stock movements, want exactly 1", id, code, r.StockMovements)
 		}
 	}
-	ord.Signal(t, syscall.SIGTERM)
-	inv.Signal(t, syscall.SIGTERM)
-	ord.WaitClean(t, 20*time.Second)
-	inv.WaitClean(t, 20*time.Second)
+	stopClean(t, ord, inv)
+}
+
+// startBinary starts binary name (built into bin by testkit.BuildBinaries)
+// with args and waits up to 20 s until baseURL/healthz answers 200.
+func startBinary(t *testing.T, bin, name, baseURL string, args ...string) *testkit.Process {
+	t.Helper()
+	p := testkit.StartProcess(t, filepath.Join(bin, name), args...)
+	p.WaitHealthy(t, baseURL+"/healthz", 20*time.Second)
+	return p
+}
+
+// stopClean SIGTERMs every process, then fails the test unless each exits
+// 0 within 20 s.
+func stopClean(t *testing.T, ps ...*testkit.Process) {
+	t.Helper()
+	for _, p := range ps {
+		p.Signal(t, syscall.SIGTERM)
+	}
+	for _, p := range ps {
+		p.WaitClean(t, 20*time.Second)
+	}
 }
 
 // load posts orders from four workers, about 200 a second in all, until
