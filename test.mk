@@ -33,9 +33,13 @@ UNIT_PKGS ?= ./services/... ./chaos/... ./cmd/... ./deploy/... ./internal/...
 UNIT_FLAGS ?= -race
 
 # Ginkgo suites: the embedded-lane specs each start their own stack on
-# random ports, so they run in SUITE_PROCS processes; specs marked Serial
-# (timing thresholds, the retry budgets, the real lane) run alone at the end.
-SUITE_PROCS  ?= 2
+# random ports, so they can run in SUITE_PROCS processes (specs marked
+# Serial run alone at the end). The default is 1: with three placement
+# modes, the notification consumer and tracing in every stack, two specs
+# at once under -race on 2 cores pushed baseline p99s past the steady-state
+# thresholds (2026-12-03: 2 of 21 specs red at load ~4). SUITE_PROCS=2 on
+# machines with 4+ cores.
+SUITE_PROCS  ?= 1
 GINKGO_FLAGS ?= --race --randomize-all --keep-going -p --procs=$(SUITE_PROCS) \
 	--junit-report=junit.xml --json-report=report.json --output-dir=$(OUT)/ginkgo
 

@@ -24,7 +24,7 @@ FUZZ_TARGETS ?= \
 # `make test` runs them (Serial specs alone), so the soak proves that
 # parallelism safe. SOAK_FLAGS adds flags, e.g. SOAK_FLAGS=--race.
 N           ?= 10
-SUITE_PROCS ?= 2
+SUITE_PROCS ?= 1
 SOAK_FLAGS  ?=
 
 RESILIENCE_SCENARIOS ?= inventory-blackhole,inventory-blackhole-breaker,inventory-blackhole-pileup,inventory-blackhole-bulkhead
