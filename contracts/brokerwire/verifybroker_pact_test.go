@@ -116,14 +116,21 @@ func resultsPosted(r *recorder) []map[string]any {
 // and WIP pacts; results go back only from CI (CI=true) or when asked, with
 // the provider version and the build URL.
 func TestVerifyBrokerPublishesFromCIOnly(t *testing.T) {
+	// One result per pact the broker serves (every consumer-provider pair
+	// in the registry: order-service's HTTP and message pacts with
+	// inventory-service, notification-service's with order-service).
+	allPacts := len(contracts.Pacts())
+	if allPacts < 3 {
+		t.Fatalf("the registry lists %d pacts, want at least 3", allPacts)
+	}
 	tests := []struct {
 		name        string
 		env         map[string]string
 		wantResults int
 	}{
-		{name: "CI", env: map[string]string{"CI": "true", "PACT_BUILD_URL": "https://ci.example.com/build/7"}, wantResults: 2},
+		{name: "CI", env: map[string]string{"CI": "true", "PACT_BUILD_URL": "https://ci.example.com/build/7"}, wantResults: allPacts},
 		{name: "developer machine", env: map[string]string{}, wantResults: 0},
-		{name: "asked explicitly", env: map[string]string{"PACT_PUBLISH_VERIFICATION_RESULTS": "true", "PACT_BUILD_URL": "https://ci.example.com/build/7"}, wantResults: 2},
+		{name: "asked explicitly", env: map[string]string{"PACT_PUBLISH_VERIFICATION_RESULTS": "true", "PACT_BUILD_URL": "https://ci.example.com/build/7"}, wantResults: allPacts},
 		{name: "CI, told not to", env: map[string]string{"CI": "true", "PACT_PUBLISH_VERIFICATION_RESULTS": "false"}, wantResults: 0},
 	}
 	for _, tt := range tests {
