@@ -18,6 +18,17 @@ func fastConfig(t testing.TB, brokers []string) messaging.Config {
 		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, RetryBackoff: 50 * time.Millisecond}
 }
 
+// startTopic starts an in-process Kafka of partitions partitions holding a
+// fresh topic (its name returned) and the topics in more, and returns a
+// fastConfig for it and a producer closed on cleanup.
+func startTopic(t testing.TB, partitions int32, more ...string) (topic string, kc messaging.Config, p *messaging.Producer) {
+	t.Helper()
+	topic = testkit.Uniq(t, "topic")
+	c := testkit.StartKafka(t, partitions, append([]string{topic}, more...))
+	kc = fastConfig(t, c.ListenAddrs())
+	return topic, kc, newProducer(t, kc)
+}
+
 func newProducer(t testing.TB, c messaging.Config) *messaging.Producer {
 	t.Helper()
 	p, err := messaging.NewProducer(c)
@@ -68,6 +79,11 @@ func (h *handled) add(m events.Message) {
 	h.mu.Unlock()
 }
 
+// handler records every record it is given and returns nil.
+func (h *handled) handler() messaging.Handler {
+	return func(_ context.Context, m events.Message) error { h.add(m); return nil }
+}
+
 func (h *handled) eventIDs() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -82,6 +98,29 @@ func (h *handled) count() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.msgs)
+}
+
+// startConsumer creates a consumer of cfg with handler h (failing the test
+// on a config error) and runs it until the test ends (runConsumer).
+func startConsumer(t testing.TB, cfg messaging.ConsumerConfig, h messaging.Handler) *messaging.Consumer {
+	t.Helper()
+	c, err := messaging.NewConsumer(cfg, h, testkit.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runConsumer(t, c)
+	return c
+}
+
+// startBatchConsumer is startConsumer for a messaging.BatchHandler.
+func startBatchConsumer(t testing.TB, cfg messaging.ConsumerConfig, h messaging.BatchHandler) *messaging.Consumer {
+	t.Helper()
+	c, err := messaging.NewBatchConsumer(cfg, h, testkit.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runConsumer(t, c)
+	return c
 }
 
 // runConsumer runs c until the test ends and checks that Run returns nil
