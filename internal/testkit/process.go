@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -163,6 +164,64 @@ func (p *Process) WaitClean(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	if code := p.Wait(t, timeout); code != 0 {
 		t.Fatalf("%s exited %d, want 0\n%s", p.name, code, p.Output())
+	}
+}
+
+// StopClean sends SIGTERM to every process first, then fails the test
+// unless each exits 0 within timeout (WaitClean).
+func StopClean(t testing.TB, timeout time.Duration, ps ...*Process) {
+	t.Helper()
+	for _, p := range ps {
+		p.Signal(t, syscall.SIGTERM)
+	}
+	for _, p := range ps {
+		p.WaitClean(t, timeout)
+	}
+}
+
+// CheckOutput fails the test (without stopping it) for each of wants that
+// the process's output so far does not contain, such as the lines of a
+// start-up log.
+func (p *Process) CheckOutput(t testing.TB, wants ...string) {
+	t.Helper()
+	out := p.Output()
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("%s output lacks %s:\n%s", p.name, want, out)
+		}
+	}
+}
+
+// ExitCase is one run of a binary that ends by itself (help, a usage
+// error): started with Args, it exits with Code and its output (stdout and
+// stderr) contains Want.
+type ExitCase struct {
+	Args []string
+	Code int
+	Want string
+}
+
+// Check runs the binary at path with tc.Args and fails the test when it
+// exits with another code than tc.Code or without tc.Want in its output,
+// or is still running after 20 s.
+func (tc ExitCase) Check(t testing.TB, path string) {
+	t.Helper()
+	p := StartProcess(t, path, tc.Args...)
+	if code := p.Wait(t, 20*time.Second); code != tc.Code || !strings.Contains(p.Output(), tc.Want) {
+		t.Errorf("%s %q: exit %d, want %d with %q in\n%s", p.name, tc.Args, code, tc.Code, tc.Want, p.Output())
+	}
+}
+
+// CheckExits checks each case (ExitCase.Check) in a subtest named by its
+// arguments ("no arguments" for none).
+func CheckExits(t *testing.T, path string, cases []ExitCase) {
+	t.Helper()
+	for _, tc := range cases {
+		name := strings.Join(tc.Args, " ")
+		if name == "" {
+			name = "no arguments"
+		}
+		t.Run(name, func(t *testing.T) { tc.Check(t, path) })
 	}
 }
 
