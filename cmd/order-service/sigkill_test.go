@@ -107,14 +107,7 @@ func TestSIGKILLMidDrainPublishesEveryRow(t *testing.T) {
 			t.Fatalf("order %s: no order-placed record on the topic", id)
 		}
 	}
-	for _, id := range ids {
-		var r struct {
-			StockMovements int `json:"stock_movements"`
-		}
-		if code := getJSON(t, client, invURL+"/reservations/"+id, &r); code != http.StatusOK || r.StockMovements != 1 {
-			t.Fatalf("order %s: reservation %d with %d stock movements, want exactly 1", id, code, r.StockMovements)
-		}
-	}
+	checkOneStockMovement(t, client, invURL, ids)
 	testkit.StopClean(t, 20*time.Second, ord, inv)
 }
 

@@ -96,15 +96,23 @@ func TestSIGTERMUnderLoadLosesNoAcceptedOrder(t *testing.T) {
 			time.Sleep(200 * time.Millisecond) // poll interval
 		}
 	}
+	checkOneStockMovement(t, client, invURL, ids)
+	testkit.StopClean(t, 20*time.Second, ord, inv)
+}
+
+// checkOneStockMovement fails the test unless inventory-service at invURL
+// has a reservation with exactly one stock movement for every order in ids
+// (stopping at the first one that has not).
+func checkOneStockMovement(t *testing.T, client *http.Client, invURL string, ids []string) {
+	t.Helper()
 	for _, id := range ids {
 		var r struct {
 			StockMovements int `json:"stock_movements"`
 		}
 		if code := getJSON(t, client, invURL+"/reservations/"+id, &r); code != http.StatusOK || r.StockMovements != 1 {
-			t.Errorf("order %s: reservation %d with %d stock movements, want exactly 1", id, code, r.StockMovements)
+			t.Fatalf("order %s: reservation %d with %d stock movements, want exactly 1", id, code, r.StockMovements)
 		}
 	}
-	testkit.StopClean(t, 20*time.Second, ord, inv)
 }
 
 // startBinary starts binary name (built into bin by testkit.BuildBinaries)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -225,6 +226,34 @@ func CheckExits(t *testing.T, path string, cases []ExitCase) {
 	}
 }
 
+// Serve runs run (a service's Run) on a 127.0.0.1:0 listener and returns
+// its base URL ("http://127.0.0.1:port") and stop, which cancels run's
+// context and fails the test unless run returns nil within 20 s. stop is
+// idempotent and also runs on cleanup.
+func Serve(t testing.TB, run func(ctx context.Context, ln net.Listener) error) (base string, stop func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, ln) }()
+	stop = sync.OnceFunc(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run = %v, want nil after shutdown", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("Run did not return within 20s of cancel")
+		}
+	})
+	t.Cleanup(stop)
+	return "http://" + ln.Addr().String(), stop
+}
+
 // ServeHealthyThenStop runs run (a service's Run) on a 127.0.0.1:0
 // listener, checks that GET /healthz answers 200 (one request, 2 s
 // timeout), then ends run's context and fails the test unless run returns
@@ -258,4 +287,20 @@ func ServeHealthyThenStop(t testing.TB, run func(ctx context.Context, ln net.Lis
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return 10 s after its context ended")
 	}
+}
+
+// NilLoggerServes builds a service with newService(cfg, nil) (a service's
+// New: a nil logger must discard, not panic), closes it on cleanup, and
+// checks that it serves and shuts down cleanly (ServeHealthyThenStop).
+func NilLoggerServes[C any, S interface {
+	Run(ctx context.Context, ln net.Listener) error
+	Close() error
+}](t testing.TB, cfg C, newService func(C, *slog.Logger) (S, error)) {
+	t.Helper()
+	svc, err := newService(cfg, nil)
+	if err != nil {
+		t.Fatalf("new with nil logger: %v", err)
+	}
+	t.Cleanup(func() { _ = svc.Close() })
+	ServeHealthyThenStop(t, svc.Run)
 }

@@ -1,7 +1,10 @@
 package testkit_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -111,6 +114,38 @@ func TestCheckExitsOutputAndStopClean(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			if got := failures(t, tc.check); len(got) != tc.fails {
+				t.Errorf("%d failures reported, want %d: %q", len(got), tc.fails, got)
+			}
+		})
+	}
+}
+
+// TestServe: the returned base URL reaches the listener Run got; stop
+// ends Run's context and reports a Run that returns an error or never
+// returns.
+func TestServe(t *testing.T) {
+	for name, tc := range map[string]struct {
+		result error
+		fails  int
+	}{
+		"returns nil":      {nil, 0},
+		"returns an error": {errors.New("shutdown failed"), 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := failures(t, func(tb testing.TB) {
+				served := make(chan string, 1)
+				base, stop := testkit.Serve(tb, func(ctx context.Context, ln net.Listener) error {
+					served <- "http://" + ln.Addr().String()
+					<-ctx.Done()
+					return tc.result
+				})
+				if addr := <-served; addr != base {
+					tb.Errorf("base URL %s, Run's listener at %s", base, addr)
+				}
+				stop()
+				stop() // idempotent: reports once
+			})
+			if len(got) != tc.fails {
 				t.Errorf("%d failures reported, want %d: %q", len(got), tc.fails, got)
 			}
 		})

@@ -3,6 +3,7 @@ package messaging_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -104,18 +105,20 @@ func (h *handled) count() int {
 // on a config error) and runs it until the test ends (runConsumer).
 func startConsumer(t testing.TB, cfg messaging.ConsumerConfig, h messaging.Handler) *messaging.Consumer {
 	t.Helper()
-	c, err := messaging.NewConsumer(cfg, h, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runConsumer(t, c)
-	return c
+	return started(t, func(log *slog.Logger) (*messaging.Consumer, error) { return messaging.NewConsumer(cfg, h, log) })
 }
 
 // startBatchConsumer is startConsumer for a messaging.BatchHandler.
 func startBatchConsumer(t testing.TB, cfg messaging.ConsumerConfig, h messaging.BatchHandler) *messaging.Consumer {
 	t.Helper()
-	c, err := messaging.NewBatchConsumer(cfg, h, testkit.Logger(t))
+	return started(t, func(log *slog.Logger) (*messaging.Consumer, error) { return messaging.NewBatchConsumer(cfg, h, log) })
+}
+
+// started creates a consumer with newConsumer and the test's logger,
+// fails the test on an error and runs it until the test ends.
+func started(t testing.TB, newConsumer func(*slog.Logger) (*messaging.Consumer, error)) *messaging.Consumer {
+	t.Helper()
+	c, err := newConsumer(testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
