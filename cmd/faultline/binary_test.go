@@ -22,7 +22,7 @@ func TestBinarySIGINTKeepsWhatWasMeasured(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and starts the stack")
 	}
-	bin := filepath.Join(testkit.BuildBinaries(t, "faultline"), "faultline")
+	bin := testkit.BuildBinary(t, "faultline")
 	if p := testkit.StartProcess(t, bin, "version"); p.Wait(t, 20*time.Second) != 0 || !strings.HasPrefix(p.Output(), "faultline ") {
 		t.Errorf("faultline version: %s", p.Output())
 	}

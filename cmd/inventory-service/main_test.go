@@ -123,7 +123,7 @@ func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(testkit.BuildBinaries(t, "inventory-service"), "inventory-service")
+	bin := testkit.BuildBinary(t, "inventory-service")
 	testkit.CheckExits(t, bin, []testkit.ExitCase{
 		{Args: []string{"-h"}, Code: 0, Want: "INVENTORY_SHUTDOWN_GRACE"},
 		{Args: []string{"--version"}, Code: 0, Want: "inventory-service"},

@@ -20,7 +20,7 @@ func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(testkit.BuildBinaries(t, "notification-service"), "notification-service")
+	bin := testkit.BuildBinary(t, "notification-service")
 	t.Run("exit codes", func(t *testing.T) { exitCodes(t, bin) })
 	t.Run("configuration from the environment", func(t *testing.T) { configFromEnv(t, bin) })
 	t.Run("SIGTERM mid-stream", func(t *testing.T) { sigtermMidStream(t, bin) })

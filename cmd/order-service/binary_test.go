@@ -16,7 +16,7 @@ func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(testkit.BuildBinaries(t, "order-service"), "order-service")
+	bin := testkit.BuildBinary(t, "order-service")
 	testkit.CheckExits(t, bin, []testkit.ExitCase{
 		{Args: []string{"-h"}, Code: 0, Want: "ORDER_RELAY_BATCH"},
 		{Args: []string{"-relay-batch=-5"}, Code: 2, Want: `order-service: invalid value "-5" for -relay-batch (env ORDER_RELAY_BATCH): must be at least 1`},

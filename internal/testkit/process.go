@@ -40,6 +40,13 @@ func BuildBinaries(t testing.TB, names ...string) string {
 	return dir
 }
 
+// BuildBinary builds the module's cmd/<name> package (BuildBinaries) and
+// returns the binary's path.
+func BuildBinary(t testing.TB, name string) string {
+	t.Helper()
+	return filepath.Join(BuildBinaries(t, name), name)
+}
+
 // Process is a binary started by StartProcess. Its stdout and stderr are
 // kept in memory (Output). Safe for concurrent use.
 type Process struct {
@@ -254,38 +261,23 @@ func Serve(t testing.TB, run func(ctx context.Context, ln net.Listener) error) (
 	return "http://" + ln.Addr().String(), stop
 }
 
-// ServeHealthyThenStop runs run (a service's Run) on a 127.0.0.1:0
-// listener, checks that GET /healthz answers 200 (one request, 2 s
-// timeout), then ends run's context and fails the test unless run returns
-// nil within 10 s (a graceful shutdown).
+// ServeHealthyThenStop serves run (a service's Run) with Serve, checks
+// that GET /healthz answers 200 (one request, 2 s timeout), then stops it
+// and fails the test unless run returns nil within 20 s (a graceful
+// shutdown).
 func ServeHealthyThenStop(t testing.TB, run func(ctx context.Context, ln net.Listener) error) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	ran := make(chan error, 1)
-	go func() { ran <- run(ctx, ln) }()
+	base, stop := Serve(t, run)
+	defer stop()
 	c := &http.Client{Timeout: 2 * time.Second}
 	defer c.CloseIdleConnections()
-	resp, err := c.Get("http://" + ln.Addr().String() + "/healthz")
+	resp, err := c.Get(base + "/healthz")
 	if err != nil {
-		cancel()
 		t.Fatalf("GET /healthz: %v", err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("GET /healthz: %d, want 200", resp.StatusCode)
-	}
-	cancel()
-	select {
-	case err := <-ran:
-		if err != nil {
-			t.Fatalf("Run: %v, want nil after a graceful shutdown", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return 10 s after its context ended")
 	}
 }
 

@@ -211,26 +211,6 @@ func call(t testing.TB, h http.Handler, method, path string) (int, []byte) {
 	return rec.Code, rec.Body.Bytes()
 }
 
-// collected keeps the records a consumer handled, in order. Safe for
-// concurrent use.
-type collected struct {
-	mu   sync.Mutex
-	msgs []events.Message
-}
-
-func (c *collected) handle(_ context.Context, m events.Message) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.msgs = append(c.msgs, m)
-	return nil
-}
-
-func (c *collected) all() []events.Message {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]events.Message(nil), c.msgs...)
-}
-
 // runConsumer runs c until the test ends, then checks Run returns nil
 // within 20 s of the cancel.
 func runConsumer(t testing.TB, c *messaging.Consumer) {

@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -307,26 +307,18 @@ func TestSyncOrderTraceShowsInventoryCall(t *testing.T) {
 }
 
 // flakyPublisher fails its first send, then records every record it is
-// given.
+// given (All: the failed one first).
 type flakyPublisher struct {
-	mu   sync.Mutex
-	sent []events.Message
+	testkit.Records
+	failedOnce atomic.Bool
 }
 
-func (p *flakyPublisher) Send(_ context.Context, m events.Message) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.sent = append(p.sent, m)
-	if len(p.sent) == 1 {
+func (p *flakyPublisher) Send(ctx context.Context, m events.Message) error {
+	_ = p.Records.Send(ctx, m)
+	if p.failedOnce.CompareAndSwap(false, true) {
 		return errors.New("broker unreachable (test)")
 	}
 	return nil
-}
-
-func (p *flakyPublisher) records() []events.Message {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]events.Message(nil), p.sent...)
 }
 
 // TestResentRecordKeepsTraceContext: the relay's re-send after a failed
@@ -354,9 +346,9 @@ func TestResentRecordKeepsTraceContext(t *testing.T) {
 	go func() { defer close(done); _ = relay.Run(rctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	testkit.Eventually(t, 10*time.Second, func() (bool, string) {
-		return relay.Published() == 1, fmt.Sprintf("%d sends, %d published", len(pub.records()), relay.Published())
+		return relay.Published() == 1, fmt.Sprintf("%d sends, %d published", len(pub.All()), relay.Published())
 	})
-	sent := pub.records()
+	sent := pub.All()
 	if len(sent) != 2 {
 		t.Fatalf("want a failed send and a re-send, got %d sends", len(sent))
 	}
