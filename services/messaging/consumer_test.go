@@ -161,7 +161,7 @@ func TestConsumerDeadLettersPoisonAndKeepsGoing(t *testing.T) {
 	if ids := h.eventIDs(); !slices.Equal(ids, []string{"order#0", "order#2"}) {
 		t.Fatalf("handled %v", ids)
 	}
-	dl := dead.msgs[0]
+	dl := dead.All()[0]
 	if string(dl.Value) != "{not json" || dl.Key != "order" || dl.Header("trace") != "abc" || dl.Header("dlq-source-topic") != topic ||
 		!strings.Contains(dl.Header("dlq-reason"), events.ErrInvalid.Error()) {
 		t.Fatalf("dead letter %+v", dl)

@@ -69,7 +69,7 @@ func TestPermanentErrorDeadLetteredAfterMaxAttempts(t *testing.T) {
 	if n := tries.Load(); n != 4 {
 		t.Fatalf("poison record attempted %d times, want MaxAttempts = 4", n)
 	}
-	dl := dead.msgs[0]
+	dl := dead.All()[0]
 	if dl.Header(events.HeaderEventID) != "order#1" || dl.Header(messaging.HeaderDLQFormat) != messaging.DLQFormatRecord ||
 		dl.Header(messaging.HeaderDLQSourceTopic) != topic || dl.Header(messaging.HeaderDLQSourceOffset) != "1" ||
 		dl.Header(messaging.HeaderDLQSourcePartition) != "0" || dl.Header(messaging.HeaderDLQAttempts) != "4" ||
@@ -100,7 +100,7 @@ func TestOversizedPoisonDeadLetteredAsEnvelope(t *testing.T) {
 	testkit.Eventually(t, 30*time.Second, func() (bool, string) {
 		return h.count() == 2 && dead.count() == 1, fmt.Sprintf("handled %d/2, dead letters %d/1", h.count(), dead.count())
 	})
-	dl := dead.msgs[0]
+	dl := dead.All()[0]
 	if dl.Header(messaging.HeaderDLQFormat) != messaging.DLQFormatEnvelope || dl.Header(messaging.HeaderDLQSourceTopic) != topic ||
 		dl.Header(events.HeaderContentType) != events.ContentType || dl.Key != "order" {
 		t.Fatalf("envelope record headers %+v key %q", dl.Headers, dl.Key)

@@ -68,38 +68,25 @@ func record(t testing.TB, topic, orderID string, seq int) events.Message {
 	return m
 }
 
-// handled records what a handler saw, in order. Safe for concurrent use.
-type handled struct {
-	mu   sync.Mutex
-	msgs []events.Message
-}
+// handled records what a handler saw, in order (testkit.Records). Safe
+// for concurrent use.
+type handled struct{ testkit.Records }
 
-func (h *handled) add(m events.Message) {
-	h.mu.Lock()
-	h.msgs = append(h.msgs, m)
-	h.mu.Unlock()
-}
+func (h *handled) add(m events.Message) { _ = h.Send(context.Background(), m) }
 
 // handler records every record it is given and returns nil.
-func (h *handled) handler() messaging.Handler {
-	return func(_ context.Context, m events.Message) error { h.add(m); return nil }
-}
+func (h *handled) handler() messaging.Handler { return h.Handle }
 
 func (h *handled) eventIDs() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := make([]string, len(h.msgs))
-	for i, m := range h.msgs {
+	all := h.All()
+	out := make([]string, len(all))
+	for i, m := range all {
 		out[i] = m.Header(events.HeaderEventID)
 	}
 	return out
 }
 
-func (h *handled) count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.msgs)
-}
+func (h *handled) count() int { return len(h.All()) }
 
 // startConsumer creates a consumer of cfg with handler h (failing the test
 // on a config error) and runs it until the test ends (runConsumer).

@@ -50,7 +50,7 @@ func TestSendBatchReportsEachRecordAndKeepsKeyOrder(t *testing.T) {
 			want = append(want, m.Header(events.HeaderEventID))
 		}
 	}
-	for i, m := range h.msgs {
+	for i, m := range h.All() {
 		if got := m.Header(events.HeaderEventID); got != want[i] {
 			t.Fatalf("record %d consumed out of order: event %s, want %s", i, got, want[i])
 		}

@@ -24,7 +24,7 @@ func TestProducerSendIsAcknowledgedAndRoundTrips(t *testing.T) {
 	var h handled
 	startConsumer(t, messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}}, h.handler())
 	testkit.Eventually(t, 20*time.Second, func() (bool, string) { return h.count() == 1, fmt.Sprintf("consumed %d/1", h.count()) })
-	got := h.msgs[0]
+	got := h.All()[0]
 	if got.Topic != want.Topic || got.Key != want.Key || string(got.Value) != string(want.Value) ||
 		got.Header(events.HeaderEventID) != want.Header(events.HeaderEventID) || got.Header(events.HeaderContentType) != events.ContentType {
 		t.Fatalf("consumed %+v, want %+v", got, want)
@@ -187,10 +187,8 @@ func TestOneOrderOnePartitionInOrder(t *testing.T) {
 	testkit.Eventually(t, 30*time.Second, func() (bool, string) {
 		return h.count() == orders*perOrder, fmt.Sprintf("consumed %d/%d", h.count(), orders*perOrder)
 	})
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	last := map[string]int{}
-	for _, m := range h.msgs {
+	for _, m := range h.All() {
 		seq := seqOf(t, m.Value)
 		if prev, ok := last[m.Key]; ok && seq != prev+1 {
 			t.Fatalf("order %s: event %d handled after %d", m.Key, seq, prev)
