@@ -22,7 +22,7 @@ func TestBinarySIGINTKeepsWhatWasMeasured(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and starts the stack")
 	}
-	bin := filepath.Join(testkit.BuildBinaries(t, "faultline"), "faultline")
+	bin := testkit.BuildBinary(t, "faultline")
 	if p := testkit.StartProcess(t, bin, "version"); p.Wait(t, 20*time.Second) != 0 || !strings.HasPrefix(p.Output(), "faultline ") {
 		t.Errorf("faultline version: %s", p.Output())
 	}
@@ -37,14 +37,7 @@ func TestBinarySIGINTKeepsWhatWasMeasured(t *testing.T) {
 	if code := p.Wait(t, 40*time.Second); code != exitInterrupted {
 		t.Fatalf("exit %d after SIGINT, want 130\n%s", code, p.Output())
 	}
-	journals, _ := filepath.Glob(filepath.Join(dir, "journal-*.json"))
-	if len(journals) != 1 {
-		t.Fatalf("journals: %v\n%s", journals, p.Output())
-	}
-	j, err := report.ReadJournal(journals[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := onlyJournal(t, dir, p.Output())
 	if j.Status != report.StatusInterrupted || j.Measurements == nil {
 		t.Fatalf("journal status %q, measurements %v; want interrupted with what was measured", j.Status, j.Measurements != nil)
 	}

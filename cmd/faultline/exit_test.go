@@ -44,15 +44,22 @@ func runExit(t *testing.T, execute executeFunc, extra ...string) (int, *report.J
 	var stdout, stderr bytes.Buffer
 	err := runScenarios(t.Context(), args, &stdout, &stderr, execute)
 	code := exitCode(err, &stderr)
+	return code, onlyJournal(t, dir, stderr.String()), dir
+}
+
+// onlyJournal reads the one journal-*.json in dir and stops the test when
+// there is not exactly one (output: the run's, for the failure message).
+func onlyJournal(t *testing.T, dir, output string) *report.Journal {
+	t.Helper()
 	journals, _ := filepath.Glob(filepath.Join(dir, "journal-*.json"))
 	if len(journals) != 1 {
-		t.Fatalf("want 1 journal, found %v\n%s", journals, stderr.String())
+		t.Fatalf("journals in %s: %v, want exactly one\n%s", dir, journals, output)
 	}
 	j, err := report.ReadJournal(journals[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	return code, j, dir
+	return j
 }
 
 // The exit status follows the hypothesis: a lost or duplicated accepted
@@ -112,14 +119,7 @@ func TestRunInterrupted(t *testing.T) {
 	if code := exitCode(err, io.Discard); code != exitInterrupted {
 		t.Fatalf("exit %d (%v), want 130", code, err)
 	}
-	journals, _ := filepath.Glob(filepath.Join(dir, "journal-*.json"))
-	if len(journals) != 1 {
-		t.Fatalf("journals %v: want the interrupted scenario's only, the next one not started", journals)
-	}
-	j, err := report.ReadJournal(journals[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := onlyJournal(t, dir, "want the interrupted scenario's only, the next one not started\n"+stderr.String())
 	if j.Status != report.StatusInterrupted || j.Measurements == nil || j.Measurements.Modes[scenario.ModeAsync].Requests == 0 || j.Deviated {
 		t.Errorf("journal: status %q, measurements kept %v, deviated %v; want interrupted with the partial data and no verdict", j.Status, j.Measurements != nil, j.Deviated)
 	}
@@ -192,15 +192,17 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// A real run on the embedded lane in which one accepted, confirmed async
-// order is deleted from order-service's store after the fault:
-// the accounting finds it lost and `faultline run` exits 3.
-func TestRunExitsNonZeroWhenAnAcceptedOrderIsLost(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the stack")
-	}
-	var deleted atomic.Value // the deleted order's ID
-	loseOne := func(ctx context.Context, sc scenario.Scenario, opts scenario.Options, cfg stack.Config) (*scenario.Result, error) {
+// runInjectingAfterFault runs `faultline run` on the embedded lane
+// (inventory-latency, 5 orders/s, seed 3) and, once the run is past its
+// fault (recovery or settle), calls inject once with the async mode's
+// order-service database. A failed inject fails the test; a run in which
+// inject never ran stops it (nothing was injected: the test would prove
+// nothing). It returns the exit status, the journal and inject's result
+// (an order ID).
+func runInjectingAfterFault(t *testing.T, what string, inject func(ctx context.Context, ordersDB string) (string, error)) (int, *report.Journal, string) {
+	t.Helper()
+	var injected atomic.Value // inject's result
+	execute := func(ctx context.Context, sc scenario.Scenario, opts scenario.Options, cfg stack.Config) (*scenario.Result, error) {
 		cfg.DataDir = t.TempDir()
 		cfg.Log = testkit.Logger(t)
 		progress := opts.Progress
@@ -211,31 +213,28 @@ func TestRunExitsNonZeroWhenAnAcceptedOrderIsLost(t *testing.T) {
 				return
 			}
 			once.Do(func() {
-				id, err := deleteOneConfirmed(ctx, filepath.Join(cfg.DataDir, "orders-"+scenario.ModeAsync+".db"))
+				id, err := inject(ctx, filepath.Join(cfg.DataDir, "orders-"+scenario.ModeAsync+".db"))
 				if err != nil {
-					t.Errorf("inject the loss: %v", err)
+					t.Errorf("%s: %v", what, err)
 					return
 				}
-				deleted.Store(id)
+				injected.Store(id)
 			})
 		}
 		return scenario.Execute(ctx, sc, opts, cfg)
 	}
-	code, j, _ := runExit(t, loseOne, "--scenario", "inventory-latency", "--rate", "5", "--seed", "3")
-	if deleted.Load() == nil {
-		t.Fatal("no order was deleted: the loss was not injected")
+	code, j, _ := runExit(t, execute, "--scenario", "inventory-latency", "--rate", "5", "--seed", "3")
+	id, _ := injected.Load().(string)
+	if id == "" {
+		t.Fatalf("%s: not done during the run, nothing was injected", what)
 	}
-	if mr := j.Measurements.Modes[scenario.ModeAsync]; mr.Lost != 1 {
-		t.Errorf("async accounting: accepted %d, completed %d, lost %d; want the deleted order %v lost", mr.Accepted, mr.Completed, mr.Lost, deleted.Load())
-	}
-	if code != exitLost {
-		t.Errorf("exit %d, want %d (an accepted order lost); verdict: %s", code, exitLost, j.Verdict)
-	}
+	return code, j, id
 }
 
-// deleteOneConfirmed deletes one CONFIRMED order from an order-service
-// SQLite store behind the service's back and returns its ID.
-func deleteOneConfirmed(ctx context.Context, path string) (string, error) {
+// withOneConfirmed finds one CONFIRMED order in an order-service SQLite
+// store, behind the service's back, calls change with the database and the
+// order's ID, and returns the ID.
+func withOneConfirmed(ctx context.Context, path string, change func(db *sql.DB, id string) error) (string, error) {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
 	if err != nil {
 		return "", err
@@ -245,10 +244,33 @@ func deleteOneConfirmed(ctx context.Context, path string) (string, error) {
 	if err := db.QueryRowContext(ctx, `SELECT id FROM orders WHERE status = 'CONFIRMED' ORDER BY created_at LIMIT 1`).Scan(&id); err != nil {
 		return "", fmt.Errorf("find a confirmed order: %w", err)
 	}
-	if _, err := db.ExecContext(ctx, `DELETE FROM orders WHERE id = ?`, id); err != nil {
-		return "", fmt.Errorf("delete order %s: %w", id, err)
+	if err := change(db, id); err != nil {
+		return "", err
 	}
 	return id, nil
+}
+
+// A real run on the embedded lane in which one accepted, confirmed async
+// order is deleted from order-service's store after the fault:
+// the accounting finds it lost and `faultline run` exits 3.
+func TestRunExitsNonZeroWhenAnAcceptedOrderIsLost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the stack")
+	}
+	code, j, deleted := runInjectingAfterFault(t, "inject the loss", func(ctx context.Context, path string) (string, error) {
+		return withOneConfirmed(ctx, path, func(db *sql.DB, id string) error {
+			if _, err := db.ExecContext(ctx, `DELETE FROM orders WHERE id = ?`, id); err != nil {
+				return fmt.Errorf("delete order %s: %w", id, err)
+			}
+			return nil
+		})
+	})
+	if mr := j.Measurements.Modes[scenario.ModeAsync]; mr.Lost != 1 {
+		t.Errorf("async accounting: accepted %d, completed %d, lost %d; want the deleted order %v lost", mr.Accepted, mr.Completed, mr.Lost, deleted)
+	}
+	if code != exitLost {
+		t.Errorf("exit %d, want %d (an accepted order lost); verdict: %s", code, exitLost, j.Verdict)
+	}
 }
 
 // A real run on the embedded lane in which one accepted async order's
@@ -262,35 +284,23 @@ func TestRunFlagsAParkedOutboxRow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the stack")
 	}
-	var parked atomic.Value // the parked row's order ID
-	parkOne := func(ctx context.Context, sc scenario.Scenario, opts scenario.Options, cfg stack.Config) (*scenario.Result, error) {
-		cfg.DataDir = t.TempDir()
-		cfg.Log = testkit.Logger(t)
-		progress := opts.Progress
-		var once sync.Once
-		opts.Progress = func(p scenario.Progress) {
-			progress(p)
-			if p.Phase == scenario.PhaseBaseline || p.Phase == scenario.PhaseFault {
-				return
+	// Park the published outbox row of one CONFIRMED order as the relay
+	// does after a permanent failure.
+	code, j, parked := runInjectingAfterFault(t, "park a row", func(ctx context.Context, path string) (string, error) {
+		return withOneConfirmed(ctx, path, func(db *sql.DB, id string) error {
+			now := time.Now().UTC().Format(time.RFC3339Nano)
+			if _, err := db.ExecContext(ctx, `UPDATE outbox SET parked_at = ?, park_reason = 'forced by test: record too large' WHERE order_id = ?`, now, id); err != nil {
+				return fmt.Errorf("park the row of order %s: %w", id, err)
 			}
-			once.Do(func() {
-				id, err := parkOneRow(ctx, filepath.Join(cfg.DataDir, "orders-"+scenario.ModeAsync+".db"))
-				if err != nil {
-					t.Errorf("park a row: %v", err)
-					return
-				}
-				parked.Store(id)
-			})
-		}
-		return scenario.Execute(ctx, sc, opts, cfg)
-	}
-	code, j, _ := runExit(t, parkOne, "--scenario", "inventory-latency", "--rate", "5", "--seed", "3")
-	if parked.Load() == nil {
-		t.Fatal("no row was parked: the finding was not injected")
-	}
+			if _, err := db.ExecContext(ctx, `UPDATE orders SET status = 'FAILED', reason = 'publish_failed', updated_at = ? WHERE id = ?`, now, id); err != nil {
+				return fmt.Errorf("fail order %s: %w", id, err)
+			}
+			return nil
+		})
+	})
 	mr := j.Measurements.Modes[scenario.ModeAsync]
 	if mr.Parked != 1 || mr.Failed != 1 || mr.Lost != 0 {
-		t.Errorf("async accounting: parked %d, failed %d, lost %d; want the row of order %v parked, its order FAILED, nothing lost", mr.Parked, mr.Failed, mr.Lost, parked.Load())
+		t.Errorf("async accounting: parked %d, failed %d, lost %d; want the row of order %v parked, its order FAILED, nothing lost", mr.Parked, mr.Failed, mr.Lost, parked)
 	}
 	found := false
 	for _, a := range j.Accounting {
@@ -307,27 +317,4 @@ func TestRunFlagsAParkedOutboxRow(t *testing.T) {
 	if code != exitDeviated {
 		t.Errorf("exit %d, want %d (a finding, not loss); verdict: %s", code, exitDeviated, j.Verdict)
 	}
-}
-
-// parkOneRow parks the published outbox row of one CONFIRMED order in an
-// order-service SQLite store behind the service's back, as the relay
-// does after a permanent failure, and returns the order's ID.
-func parkOneRow(ctx context.Context, path string) (string, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		return "", err
-	}
-	defer db.Close()
-	var id string
-	if err := db.QueryRowContext(ctx, `SELECT id FROM orders WHERE status = 'CONFIRMED' ORDER BY created_at LIMIT 1`).Scan(&id); err != nil {
-		return "", fmt.Errorf("find a confirmed order: %w", err)
-	}
-	now := time.Now().UTC().Format(time.RFC3339Nano)
-	if _, err := db.ExecContext(ctx, `UPDATE outbox SET parked_at = ?, park_reason = 'forced by test: record too large' WHERE order_id = ?`, now, id); err != nil {
-		return "", fmt.Errorf("park the row of order %s: %w", id, err)
-	}
-	if _, err := db.ExecContext(ctx, `UPDATE orders SET status = 'FAILED', reason = 'publish_failed', updated_at = ? WHERE id = ?`, now, id); err != nil {
-		return "", fmt.Errorf("fail order %s: %w", id, err)
-	}
-	return id, nil
 }

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -124,34 +123,17 @@ func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(testkit.BuildBinaries(t, "inventory-service"), "inventory-service")
-	for _, tc := range []struct {
-		args []string
-		code int
-		want string
-	}{
-		{[]string{"-h"}, 0, "INVENTORY_SHUTDOWN_GRACE"},
-		{[]string{"--version"}, 0, "inventory-service"},
-		{[]string{"-shutdown-grace=-1s"}, 2, "-shutdown-grace (env INVENTORY_SHUTDOWN_GRACE): must be a positive duration"},
-		{[]string{"-nope"}, 2, "unknown flag -nope"},
-	} {
-		p := testkit.StartProcess(t, bin, tc.args...)
-		if code := p.Wait(t, 20*time.Second); code != tc.code || !strings.Contains(p.Output(), tc.want) {
-			t.Errorf("inventory-service %q: exit %d, want %d with %q in\n%s", tc.args, code, tc.code, tc.want, p.Output())
-		}
-	}
+	bin := testkit.BuildBinary(t, "inventory-service")
+	testkit.CheckExits(t, bin, []testkit.ExitCase{
+		{Args: []string{"-h"}, Code: 0, Want: "INVENTORY_SHUTDOWN_GRACE"},
+		{Args: []string{"--version"}, Code: 0, Want: "inventory-service"},
+		{Args: []string{"-shutdown-grace=-1s"}, Code: 2, Want: "-shutdown-grace (env INVENTORY_SHUTDOWN_GRACE): must be a positive duration"},
+		{Args: []string{"-nope"}, Code: 2, Want: "unknown flag -nope"},
+	})
 	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	p := testkit.StartProcessEnv(t, bin, []string{"INVENTORY_GROUP=g-from-env", "INVENTORY_HTTP_ADDR=" + addr},
 		"-db", filepath.Join(t.TempDir(), "inventory.db"), "-log-level", "info")
 	p.WaitHealthy(t, "http://"+addr+"/healthz", 20*time.Second)
-	out := p.Output()
-	for _, want := range []string{`"msg":"inventory-service starting"`, `"group":"g-from-env"`, `"http-addr":"` + addr + `"`, `"shutdown-grace":"10s"`, `"version":`} {
-		if !strings.Contains(out, want) {
-			t.Errorf("start-up log lacks %s:\n%s", want, out)
-		}
-	}
-	p.Signal(t, syscall.SIGTERM)
-	if code := p.Wait(t, 20*time.Second); code != 0 {
-		t.Errorf("SIGTERM: exit %d\n%s", code, p.Output())
-	}
+	p.CheckOutput(t, `"msg":"inventory-service starting"`, `"group":"g-from-env"`, `"http-addr":"`+addr+`"`, `"shutdown-grace":"10s"`, `"version":`)
+	testkit.StopClean(t, 20*time.Second, p)
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,7 +20,7 @@ func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(testkit.BuildBinaries(t, "notification-service"), "notification-service")
+	bin := testkit.BuildBinary(t, "notification-service")
 	t.Run("exit codes", func(t *testing.T) { exitCodes(t, bin) })
 	t.Run("configuration from the environment", func(t *testing.T) { configFromEnv(t, bin) })
 	t.Run("SIGTERM mid-stream", func(t *testing.T) { sigtermMidStream(t, bin) })
@@ -36,36 +34,20 @@ func configFromEnv(t *testing.T, bin string) {
 	p := testkit.StartProcessEnv(t, bin, []string{"KAFKA_BROKERS=" + broker, "NOTIFICATION_HTTP_ADDR=" + addr,
 		"NOTIFICATION_DB=" + filepath.Join(t.TempDir(), "n.db"), "NOTIFICATION_GROUP=" + testkit.Uniq(t, "group"), "LOG_LEVEL=info"})
 	p.WaitHealthy(t, "http://"+addr+"/healthz", 30*time.Second)
-	for _, want := range []string{`"msg":"notification-service starting"`, `"kafka-brokers":"` + broker + `"`, `"http-addr":"` + addr + `"`, `"log-level":"INFO"`, `"version":`} {
-		if !strings.Contains(p.Output(), want) {
-			t.Errorf("start-up log lacks %s:\n%s", want, p.Output())
-		}
-	}
-	p.Signal(t, syscall.SIGTERM)
-	if code := p.Wait(t, 20*time.Second); code != 0 {
-		t.Errorf("exit %d after SIGTERM\n%s", code, p.Output())
-	}
+	p.CheckOutput(t, `"msg":"notification-service starting"`, `"kafka-brokers":"`+broker+`"`, `"http-addr":"`+addr+`"`, `"log-level":"INFO"`, `"version":`)
+	testkit.StopClean(t, 20*time.Second, p)
 }
 
 // exitCodes: a bad flag or a missing broker exits 2 with the reason on
 // stderr before anything starts; -h exits 0.
 func exitCodes(t *testing.T, bin string) {
-	for _, tc := range []struct {
-		args []string
-		code int
-		want string
-	}{
-		{[]string{"-nope"}, 2, "unknown flag -nope"},
-		{[]string{"-shutdown-grace", "soon"}, 2, `invalid value "soon" for -shutdown-grace (env NOTIFICATION_SHUTDOWN_GRACE)`},
-		{[]string{"-kafka-brokers=k:1", "-shutdown-grace=-1s"}, 2, "-shutdown-grace (env NOTIFICATION_SHUTDOWN_GRACE): must be a positive duration"},
-		{nil, 2, "no Kafka brokers"},
-		{[]string{"-h"}, 0, "NOTIFICATION_GROUP"},
-	} {
-		p := testkit.StartProcess(t, bin, tc.args...)
-		if code := p.Wait(t, 20*time.Second); code != tc.code || !strings.Contains(p.Output(), tc.want) {
-			t.Errorf("notification-service %q: exit %d, want %d with %q in\n%s", tc.args, code, tc.code, tc.want, p.Output())
-		}
-	}
+	testkit.CheckExits(t, bin, []testkit.ExitCase{
+		{Args: []string{"-nope"}, Code: 2, Want: "unknown flag -nope"},
+		{Args: []string{"-shutdown-grace", "soon"}, Code: 2, Want: `invalid value "soon" for -shutdown-grace (env NOTIFICATION_SHUTDOWN_GRACE)`},
+		{Args: []string{"-kafka-brokers=k:1", "-shutdown-grace=-1s"}, Code: 2, Want: "-shutdown-grace (env NOTIFICATION_SHUTDOWN_GRACE): must be a positive duration"},
+		{Args: nil, Code: 2, Want: "no Kafka brokers"},
+		{Args: []string{"-h"}, Code: 0, Want: "NOTIFICATION_GROUP"},
+	})
 }
 
 // sigtermMidStream: the binary consumes a stream of orders and gets
@@ -85,12 +67,6 @@ func sigtermMidStream(t *testing.T, bin string) {
 			"-group", group, "-shutdown-grace", "5s", "-log-level", "warn")
 		p.WaitHealthy(t, base+"/healthz", 30*time.Second)
 		return p
-	}
-	stop := func(p *testkit.Process) {
-		p.Signal(t, syscall.SIGTERM)
-		if code := p.Wait(t, 20*time.Second); code != 0 {
-			t.Fatalf("exit %d after SIGTERM, want 0\n%s", code, p.Output())
-		}
 	}
 
 	p := startBin()
@@ -125,9 +101,9 @@ func sigtermMidStream(t *testing.T, bin string) {
 		n := getStats(t, base)["notifications"]
 		return n >= 50, fmt.Sprintf("%d/50 notifications before the SIGTERM", n)
 	})
-	stop(p)
+	testkit.StopClean(t, 20*time.Second, p)
 
-	recorded := storedStats(t, db)
+	recorded := testkit.ReadStore(t, db, notification.OpenStore, (*notification.Store).Stats)
 	committed := testkit.ReadGroupOffsets(t, []string{broker}, group, events.TopicOrderPlaced).Committed
 	t.Logf("at SIGTERM: %d of %d orders notified, %d records committed", recorded.Notifications, orders, committed)
 	if d := int64(recorded.Notifications) - committed; d < 0 || d > partitions {
@@ -147,7 +123,7 @@ func sigtermMidStream(t *testing.T, bin string) {
 	if inFlight := int64(recorded.Notifications) - committed; st["sends"] != orders || st["duplicated_effects"] != 0 || st["redelivered"] != inFlight {
 		t.Fatalf("stats after the restart %v: want %d sends, none duplicated, %d redelivered (recorded but not committed at the stop)", st, orders, inFlight)
 	}
-	stop(p)
+	testkit.StopClean(t, 20*time.Second, p)
 	if g := testkit.ReadGroupOffsets(t, []string{broker}, group, events.TopicOrderPlaced); g.Lag() != 0 {
 		t.Fatalf("after the second stop the group lags by %d at the broker, want 0 (everything committed)", g.Lag())
 	}
@@ -167,21 +143,4 @@ func getStats(t *testing.T, base string) map[string]int64 {
 		t.Fatalf("GET /stats: %d %v", resp.StatusCode, err)
 	}
 	return st
-}
-
-// storedStats reads a stopped service's database.
-func storedStats(t *testing.T, path string) notification.Stats {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := notification.OpenStore(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s, err := st.Stats(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }

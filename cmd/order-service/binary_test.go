@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,34 +16,18 @@ func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(testkit.BuildBinaries(t, "order-service"), "order-service")
-	for _, tc := range []struct {
-		args []string
-		code int
-		want string
-	}{
-		{[]string{"-h"}, 0, "ORDER_RELAY_BATCH"},
-		{[]string{"-relay-batch=-5"}, 2, `order-service: invalid value "-5" for -relay-batch (env ORDER_RELAY_BATCH): must be at least 1`},
-		{[]string{"-breaker-failures=0"}, 2, "-breaker-failures (env ORDER_BREAKER_FAILURES): must be at least 1"},
-		{[]string{"-shutdown-grace", "soon"}, 2, `invalid value "soon" for -shutdown-grace`},
-		{[]string{"-nope"}, 2, "unknown flag -nope"},
-	} {
-		p := testkit.StartProcess(t, bin, tc.args...)
-		if code := p.Wait(t, 20*time.Second); code != tc.code || !strings.Contains(p.Output(), tc.want) {
-			t.Errorf("order-service %q: exit %d, want %d with %q in\n%s", tc.args, code, tc.code, tc.want, p.Output())
-		}
-	}
+	bin := testkit.BuildBinary(t, "order-service")
+	testkit.CheckExits(t, bin, []testkit.ExitCase{
+		{Args: []string{"-h"}, Code: 0, Want: "ORDER_RELAY_BATCH"},
+		{Args: []string{"-relay-batch=-5"}, Code: 2, Want: `order-service: invalid value "-5" for -relay-batch (env ORDER_RELAY_BATCH): must be at least 1`},
+		{Args: []string{"-breaker-failures=0"}, Code: 2, Want: "-breaker-failures (env ORDER_BREAKER_FAILURES): must be at least 1"},
+		{Args: []string{"-shutdown-grace", "soon"}, Code: 2, Want: `invalid value "soon" for -shutdown-grace`},
+		{Args: []string{"-nope"}, Code: 2, Want: "unknown flag -nope"},
+	})
 	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	p := testkit.StartProcessEnv(t, bin, []string{"ORDER_MODE=sync", "ORDER_HTTP_ADDR=" + addr, "ORDER_DB=" + filepath.Join(t.TempDir(), "orders.db"),
 		"ORDER_BREAKER=true", "ORDER_RETRY_ATTEMPTS=3", "LOG_LEVEL=info"})
 	p.WaitHealthy(t, "http://"+addr+"/healthz", 30*time.Second)
-	for _, want := range []string{`"msg":"order-service starting"`, `"mode":"sync"`, `"breaker":"true"`, `"retry-attempts":"3"`, `"relay-batch":"256"`, `"version":`} {
-		if !strings.Contains(p.Output(), want) {
-			t.Errorf("start-up log lacks %s:\n%s", want, p.Output())
-		}
-	}
-	p.Signal(t, syscall.SIGTERM)
-	if code := p.Wait(t, 20*time.Second); code != 0 {
-		t.Errorf("exit %d after SIGTERM\n%s", code, p.Output())
-	}
+	p.CheckOutput(t, `"msg":"order-service starting"`, `"mode":"sync"`, `"breaker":"true"`, `"retry-attempts":"3"`, `"relay-batch":"256"`, `"version":`)
+	testkit.StopClean(t, 20*time.Second, p)
 }

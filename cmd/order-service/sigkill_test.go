@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -68,7 +67,7 @@ func TestSIGKILLMidDrainPublishesEveryRow(t *testing.T) {
 	if code := ord.Wait(t, 20*time.Second); code != -1 {
 		t.Fatalf("order-service exited %d after SIGKILL, want -1 (killed)\n%s", code, ord.Output())
 	}
-	backlog := outboxBacklog(t, filepath.Join(dir, "orders.db"))
+	backlog := testkit.ReadStore(t, filepath.Join(dir, "orders.db"), order.OpenStore, (*order.Store).OutboxBacklog)
 	t.Logf("SIGKILL with %d of %d rows unpublished", backlog, orders)
 	if backlog == 0 || backlog == orders {
 		t.Fatalf("backlog %d at the kill: not mid-drain, the test proves nothing", backlog)
@@ -108,15 +107,8 @@ func TestSIGKILLMidDrainPublishesEveryRow(t *testing.T) {
 			t.Fatalf("order %s: no order-placed record on the topic", id)
 		}
 	}
-	for _, id := range ids {
-		var r struct {
-			StockMovements int `json:"stock_movements"`
-		}
-		if code := getJSON(t, client, invURL+"/reservations/"+id, &r); code != http.StatusOK || r.StockMovements != 1 {
-			t.Fatalf("order %s: reservation %d with %d stock movements, want exactly 1", id, code, r.StockMovements)
-		}
-	}
-	stopClean(t, ord, inv)
+	checkOneStockMovement(t, client, invURL, ids)
+	testkit.StopClean(t, 20*time.Second, ord, inv)
 }
 
 // postOrders places n async orders from 8 workers and returns their IDs;
@@ -159,24 +151,6 @@ func postOrders(t *testing.T, baseURL string, n int) []string {
 		t.Fatal(err)
 	}
 	return ids
-}
-
-// outboxBacklog reads the waiting outbox rows of a stopped order-service's
-// database.
-func outboxBacklog(t *testing.T, path string) int {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := order.OpenStore(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	n, err := st.OutboxBacklog(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // topicKeys reads every partition of topic to its end and counts the

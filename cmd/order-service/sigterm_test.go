@@ -3,23 +3,19 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/inventory"
-	"github.com/faultline-harness/faultline/services/messaging"
 )
 
 // TestSIGTERMUnderLoadLosesNoAcceptedOrder runs the real order-service and
@@ -61,12 +57,13 @@ func TestSIGTERMUnderLoadLosesNoAcceptedOrder(t *testing.T) {
 	load.waitAccepted(t, 150, 20*time.Second)
 
 	t.Log("SIGTERM both services mid-load")
-	stopClean(t, ord, inv)
+	testkit.StopClean(t, 20*time.Second, ord, inv)
 	acceptedAtStop := len(load.acceptedIDs())
 
 	// Inventory committed what it processed before it stopped.
-	reservations := inventoryReservations(t, filepath.Join(dir, "inventory.db"))
-	committedOffsets := groupOffsets(t, brokers, invGroup, events.TopicOrderPlaced, partitions)
+	st := testkit.ReadStore(t, filepath.Join(dir, "inventory.db"), inventory.OpenStore, (*inventory.Store).Stats)
+	reservations := st.Reserved + st.Rejected
+	committedOffsets := testkit.ReadGroupOffsets(t, []string{brokers}, invGroup, events.TopicOrderPlaced).Committed
 	t.Logf("at stop: %d orders accepted, inventory made %d reservations, committed %d order-placed records",
 		acceptedAtStop, reservations, committedOffsets)
 	if lag := int64(reservations) - committedOffsets; lag < 0 || lag > partitions {
@@ -99,15 +96,23 @@ func TestSIGTERMUnderLoadLosesNoAcceptedOrder(t *testing.T) {
 			time.Sleep(200 * time.Millisecond) // poll interval
 		}
 	}
+	checkOneStockMovement(t, client, invURL, ids)
+	testkit.StopClean(t, 20*time.Second, ord, inv)
+}
+
+// checkOneStockMovement fails the test unless inventory-service at invURL
+// has a reservation with exactly one stock movement for every order in ids
+// (stopping at the first one that has not).
+func checkOneStockMovement(t *testing.T, client *http.Client, invURL string, ids []string) {
+	t.Helper()
 	for _, id := range ids {
 		var r struct {
 			StockMovements int `json:"stock_movements"`
 		}
 		if code := getJSON(t, client, invURL+"/reservations/"+id, &r); code != http.StatusOK || r.StockMovements != 1 {
-			t.Errorf("order %s: reservation %d with %d stock movements, want exactly 1", id, code, r.StockMovements)
+			t.Fatalf("order %s: reservation %d with %d stock movements, want exactly 1", id, code, r.StockMovements)
 		}
 	}
-	stopClean(t, ord, inv)
 }
 
 // startBinary starts binary name (built into bin by testkit.BuildBinaries)
@@ -117,18 +122,6 @@ func startBinary(t *testing.T, bin, name, baseURL string, args ...string) *testk
 	p := testkit.StartProcess(t, filepath.Join(bin, name), args...)
 	p.WaitHealthy(t, baseURL+"/healthz", 20*time.Second)
 	return p
-}
-
-// stopClean SIGTERMs every process, then fails the test unless each exits
-// 0 within 20 s.
-func stopClean(t *testing.T, ps ...*testkit.Process) {
-	t.Helper()
-	for _, p := range ps {
-		p.Signal(t, syscall.SIGTERM)
-	}
-	for _, p := range ps {
-		p.WaitClean(t, 20*time.Second)
-	}
 }
 
 // load posts orders from four workers, about 200 a second in all, until
@@ -226,55 +219,4 @@ func getJSON(t *testing.T, c *http.Client, url string, v any) int {
 		}
 	}
 	return resp.StatusCode
-}
-
-// inventoryReservations reads the number of reservations (reserved or
-// rejected) from a stopped inventory-service's database.
-func inventoryReservations(t *testing.T, path string) int {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := inventory.OpenStore(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s, err := st.Stats(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s.Reserved + s.Rejected
-}
-
-// groupOffsets sums the group's committed offsets over the topic's
-// partitions (a partition with no commit counts 0).
-func groupOffsets(t *testing.T, brokers, group, topic string, partitions int32) int64 {
-	t.Helper()
-	sc, err := messaging.SaramaConfig(messaging.Config{Brokers: []string{brokers}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := sarama.NewClusterAdmin([]string{brokers}, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	parts := make([]int32, partitions)
-	for i := range parts {
-		parts[i] = int32(i)
-	}
-	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
-	if err != nil && !errors.Is(err, sarama.ErrGroupIDNotFound) {
-		t.Fatal(err)
-	}
-	var sum int64
-	for _, p := range parts {
-		if resp == nil {
-			break
-		}
-		if b := resp.GetBlock(topic, p); b != nil && b.Offset > 0 {
-			sum += b.Offset
-		}
-	}
-	return sum
 }

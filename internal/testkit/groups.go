@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,6 +93,52 @@ func SetGroupOffsets(t testing.TB, brokers []string, group, topic string, offset
 			t.Fatalf("set offset of %s on %s/%d: %v", group, topic, p, kerr)
 		}
 	}
+}
+
+// ConsumeTopic reads every partition of topic from its oldest offset into
+// the returned channel (buffered: 100 records) until the test ends
+// (brokers: bootstrap addresses, dialed directly). It fails the test when
+// the broker does not answer.
+func ConsumeTopic(t testing.TB, brokers []string, topic string) <-chan *sarama.ConsumerMessage {
+	t.Helper()
+	client := adminClient(t, brokers)
+	c, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		_ = client.Close()
+		t.Fatalf("consume %s: %v", topic, err)
+	}
+	t.Cleanup(func() { _ = c.Close(); _ = client.Close() })
+	parts, err := c.Partitions(topic)
+	if err != nil {
+		t.Fatalf("partitions of %s: %v", topic, err)
+	}
+	out := make(chan *sarama.ConsumerMessage, 100)
+	done := make(chan struct{})
+	var pcs []sarama.PartitionConsumer
+	var wg sync.WaitGroup
+	t.Cleanup(func() { // before c.Close (cleanups run last-in first-out)
+		close(done)
+		for _, pc := range pcs {
+			pc.AsyncClose() // Messages closes once drained: the goroutines end
+		}
+		wg.Wait()
+	})
+	for _, p := range parts {
+		pc, err := c.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatalf("consume %s/%d: %v", topic, p, err)
+		}
+		pcs = append(pcs, pc)
+		wg.Go(func() {
+			for m := range pc.Messages() {
+				select {
+				case out <- m:
+				case <-done:
+				}
+			}
+		})
+	}
+	return out
 }
 
 // adminClient connects a sarama client to brokers directly, every call

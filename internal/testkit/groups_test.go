@@ -35,6 +35,19 @@ func TestReadGroupOffsets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// ConsumeTopic reads all 5, from both partitions.
+	records, perPartition := testkit.ConsumeTopic(t, brokers, "t"), map[int32]int{}
+	for range 5 {
+		select {
+		case m := <-records:
+			perPartition[m.Partition]++
+		case <-time.After(10 * time.Second):
+			t.Fatalf("ConsumeTopic: %v records per partition after 10 s, want 3 and 2", perPartition)
+		}
+	}
+	if perPartition[0] != 3 || perPartition[1] != 2 {
+		t.Fatalf("ConsumeTopic: %v records per partition, want 3 and 2", perPartition)
+	}
 	if g := testkit.ReadGroupOffsets(t, brokers, "g", "t"); g != (testkit.GroupOffsets{Committed: 0, End: 5}) || g.Lag() != 5 {
 		t.Fatalf("before any commit: %+v lag %d, want end 5, lag 5", g, g.Lag())
 	}

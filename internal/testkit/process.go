@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -36,6 +38,13 @@ func BuildBinaries(t testing.TB, names ...string) string {
 		}
 	}
 	return dir
+}
+
+// BuildBinary builds the module's cmd/<name> package (BuildBinaries) and
+// returns the binary's path.
+func BuildBinary(t testing.TB, name string) string {
+	t.Helper()
+	return filepath.Join(BuildBinaries(t, name), name)
 }
 
 // Process is a binary started by StartProcess. Its stdout and stderr are
@@ -166,37 +175,124 @@ func (p *Process) WaitClean(t testing.TB, timeout time.Duration) {
 	}
 }
 
-// ServeHealthyThenStop runs run (a service's Run) on a 127.0.0.1:0
-// listener, checks that GET /healthz answers 200 (one request, 2 s
-// timeout), then ends run's context and fails the test unless run returns
-// nil within 10 s (a graceful shutdown).
-func ServeHealthyThenStop(t testing.TB, run func(ctx context.Context, ln net.Listener) error) {
+// StopClean sends SIGTERM to every process first, then fails the test
+// unless each exits 0 within timeout (WaitClean).
+func StopClean(t testing.TB, timeout time.Duration, ps ...*Process) {
+	t.Helper()
+	for _, p := range ps {
+		p.Signal(t, syscall.SIGTERM)
+	}
+	for _, p := range ps {
+		p.WaitClean(t, timeout)
+	}
+}
+
+// CheckOutput fails the test (without stopping it) for each of wants that
+// the process's output so far does not contain, such as the lines of a
+// start-up log.
+func (p *Process) CheckOutput(t testing.TB, wants ...string) {
+	t.Helper()
+	out := p.Output()
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("%s output lacks %s:\n%s", p.name, want, out)
+		}
+	}
+}
+
+// ExitCase is one run of a binary that ends by itself (help, a usage
+// error): started with Args, it exits with Code and its output (stdout and
+// stderr) contains Want.
+type ExitCase struct {
+	Args []string
+	Code int
+	Want string
+}
+
+// Check runs the binary at path with tc.Args and fails the test when it
+// exits with another code than tc.Code or without tc.Want in its output,
+// or is still running after 20 s.
+func (tc ExitCase) Check(t testing.TB, path string) {
+	t.Helper()
+	p := StartProcess(t, path, tc.Args...)
+	if code := p.Wait(t, 20*time.Second); code != tc.Code || !strings.Contains(p.Output(), tc.Want) {
+		t.Errorf("%s %q: exit %d, want %d with %q in\n%s", p.name, tc.Args, code, tc.Code, tc.Want, p.Output())
+	}
+}
+
+// CheckExits checks each case (ExitCase.Check) in a subtest named by its
+// arguments ("no arguments" for none).
+func CheckExits(t *testing.T, path string, cases []ExitCase) {
+	t.Helper()
+	for _, tc := range cases {
+		name := strings.Join(tc.Args, " ")
+		if name == "" {
+			name = "no arguments"
+		}
+		t.Run(name, func(t *testing.T) { tc.Check(t, path) })
+	}
+}
+
+// Serve runs run (a service's Run) on a 127.0.0.1:0 listener and returns
+// its base URL ("http://127.0.0.1:port") and stop, which cancels run's
+// context and fails the test unless run returns nil within 20 s. stop is
+// idempotent and also runs on cleanup.
+func Serve(t testing.TB, run func(ctx context.Context, ln net.Listener) error) (base string, stop func()) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("listen: %v", err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	ran := make(chan error, 1)
-	go func() { ran <- run(ctx, ln) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, ln) }()
+	stop = sync.OnceFunc(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run = %v, want nil after shutdown", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("Run did not return within 20s of cancel")
+		}
+	})
+	t.Cleanup(stop)
+	return "http://" + ln.Addr().String(), stop
+}
+
+// ServeHealthyThenStop serves run (a service's Run) with Serve, checks
+// that GET /healthz answers 200 (one request, 2 s timeout), then stops it
+// and fails the test unless run returns nil within 20 s (a graceful
+// shutdown).
+func ServeHealthyThenStop(t testing.TB, run func(ctx context.Context, ln net.Listener) error) {
+	t.Helper()
+	base, stop := Serve(t, run)
+	defer stop()
 	c := &http.Client{Timeout: 2 * time.Second}
 	defer c.CloseIdleConnections()
-	resp, err := c.Get("http://" + ln.Addr().String() + "/healthz")
+	resp, err := c.Get(base + "/healthz")
 	if err != nil {
-		cancel()
 		t.Fatalf("GET /healthz: %v", err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("GET /healthz: %d, want 200", resp.StatusCode)
 	}
-	cancel()
-	select {
-	case err := <-ran:
-		if err != nil {
-			t.Fatalf("Run: %v, want nil after a graceful shutdown", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return 10 s after its context ended")
+}
+
+// NilLoggerServes builds a service with newService(cfg, nil) (a service's
+// New: a nil logger must discard, not panic), closes it on cleanup, and
+// checks that it serves and shuts down cleanly (ServeHealthyThenStop).
+func NilLoggerServes[C any, S interface {
+	Run(ctx context.Context, ln net.Listener) error
+	Close() error
+}](t testing.TB, cfg C, newService func(C, *slog.Logger) (S, error)) {
+	t.Helper()
+	svc, err := newService(cfg, nil)
+	if err != nil {
+		t.Fatalf("new with nil logger: %v", err)
 	}
+	t.Cleanup(func() { _ = svc.Close() })
+	ServeHealthyThenStop(t, svc.Run)
 }

@@ -3,9 +3,14 @@
 // ports, polling with a progress message, a cleared environment for a
 // binary's settings (SetEnv), an embedded Kafka cluster (kfake), an
 // in-process Toxiproxy server, consumer-group offsets and lag read at the
-// broker (groups.go), and building, running, signalling and waiting for
-// the module's binaries (process.go). Each helper takes a testing.TB and
-// registers its own cleanup.
+// broker and a topic read from its oldest offset (groups.go), a record
+// keeper that is both publisher and handler (Records), a stopped service's
+// store read once (ReadStore), serving a service's Run on a loopback
+// listener (Serve, NilLoggerServes), and building, running, signalling
+// and waiting for the module's binaries, with their exit codes, start-up
+// log and clean SIGTERM stop checked (process.go: CheckExits, CheckOutput,
+// StopClean). Each helper takes a testing.TB (CheckExits a *testing.T, for
+// its subtests) and registers its own cleanup.
 //
 // It is test support only: production code never imports it.
 package testkit

@@ -1,6 +1,8 @@
 package testkit_test
 
 import (
+	"context"
+	"fmt"
 	"net"
 	"os"
 	"strconv"
@@ -11,6 +13,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/faultline-harness/faultline/internal/testkit"
+	"github.com/faultline-harness/faultline/services/events"
 )
 
 func TestUniqNamesDiffer(t *testing.T) {
@@ -73,5 +76,24 @@ func TestSetEnvUnsetsThenSets(t *testing.T) {
 	}
 	if v := os.Getenv("TESTKIT_SETENV_B"); v != "given" {
 		t.Errorf("TESTKIT_SETENV_B = %q, want %q", v, "given")
+	}
+}
+
+// TestRecordsKeepsOrder: Records keeps what Send and Handle got, in order,
+// and All returns a copy.
+func TestRecordsKeepsOrder(t *testing.T) {
+	var r testkit.Records
+	for i, keep := range []func(context.Context, events.Message) error{r.Send, r.Handle, r.Send} {
+		if err := keep(t.Context(), events.Message{Key: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := r.All()
+	if len(all) != 3 || all[0].Key != "0" || all[1].Key != "1" || all[2].Key != "2" {
+		t.Fatalf("All = %+v, want keys 0, 1, 2", all)
+	}
+	all[0].Key = "changed"
+	if r.All()[0].Key != "0" {
+		t.Fatal("All returned the kept slice, not a copy")
 	}
 }

@@ -12,10 +12,5 @@ import (
 // panic, and the service serves and shuts down cleanly.
 func TestNilLoggerServes(t *testing.T) {
 	cfg := inventory.Config{DBPath: filepath.Join(t.TempDir(), "inventory.db")}
-	svc, err := inventory.New(cfg, nil)
-	if err != nil {
-		t.Fatalf("new with nil logger: %v", err)
-	}
-	t.Cleanup(func() { _ = svc.Close() })
-	testkit.ServeHealthyThenStop(t, svc.Run)
+	testkit.NilLoggerServes(t, cfg, inventory.New)
 }

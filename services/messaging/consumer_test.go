@@ -110,12 +110,7 @@ func TestConsumerCommitsOnlyWhatWasProcessed(t *testing.T) {
 	// Restart in the same group: only new records arrive.
 	send(t, p, record(t, topic, "order", 3))
 	var again handled
-	cons2, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: group, Topics: []string{topic}},
-		func(_ context.Context, m events.Message) error { again.add(m); return nil }, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runConsumer(t, cons2)
+	startConsumer(t, messaging.ConsumerConfig{Kafka: kc, Group: group, Topics: []string{topic}}, again.handler())
 	testkit.Eventually(t, 20*time.Second, func() (bool, string) { return again.count() >= 1, "the new record was not consumed" })
 	if ids := again.eventIDs(); !slices.Equal(ids, []string{"order#3"}) {
 		t.Fatalf("after restart consumed %v, want only order#3", ids)
@@ -125,27 +120,20 @@ func TestConsumerCommitsOnlyWhatWasProcessed(t *testing.T) {
 // TestConsumerRetriesTransientFailuresWithoutSkipping: a failing record is
 // retried until it succeeds; records behind it wait (per-partition order).
 func TestConsumerRetriesTransientFailuresWithoutSkipping(t *testing.T) {
-	topic := testkit.Uniq(t, "topic")
-	c := testkit.StartKafka(t, 1, []string{topic})
-	kc := fastConfig(t, c.ListenAddrs())
-	p := newProducer(t, kc)
+	topic, kc, p := startTopic(t, 1)
 	for i := range 4 {
 		send(t, p, record(t, topic, "order", i))
 	}
 	var fails atomic.Int32
 	var h handled
-	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, RetryBackoff: 10 * time.Millisecond},
+	cons := startConsumer(t, messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, RetryBackoff: 10 * time.Millisecond},
 		func(_ context.Context, m events.Message) error {
 			if seqOf(t, m.Value) == 1 && fails.Add(1) <= 3 {
 				return errors.New("database busy")
 			}
 			h.add(m)
 			return nil
-		}, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runConsumer(t, cons)
+		})
 	testkit.Eventually(t, 20*time.Second, func() (bool, string) { return h.count() == 4, fmt.Sprintf("handled %d/4", h.count()) })
 	if ids := h.eventIDs(); !slices.Equal(ids, []string{"order#0", "order#1", "order#2", "order#3"}) {
 		t.Fatalf("handled %v", ids)
@@ -159,41 +147,21 @@ func TestConsumerRetriesTransientFailuresWithoutSkipping(t *testing.T) {
 // dead-letter topic with its reason and source, and the records behind it
 // on the same partition are processed.
 func TestConsumerDeadLettersPoisonAndKeepsGoing(t *testing.T) {
-	topic := testkit.Uniq(t, "topic")
-	c := testkit.StartKafka(t, 1, []string{topic, events.TopicDeadLetter})
-	kc := fastConfig(t, c.ListenAddrs())
-	p := newProducer(t, kc)
+	topic, kc, p := startTopic(t, 1, events.TopicDeadLetter)
 	send(t, p, record(t, topic, "order", 0))
 	send(t, p, events.Message{Topic: topic, Key: "order", Value: []byte("{not json"), Headers: []events.Header{{Key: "trace", Value: "abc"}}})
 	send(t, p, record(t, topic, "order", 2))
 
 	var h handled
-	handler := func(_ context.Context, m events.Message) error {
-		if _, err := events.Decode(m.Value); err != nil {
-			return fmt.Errorf("decode: %w", err)
-		}
-		h.add(m)
-		return nil
-	}
-	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: p}, handler, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runConsumer(t, cons)
-	var dead handled
-	dlc, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "dlq"), Topics: []string{events.TopicDeadLetter}},
-		func(_ context.Context, m events.Message) error { dead.add(m); return nil }, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runConsumer(t, dlc)
+	cons := startConsumer(t, messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: p}, decodingHandler(&h))
+	dead := deadLetters(t, kc)
 	testkit.Eventually(t, 20*time.Second, func() (bool, string) {
 		return h.count() == 2 && dead.count() == 1, fmt.Sprintf("handled %d/2, dead letters %d/1", h.count(), dead.count())
 	})
 	if ids := h.eventIDs(); !slices.Equal(ids, []string{"order#0", "order#2"}) {
 		t.Fatalf("handled %v", ids)
 	}
-	dl := dead.msgs[0]
+	dl := dead.All()[0]
 	if string(dl.Value) != "{not json" || dl.Key != "order" || dl.Header("trace") != "abc" || dl.Header("dlq-source-topic") != topic ||
 		!strings.Contains(dl.Header("dlq-reason"), events.ErrInvalid.Error()) {
 		t.Fatalf("dead letter %+v", dl)
@@ -219,7 +187,7 @@ func TestConsumerResumesAfterBrokerRestart(t *testing.T) {
 
 	var h handled
 	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: group, Topics: []string{topic}, RetryBackoff: 100 * time.Millisecond},
-		func(_ context.Context, m events.Message) error { h.add(m); return nil }, testkit.Logger(t))
+		h.handler(), testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,12 +34,7 @@ func decodingHandler(h *handled) messaging.Handler {
 func deadLetters(t *testing.T, kc messaging.Config) *handled {
 	t.Helper()
 	var dead handled
-	dlc, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "dlq"), Topics: []string{events.TopicDeadLetter}},
-		func(_ context.Context, m events.Message) error { dead.add(m); return nil }, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runConsumer(t, dlc)
+	startConsumer(t, messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "dlq"), Topics: []string{events.TopicDeadLetter}}, dead.handler())
 	return &dead
 }
 
@@ -48,16 +43,13 @@ func deadLetters(t *testing.T, kc messaging.Config) *handled {
 // record goes to the dead-letter topic whole (with its reason, source and
 // attempts) and the records behind it are processed.
 func TestPermanentErrorDeadLetteredAfterMaxAttempts(t *testing.T) {
-	topic := testkit.Uniq(t, "topic")
-	c := testkit.StartKafka(t, 1, []string{topic, events.TopicDeadLetter})
-	kc := fastConfig(t, c.ListenAddrs())
-	p := newProducer(t, kc)
+	topic, kc, p := startTopic(t, 1, events.TopicDeadLetter)
 	for i := range 4 {
 		send(t, p, record(t, topic, "order", i))
 	}
 	var tries atomic.Int32
 	var h handled
-	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
+	cons := startConsumer(t, messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
 		MaxAttempts: 4, RetryBackoff: 10 * time.Millisecond},
 		func(_ context.Context, m events.Message) error {
 			if seqOf(t, m.Value) == 1 {
@@ -66,11 +58,7 @@ func TestPermanentErrorDeadLetteredAfterMaxAttempts(t *testing.T) {
 			}
 			h.add(m)
 			return nil
-		}, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runConsumer(t, cons)
+		})
 	dead := deadLetters(t, kc)
 	testkit.Eventually(t, 20*time.Second, func() (bool, string) {
 		return h.count() == 3 && dead.count() == 1, fmt.Sprintf("handled %d/3, dead letters %d/1", h.count(), dead.count())
@@ -81,7 +69,7 @@ func TestPermanentErrorDeadLetteredAfterMaxAttempts(t *testing.T) {
 	if n := tries.Load(); n != 4 {
 		t.Fatalf("poison record attempted %d times, want MaxAttempts = 4", n)
 	}
-	dl := dead.msgs[0]
+	dl := dead.All()[0]
 	if dl.Header(events.HeaderEventID) != "order#1" || dl.Header(messaging.HeaderDLQFormat) != messaging.DLQFormatRecord ||
 		dl.Header(messaging.HeaderDLQSourceTopic) != topic || dl.Header(messaging.HeaderDLQSourceOffset) != "1" ||
 		dl.Header(messaging.HeaderDLQSourcePartition) != "0" || dl.Header(messaging.HeaderDLQAttempts) != "4" ||
@@ -99,27 +87,20 @@ func TestPermanentErrorDeadLetteredAfterMaxAttempts(t *testing.T) {
 // the dead-letter topic as a JSON envelope with the first 64 KiB of the
 // value, and the records behind it are processed.
 func TestOversizedPoisonDeadLetteredAsEnvelope(t *testing.T) {
-	topic := testkit.Uniq(t, "topic")
-	c := testkit.StartKafka(t, 1, []string{topic, events.TopicDeadLetter})
-	kc := fastConfig(t, c.ListenAddrs())
-	p := newProducer(t, kc)
+	topic, kc, p := startTopic(t, 1, events.TopicDeadLetter)
 	poison := testkit.NearLimitPoison(topic, "order")
 	send(t, p, record(t, topic, "order", 0))
 	send(t, p, poison)
 	send(t, p, record(t, topic, "order", 2))
 
 	var h handled
-	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
-		RetryBackoff: 10 * time.Millisecond}, decodingHandler(&h), testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runConsumer(t, cons)
+	cons := startConsumer(t, messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
+		RetryBackoff: 10 * time.Millisecond}, decodingHandler(&h))
 	dead := deadLetters(t, kc)
 	testkit.Eventually(t, 30*time.Second, func() (bool, string) {
 		return h.count() == 2 && dead.count() == 1, fmt.Sprintf("handled %d/2, dead letters %d/1", h.count(), dead.count())
 	})
-	dl := dead.msgs[0]
+	dl := dead.All()[0]
 	if dl.Header(messaging.HeaderDLQFormat) != messaging.DLQFormatEnvelope || dl.Header(messaging.HeaderDLQSourceTopic) != topic ||
 		dl.Header(events.HeaderContentType) != events.ContentType || dl.Key != "order" {
 		t.Fatalf("envelope record headers %+v key %q", dl.Headers, dl.Key)
@@ -165,10 +146,7 @@ func (f *flakySender) Send(ctx context.Context, m events.Message) error {
 // is retried until it succeeds (nothing dropped); a permanent one, even
 // for the envelope, drops the record, counts it and moves on.
 func TestDeadLetterPublishFailures(t *testing.T) {
-	topic := testkit.Uniq(t, "topic")
-	c := testkit.StartKafka(t, 1, []string{topic, events.TopicDeadLetter})
-	kc := fastConfig(t, c.ListenAddrs())
-	p := newProducer(t, kc)
+	topic, kc, p := startTopic(t, 1, events.TopicDeadLetter)
 	send(t, p, events.Message{Topic: topic, Key: "order", Value: []byte("{not json")})
 	send(t, p, record(t, topic, "order", 1))
 
@@ -186,12 +164,8 @@ func TestDeadLetterPublishFailures(t *testing.T) {
 			fs := &flakySender{next: p, err: tc.err}
 			fs.n.Store(tc.fails)
 			var h handled
-			cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: fs,
-				MaxAttempts: 1, RetryBackoff: 10 * time.Millisecond}, decodingHandler(&h), testkit.Logger(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			runConsumer(t, cons)
+			cons := startConsumer(t, messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: fs,
+				MaxAttempts: 1, RetryBackoff: 10 * time.Millisecond}, decodingHandler(&h))
 			testkit.Eventually(t, 20*time.Second, func() (bool, string) { return h.count() == 1, fmt.Sprintf("handled %d/1", h.count()) })
 			st := cons.Stats()
 			fs.mu.Lock()
@@ -208,17 +182,14 @@ func TestDeadLetterPublishFailures(t *testing.T) {
 // many more times than MaxAttempts (a store or broker outage) is retried
 // until the outage ends; nothing is dead-lettered and order is kept.
 func TestTransientOutageDeadLettersNothing(t *testing.T) {
-	topic := testkit.Uniq(t, "topic")
-	c := testkit.StartKafka(t, 1, []string{topic, events.TopicDeadLetter})
-	kc := fastConfig(t, c.ListenAddrs())
-	p := newProducer(t, kc)
+	topic, kc, p := startTopic(t, 1, events.TopicDeadLetter)
 	for i := range 3 {
 		send(t, p, record(t, topic, "order", i))
 	}
 	var outage atomic.Bool
 	outage.Store(true)
 	var h handled
-	cons, err := messaging.NewBatchConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
+	cons := startBatchConsumer(t, messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
 		MaxAttempts: 2, RetryBackoff: 5 * time.Millisecond, MaxRetryBackoff: 20 * time.Millisecond},
 		func(_ context.Context, batch []events.Message) []error {
 			errs := make([]error, len(batch))
@@ -230,11 +201,7 @@ func TestTransientOutageDeadLettersNothing(t *testing.T) {
 				h.add(m)
 			}
 			return errs
-		}, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runConsumer(t, cons)
+		})
 	testkit.Eventually(t, 20*time.Second, func() (bool, string) {
 		n := cons.Stats().HandlerErrorsTransient
 		return n >= 10, fmt.Sprintf("%d transient failures so far", n)
@@ -253,10 +220,7 @@ func TestTransientOutageDeadLettersNothing(t *testing.T) {
 // one; a poison record inside a batch is dead-lettered alone, the others
 // are handled once each.
 func TestBatchConsumerIsolatesPoison(t *testing.T) {
-	topic := testkit.Uniq(t, "topic")
-	c := testkit.StartKafka(t, 1, []string{topic, events.TopicDeadLetter})
-	kc := fastConfig(t, c.ListenAddrs())
-	p := newProducer(t, kc)
+	topic, kc, p := startTopic(t, 1, events.TopicDeadLetter)
 	const n = 50
 	for i := range n {
 		if i == 20 {
@@ -267,7 +231,7 @@ func TestBatchConsumerIsolatesPoison(t *testing.T) {
 	}
 	var h handled
 	var biggest atomic.Int32
-	cons, err := messaging.NewBatchConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
+	cons := startBatchConsumer(t, messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
 		RetryBackoff: 5 * time.Millisecond},
 		func(ctx context.Context, batch []events.Message) []error {
 			if int32(len(batch)) > biggest.Load() {
@@ -278,11 +242,7 @@ func TestBatchConsumerIsolatesPoison(t *testing.T) {
 				errs[i] = decodingHandler(&h)(ctx, m)
 			}
 			return errs
-		}, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runConsumer(t, cons)
+		})
 	testkit.Eventually(t, 20*time.Second, func() (bool, string) {
 		return h.count() == n-1 && cons.DeadLettered() == 1, fmt.Sprintf("handled %d/%d, dead-lettered %d/1", h.count(), n-1, cons.DeadLettered())
 	})

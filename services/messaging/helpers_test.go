@@ -3,6 +3,7 @@ package messaging_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,17 @@ import (
 func fastConfig(t testing.TB, brokers []string) messaging.Config {
 	return messaging.Config{Brokers: brokers, ClientID: testkit.Uniq(t, "client"), DialTimeout: time.Second,
 		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, RetryBackoff: 50 * time.Millisecond}
+}
+
+// startTopic starts an in-process Kafka of partitions partitions holding a
+// fresh topic (its name returned) and the topics in more, and returns a
+// fastConfig for it and a producer closed on cleanup.
+func startTopic(t testing.TB, partitions int32, more ...string) (topic string, kc messaging.Config, p *messaging.Producer) {
+	t.Helper()
+	topic = testkit.Uniq(t, "topic")
+	c := testkit.StartKafka(t, partitions, append([]string{topic}, more...))
+	kc = fastConfig(t, c.ListenAddrs())
+	return topic, kc, newProducer(t, kc)
 }
 
 func newProducer(t testing.TB, c messaging.Config) *messaging.Producer {
@@ -56,32 +68,49 @@ func record(t testing.TB, topic, orderID string, seq int) events.Message {
 	return m
 }
 
-// handled records what a handler saw, in order. Safe for concurrent use.
-type handled struct {
-	mu   sync.Mutex
-	msgs []events.Message
-}
+// handled records what a handler saw, in order (testkit.Records). Safe
+// for concurrent use.
+type handled struct{ testkit.Records }
 
-func (h *handled) add(m events.Message) {
-	h.mu.Lock()
-	h.msgs = append(h.msgs, m)
-	h.mu.Unlock()
-}
+func (h *handled) add(m events.Message) { _ = h.Send(context.Background(), m) }
+
+// handler records every record it is given and returns nil.
+func (h *handled) handler() messaging.Handler { return h.Handle }
 
 func (h *handled) eventIDs() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := make([]string, len(h.msgs))
-	for i, m := range h.msgs {
+	all := h.All()
+	out := make([]string, len(all))
+	for i, m := range all {
 		out[i] = m.Header(events.HeaderEventID)
 	}
 	return out
 }
 
-func (h *handled) count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.msgs)
+func (h *handled) count() int { return len(h.All()) }
+
+// startConsumer creates a consumer of cfg with handler h (failing the test
+// on a config error) and runs it until the test ends (runConsumer).
+func startConsumer(t testing.TB, cfg messaging.ConsumerConfig, h messaging.Handler) *messaging.Consumer {
+	t.Helper()
+	return started(t, func(log *slog.Logger) (*messaging.Consumer, error) { return messaging.NewConsumer(cfg, h, log) })
+}
+
+// startBatchConsumer is startConsumer for a messaging.BatchHandler.
+func startBatchConsumer(t testing.TB, cfg messaging.ConsumerConfig, h messaging.BatchHandler) *messaging.Consumer {
+	t.Helper()
+	return started(t, func(log *slog.Logger) (*messaging.Consumer, error) { return messaging.NewBatchConsumer(cfg, h, log) })
+}
+
+// started creates a consumer with newConsumer and the test's logger,
+// fails the test on an error and runs it until the test ends.
+func started(t testing.TB, newConsumer func(*slog.Logger) (*messaging.Consumer, error)) *messaging.Consumer {
+	t.Helper()
+	c, err := newConsumer(testkit.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runConsumer(t, c)
+	return c
 }
 
 // runConsumer runs c until the test ends and checks that Run returns nil

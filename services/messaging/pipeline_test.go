@@ -18,10 +18,7 @@ import (
 // permanently; every other one is acknowledged and consumed in the order
 // it was sent (one key, one partition).
 func TestSendBatchReportsEachRecordAndKeepsKeyOrder(t *testing.T) {
-	topic := testkit.Uniq(t, "topic")
-	c := testkit.StartKafka(t, 3, []string{topic})
-	kc := fastConfig(t, c.ListenAddrs())
-	p := newProducer(t, kc)
+	topic, kc, p := startTopic(t, 3)
 
 	const n, bad = 200, 117
 	msgs := make([]events.Message, n)
@@ -45,12 +42,7 @@ func TestSendBatchReportsEachRecordAndKeepsKeyOrder(t *testing.T) {
 	}
 
 	var h handled
-	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}},
-		func(_ context.Context, m events.Message) error { h.add(m); return nil }, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runConsumer(t, cons)
+	startConsumer(t, messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}}, h.handler())
 	testkit.Eventually(t, 20*time.Second, func() (bool, string) { return h.count() == n-1, fmt.Sprintf("consumed %d/%d", h.count(), n-1) })
 	want := make([]string, 0, n-1)
 	for i, m := range msgs {
@@ -58,7 +50,7 @@ func TestSendBatchReportsEachRecordAndKeepsKeyOrder(t *testing.T) {
 			want = append(want, m.Header(events.HeaderEventID))
 		}
 	}
-	for i, m := range h.msgs {
+	for i, m := range h.All() {
 		if got := m.Header(events.HeaderEventID); got != want[i] {
 			t.Fatalf("record %d consumed out of order: event %s, want %s", i, got, want[i])
 		}
@@ -66,9 +58,7 @@ func TestSendBatchReportsEachRecordAndKeepsKeyOrder(t *testing.T) {
 }
 
 func TestSendBatchEdgeCases(t *testing.T) {
-	topic := testkit.Uniq(t, "topic")
-	c := testkit.StartKafka(t, 1, []string{topic})
-	p := newProducer(t, fastConfig(t, c.ListenAddrs()))
+	topic, _, p := startTopic(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if errs := p.SendBatch(ctx, nil); errs != nil {

@@ -17,22 +17,14 @@ import (
 )
 
 func TestProducerSendIsAcknowledgedAndRoundTrips(t *testing.T) {
-	topic := testkit.Uniq(t, "topic")
-	c := testkit.StartKafka(t, 3, []string{topic})
-	kc := fastConfig(t, c.ListenAddrs())
-	p := newProducer(t, kc)
+	topic, kc, p := startTopic(t, 3)
 	want := record(t, topic, "order-1", 1)
 	send(t, p, want)
 
 	var h handled
-	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}},
-		func(_ context.Context, m events.Message) error { h.add(m); return nil }, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runConsumer(t, cons)
+	startConsumer(t, messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}}, h.handler())
 	testkit.Eventually(t, 20*time.Second, func() (bool, string) { return h.count() == 1, fmt.Sprintf("consumed %d/1", h.count()) })
-	got := h.msgs[0]
+	got := h.All()[0]
 	if got.Topic != want.Topic || got.Key != want.Key || string(got.Value) != string(want.Value) ||
 		got.Header(events.HeaderEventID) != want.Header(events.HeaderEventID) || got.Header(events.HeaderContentType) != events.ContentType {
 		t.Fatalf("consumed %+v, want %+v", got, want)
@@ -89,9 +81,7 @@ func TestProducerSendNeverBlocksOnABlackholedBroker(t *testing.T) {
 }
 
 func TestProducerSendHonoursACancelledContext(t *testing.T) {
-	topic := testkit.Uniq(t, "topic")
-	c := testkit.StartKafka(t, 1, []string{topic})
-	p := newProducer(t, fastConfig(t, c.ListenAddrs()))
+	topic, _, p := startTopic(t, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	// Either select branch may win the race with a live broker; the
@@ -108,9 +98,7 @@ func TestProducerSendHonoursACancelledContext(t *testing.T) {
 }
 
 func TestProducerSendAfterClose(t *testing.T) {
-	topic := testkit.Uniq(t, "topic")
-	c := testkit.StartKafka(t, 1, []string{topic})
-	p := newProducer(t, fastConfig(t, c.ListenAddrs()))
+	topic, _, p := startTopic(t, 1)
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -144,10 +132,7 @@ func TestNewProducerFailsWithoutABroker(t *testing.T) {
 // partition, in the order they were sent, whatever else is interleaved;
 // the consumer group then handles each order's records in that order.
 func TestOneOrderOnePartitionInOrder(t *testing.T) {
-	topic := testkit.Uniq(t, "topic")
-	c := testkit.StartKafka(t, 6, []string{topic})
-	kc := fastConfig(t, c.ListenAddrs())
-	p := newProducer(t, kc)
+	topic, kc, p := startTopic(t, 6)
 	const orders, perOrder = 8, 15
 	for seq := range perOrder {
 		for o := range orders {
@@ -198,19 +183,12 @@ func TestOneOrderOnePartitionInOrder(t *testing.T) {
 
 	// Through the consumer group: each order handled in sequence.
 	var h handled
-	cons, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}},
-		func(_ context.Context, m events.Message) error { h.add(m); return nil }, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runConsumer(t, cons)
+	startConsumer(t, messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}}, h.handler())
 	testkit.Eventually(t, 30*time.Second, func() (bool, string) {
 		return h.count() == orders*perOrder, fmt.Sprintf("consumed %d/%d", h.count(), orders*perOrder)
 	})
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	last := map[string]int{}
-	for _, m := range h.msgs {
+	for _, m := range h.All() {
 		seq := seqOf(t, m.Value)
 		if prev, ok := last[m.Key]; ok && seq != prev+1 {
 			t.Fatalf("order %s: event %d handled after %d", m.Key, seq, prev)

@@ -57,32 +57,28 @@ func start(t testing.TB, cfg notification.Config) *running {
 	if err != nil {
 		t.Fatalf("new service: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx, ln) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run = %v, want nil after shutdown", err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Error("Run did not return within 20s of cancel")
-			}
-			if err := svc.Close(); err != nil {
-				t.Errorf("close service: %v", err)
-			}
-		})
-	}
+	base, stop := serveThenClose(t, svc)
+	return &running{svc: svc, base: base, stop: stop}
+}
+
+// serveThenClose serves svc (testkit.Serve) and returns its base URL and
+// stop: idempotent, also run on cleanup, it stops Run (which must return
+// nil within 20 s) and then closes svc, so another service can open the
+// same database.
+func serveThenClose(t testing.TB, svc interface {
+	Run(context.Context, net.Listener) error
+	Close() error
+}) (base string, stop func()) {
+	t.Helper()
+	base, stopRun := testkit.Serve(t, svc.Run)
+	stop = sync.OnceFunc(func() {
+		stopRun()
+		if err := svc.Close(); err != nil {
+			t.Errorf("close %T: %v", svc, err)
+		}
+	})
 	t.Cleanup(stop)
-	return &running{svc: svc, base: "http://" + ln.Addr().String(), stop: stop}
+	return base, stop
 }
 
 // fastKafka is a client config with short timeouts, so failure paths and
@@ -215,26 +211,6 @@ func call(t testing.TB, h http.Handler, method, path string) (int, []byte) {
 	return rec.Code, rec.Body.Bytes()
 }
 
-// collected keeps the records a consumer handled, in order. Safe for
-// concurrent use.
-type collected struct {
-	mu   sync.Mutex
-	msgs []events.Message
-}
-
-func (c *collected) handle(_ context.Context, m events.Message) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.msgs = append(c.msgs, m)
-	return nil
-}
-
-func (c *collected) all() []events.Message {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]events.Message(nil), c.msgs...)
-}
-
 // runConsumer runs c until the test ends, then checks Run returns nil
 // within 20 s of the cancel.
 func runConsumer(t testing.TB, c *messaging.Consumer) {
@@ -260,30 +236,6 @@ func runConsumer(t testing.TB, c *messaging.Consumer) {
 // within 20 s and closes the service.
 func runInventory(t testing.TB, inv *inventory.Service) (stop func()) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- inv.Run(ctx, ln) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("inventory Run = %v", err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Error("inventory Run did not return within 20s of cancel")
-			}
-			if err := inv.Close(); err != nil {
-				t.Errorf("close inventory: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
+	_, stop = serveThenClose(t, inv)
 	return stop
 }

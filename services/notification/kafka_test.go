@@ -120,18 +120,18 @@ func TestPoisonRecordIsDeadLetteredAndTheNextProcessed(t *testing.T) {
 	}
 
 	// The dead letters, read back from the broker.
-	var dead collected
+	var dead testkit.Records
 	dlc, err := messaging.NewConsumer(messaging.ConsumerConfig{Kafka: fastKafka(t, broker), Group: testkit.Uniq(t, "dlq"), Topics: []string{events.TopicDeadLetter}},
-		dead.handle, testkit.Logger(t))
+		dead.Handle, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	runConsumer(t, dlc)
 	testkit.Eventually(t, 60*time.Second, func() (bool, string) {
-		n := len(dead.all())
+		n := len(dead.All())
 		return n == 2, fmt.Sprintf("%d/2 dead letters on %s", n, events.TopicDeadLetter)
 	})
-	for i, m := range dead.all() {
+	for i, m := range dead.All() {
 		if m.Key != key || string(m.Value) != string(poison[i].Value) || m.Header("dlq-source-topic") != events.TopicOrderPlaced || m.Header("dlq-reason") == "" {
 			t.Errorf("dead letter %d: %+v, want the poison record %q with its source topic and reason", i, m, poison[i].Value)
 		}

@@ -4,11 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
@@ -24,9 +21,7 @@ func TestStockOutcomeOversizedPoisonOnEachTopic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an in-process Kafka")
 	}
-	cluster := testkit.StartKafka(t, 3, events.AllTopics)
-	kc := messaging.Config{Brokers: cluster.ListenAddrs(), ClientID: "order-test"}
-	base, svc := runService(t, Config{Mode: ModeAsync, Kafka: kc, Group: "order-test-" + uuid.NewString(), DBPath: filepath.Join(t.TempDir(), "orders.db")})
+	base, svc, kc := runAsyncWithKafka(t)
 	p, err := messaging.NewProducer(kc)
 	if err != nil {
 		t.Fatal(err)

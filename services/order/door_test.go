@@ -3,16 +3,12 @@ package order
 import (
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
-	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/web"
 )
 
@@ -26,9 +22,7 @@ func TestOversizedOrdersNeverReachTheOutbox(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an in-process Kafka")
 	}
-	cluster := testkit.StartKafka(t, 3, events.AllTopics)
-	kcfg := messaging.Config{Brokers: cluster.ListenAddrs(), ClientID: "order-door-test"}
-	base, s := runService(t, Config{Mode: ModeAsync, Kafka: kcfg, Group: "order-door-" + uuid.NewString(), DBPath: filepath.Join(t.TempDir(), "orders.db")})
+	base, s, kcfg := runAsyncWithKafka(t)
 	placed := consumeAll(t, kcfg, events.TopicOrderPlaced)
 
 	post := func(body string) httpResult {

@@ -10,7 +10,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/faultline-harness/faultline/internal/testkit"
+	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/web"
 )
@@ -32,6 +35,23 @@ func newService(t testing.TB, cfg Config) *Service {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// asyncConfig is an async service's config on Kafka kc, in a fresh
+// consumer group (the database: newService's).
+func asyncConfig(kc messaging.Config) Config {
+	return Config{Mode: ModeAsync, Kafka: kc, Group: "order-test-" + uuid.NewString()}
+}
+
+// runAsyncWithKafka starts an in-process Kafka with every topic on 3
+// partitions and an async service on it (runService), and returns the
+// service's base URL, the service and the Kafka config.
+func runAsyncWithKafka(t *testing.T) (string, *Service, messaging.Config) {
+	t.Helper()
+	cluster := testkit.StartKafka(t, 3, events.AllTopics)
+	kc := messaging.Config{Brokers: cluster.ListenAddrs(), ClientID: "order-test"}
+	base, svc := runService(t, asyncConfig(kc))
+	return base, svc, kc
 }
 
 type httpResult struct {

@@ -150,9 +150,7 @@ func TestStockOutcomesPoisonAndRedelivery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an in-process Kafka")
 	}
-	cluster := testkit.StartKafka(t, 3, events.AllTopics)
-	kc := messaging.Config{Brokers: cluster.ListenAddrs(), ClientID: "order-test"}
-	base, svc := runService(t, Config{Mode: ModeAsync, Kafka: kc, Group: "order-test-" + uuid.NewString(), DBPath: filepath.Join(t.TempDir(), "orders.db")})
+	base, svc, kc := runAsyncWithKafka(t)
 	o, _ := postHTTP(t, base)
 
 	p, err := messaging.NewProducer(kc)

@@ -5,14 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/faultline-harness/faultline/internal/testkit"
@@ -29,7 +26,7 @@ func TestAsyncEndToEndWithKafka(t *testing.T) {
 	cluster := testkit.StartKafka(t, 3, events.AllTopics)
 	kcfg := messaging.Config{Brokers: cluster.ListenAddrs(), ClientID: "order-test"}
 
-	base, _ := runService(t, Config{Mode: ModeAsync, Kafka: kcfg, Group: "order-test-" + uuid.NewString(), DBPath: filepath.Join(t.TempDir(), "orders.db")})
+	base, _ := runService(t, asyncConfig(kcfg))
 	resp, err := http.Post(base+"/orders", "application/json", strings.NewReader(`{"sku":"SKU-1","quantity":2}`))
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +102,7 @@ func TestAsyncBrokerDownAtStart(t *testing.T) {
 			cluster.Close()
 		}
 	})
-	base, svc := runService(t, Config{Mode: ModeAsync, Kafka: kcfg, Group: "order-test-" + uuid.NewString(), DBPath: filepath.Join(t.TempDir(), "orders.db")})
+	base, svc := runService(t, asyncConfig(kcfg))
 
 	resp, err := http.Post(base+"/orders", "application/json", strings.NewReader(`{"sku":"SKU-1","quantity":1}`))
 	if err != nil {
@@ -150,70 +147,16 @@ func TestAsyncBrokerDownAtStart(t *testing.T) {
 }
 
 // runService serves a new service on 127.0.0.1:0 until the test ends and
-// checks that Run then returns nil. It returns the base URL.
+// checks that Run then returns nil (testkit.Serve). It returns the base URL.
 func runService(t *testing.T, cfg Config) (string, *Service) {
 	t.Helper()
 	s := newService(t, cfg)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run = %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("Run did not return within 15s of cancel")
-		}
-	})
-	return "http://" + ln.Addr().String(), s
+	base, _ := testkit.Serve(t, s.Run)
+	return base, s
 }
 
 // consumeAll reads every partition of topic from the oldest offset.
 func consumeAll(t *testing.T, kcfg messaging.Config, topic string) <-chan *sarama.ConsumerMessage {
 	t.Helper()
-	sc, err := messaging.SaramaConfig(kcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := sarama.NewConsumer(kcfg.Brokers, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	parts, err := c.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make(chan *sarama.ConsumerMessage, 100)
-	var pcs []sarama.PartitionConsumer
-	var wg sync.WaitGroup
-	for _, p := range parts {
-		pc, err := c.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pcs = append(pcs, pc)
-		wg.Go(func() {
-			for m := range pc.Messages() {
-				select {
-				case out <- m:
-				case <-t.Context().Done():
-				}
-			}
-		})
-	}
-	t.Cleanup(func() { // before c.Close (cleanups run last-in first-out)
-		for _, pc := range pcs {
-			pc.AsyncClose() // Messages closes once drained: the goroutines end
-		}
-		wg.Wait()
-	})
-	return out
+	return testkit.ConsumeTopic(t, kcfg.Brokers, topic)
 }

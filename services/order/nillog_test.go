@@ -13,10 +13,5 @@ import (
 func TestNilLoggerServes(t *testing.T) {
 	cfg := order.Config{DBPath: filepath.Join(t.TempDir(), "order.db")}
 	cfg.Mode = order.ModeSync // no Kafka: the HTTP API alone
-	svc, err := order.New(cfg, nil)
-	if err != nil {
-		t.Fatalf("new with nil logger: %v", err)
-	}
-	t.Cleanup(func() { _ = svc.Close() })
-	testkit.ServeHealthyThenStop(t, svc.Run)
+	testkit.NilLoggerServes(t, cfg, order.New)
 }

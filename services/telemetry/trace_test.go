@@ -10,11 +10,10 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/google/uuid"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
@@ -39,24 +38,12 @@ func provider(t testing.TB, service string, col *telemetry.Collector) *sdktrace.
 	return tp
 }
 
-// serve runs run(ctx, ln) on a loopback listener until cleanup and
-// returns the base URL.
+// serve runs run(ctx, ln) on a loopback listener until cleanup
+// (testkit.Serve) and returns the base URL.
 func serve(t testing.TB, run func(context.Context, net.Listener) error) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("service stopped with %v", err)
-		}
-	})
-	return "http://" + ln.Addr().String()
+	base, _ := testkit.Serve(t, run)
+	return base
 }
 
 func postOrder(t *testing.T, base string) order.Order {
@@ -320,26 +307,18 @@ func TestSyncOrderTraceShowsInventoryCall(t *testing.T) {
 }
 
 // flakyPublisher fails its first send, then records every record it is
-// given.
+// given (All: the failed one first).
 type flakyPublisher struct {
-	mu   sync.Mutex
-	sent []events.Message
+	testkit.Records
+	failedOnce atomic.Bool
 }
 
-func (p *flakyPublisher) Send(_ context.Context, m events.Message) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.sent = append(p.sent, m)
-	if len(p.sent) == 1 {
+func (p *flakyPublisher) Send(ctx context.Context, m events.Message) error {
+	_ = p.Records.Send(ctx, m)
+	if p.failedOnce.CompareAndSwap(false, true) {
 		return errors.New("broker unreachable (test)")
 	}
 	return nil
-}
-
-func (p *flakyPublisher) records() []events.Message {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]events.Message(nil), p.sent...)
 }
 
 // TestResentRecordKeepsTraceContext: the relay's re-send after a failed
@@ -367,9 +346,9 @@ func TestResentRecordKeepsTraceContext(t *testing.T) {
 	go func() { defer close(done); _ = relay.Run(rctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	testkit.Eventually(t, 10*time.Second, func() (bool, string) {
-		return relay.Published() == 1, fmt.Sprintf("%d sends, %d published", len(pub.records()), relay.Published())
+		return relay.Published() == 1, fmt.Sprintf("%d sends, %d published", len(pub.All()), relay.Published())
 	})
-	sent := pub.records()
+	sent := pub.All()
 	if len(sent) != 2 {
 		t.Fatalf("want a failed send and a re-send, got %d sends", len(sent))
 	}
@@ -456,39 +435,16 @@ func TestDeadLetteredRecordKeepsTraceContext(t *testing.T) {
 // from the oldest offset), failing after timeout.
 func readTopic(t *testing.T, brokers []string, topic, key string, timeout time.Duration) events.Message {
 	t.Helper()
-	c, err := sarama.NewConsumer(brokers, sarama.NewConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	parts, err := c.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := make(chan events.Message, 1)
-	for _, p := range parts {
-		pc, err := c.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = pc.Close() })
-		go func() {
-			for m := range pc.Messages() {
-				if string(m.Key) == key {
-					select {
-					case found <- messaging.FromSarama(m):
-					default:
-					}
-					return
-				}
+	records := testkit.ConsumeTopic(t, brokers, topic)
+	deadline := time.After(timeout)
+	for {
+		select {
+		case m := <-records:
+			if string(m.Key) == key {
+				return messaging.FromSarama(m)
 			}
-		}()
-	}
-	select {
-	case m := <-found:
-		return m
-	case <-time.After(timeout):
-		t.Fatalf("no record with key %s on %s after %v", key, topic, timeout)
-		return events.Message{}
+		case <-deadline:
+			t.Fatalf("no record with key %s on %s after %v", key, topic, timeout)
+		}
 	}
 }
