@@ -246,14 +246,17 @@ func (c *Consumer) Stats() ConsumerStats {
 	}
 }
 
-// Setup is part of sarama.ConsumerGroupHandler.
+// Setup is part of sarama.ConsumerGroupHandler. It logs the session's
+// start (the group joined and synced) at Info: with Cleanup's "session
+// ended" it times a rejoin after a cut.
 func (c *Consumer) Setup(s sarama.ConsumerGroupSession) error {
-	c.log.Debug("partitions claimed", "group", c.cfg.Group, "claims", s.Claims())
+	c.log.Info("consumer session started", "group", c.cfg.Group, "member", s.MemberID(), "generation", s.GenerationID(), "claims", s.Claims())
 	return nil
 }
 
 // Cleanup is part of sarama.ConsumerGroupHandler.
 func (c *Consumer) Cleanup(s sarama.ConsumerGroupSession) error {
+	c.log.Info("consumer session ended", "group", c.cfg.Group, "member", s.MemberID(), "generation", s.GenerationID(), "cause", context.Cause(s.Context()))
 	for topic, parts := range s.Claims() {
 		for _, p := range parts {
 			c.lag.Delete(fmt.Sprintf("%s/%d", topic, p))
