@@ -97,7 +97,12 @@ func (c Config) withDefaults() Config {
 //   - consumer groups start at the oldest offset (auto.offset.reset=earliest)
 //     and auto-commit only offsets the handler marked, i.e. after processing
 //     (enable.auto.commit with auto.commit.interval.ms=500);
-//   - every network call bounded by the Config timeouts.
+//   - every network call bounded by the Config timeouts;
+//   - a record that fails before its first send (its partition's leader
+//     unknown: link cut, or sarama's partition breaker open) fails at once,
+//     with no Producer.Retry.Backoff per record (Producer.Retry.BackoffFunc),
+//     so a batch to a cut partition fails in one go and the consumer
+//     publishing it retries as soon as the link is back.
 func SaramaConfig(c Config) (*sarama.Config, error) {
 	if len(c.Brokers) == 0 {
 		return nil, fmt.Errorf("kafka config: no brokers given (set KAFKA_BROKERS)")
