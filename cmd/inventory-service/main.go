@@ -12,6 +12,7 @@
 //	-kafka-route     KAFKA_ROUTE               advertised=dial,… broker address rewrites (Toxiproxy)
 //	-group           INVENTORY_GROUP           Kafka consumer group (group.id) of the order-placed consumer (inventory-service)
 //	-max-attempts    INVENTORY_MAX_ATTEMPTS    attempts of a record failing permanently before it is dead-lettered, >= 1 (3)
+//	-max-unclassified-attempts INVENTORY_MAX_UNCLASSIFIED_ATTEMPTS attempts of a record failing with an unclassified error before it is dead-lettered, >= 1 (10)
 //	-shutdown-grace  INVENTORY_SHUTDOWN_GRACE  wait for in-flight requests on shutdown, a duration (10s)
 //	-log-level       LOG_LEVEL                 debug|info|warn|error (info)
 //
@@ -47,16 +48,17 @@ import (
 // settings are inventory-service's flags and environment variables.
 type settings struct {
 	conf.Version
-	HTTPAddr      string        `conf:"default:127.0.0.1:8081,flag:http-addr,env:INVENTORY_HTTP_ADDR,help:HTTP listen address (host:port)"`
-	DB            string        `conf:"default:inventory.db,flag:db,env:INVENTORY_DB,help:SQLite database file"`
-	Catalog       string        `conf:"flag:catalog,env:INVENTORY_CATALOG,help:JSON catalog file {\"SKU\": units}; empty = built-in demo catalog"`
-	KafkaBrokers  string        `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas; empty = HTTP only"`
-	KafkaRoute    string        `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
-	Group         string        `conf:"default:inventory-service,flag:group,env:INVENTORY_GROUP,help:Kafka consumer group (group.id) of the order-placed consumer"`
-	MaxAttempts   int           `conf:"default:3,flag:max-attempts,env:INVENTORY_MAX_ATTEMPTS,help:attempts of an order-placed record failing permanently (poison) before it is dead-lettered; >= 1"`
-	ShutdownGrace time.Duration `conf:"default:10s,flag:shutdown-grace,env:INVENTORY_SHUTDOWN_GRACE,help:wait for in-flight HTTP requests on shutdown"`
-	LogLevel      slog.Level    `conf:"default:info,flag:log-level,env:LOG_LEVEL,help:minimum 'level': debug|info|warn|error"`
-	Args          conf.Args
+	HTTPAddr        string        `conf:"default:127.0.0.1:8081,flag:http-addr,env:INVENTORY_HTTP_ADDR,help:HTTP listen address (host:port)"`
+	DB              string        `conf:"default:inventory.db,flag:db,env:INVENTORY_DB,help:SQLite database file"`
+	Catalog         string        `conf:"flag:catalog,env:INVENTORY_CATALOG,help:JSON catalog file {\"SKU\": units}; empty = built-in demo catalog"`
+	KafkaBrokers    string        `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas; empty = HTTP only"`
+	KafkaRoute      string        `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
+	Group           string        `conf:"default:inventory-service,flag:group,env:INVENTORY_GROUP,help:Kafka consumer group (group.id) of the order-placed consumer"`
+	MaxAttempts     int           `conf:"default:3,flag:max-attempts,env:INVENTORY_MAX_ATTEMPTS,help:attempts of an order-placed record failing permanently (poison) before it is dead-lettered; >= 1"`
+	MaxUnclassified int           `conf:"default:10,flag:max-unclassified-attempts,env:INVENTORY_MAX_UNCLASSIFIED_ATTEMPTS,help:attempts of an order-placed record failing with an unclassified error (neither poison nor a known outage) before it is dead-lettered; >= 1"`
+	ShutdownGrace   time.Duration `conf:"default:10s,flag:shutdown-grace,env:INVENTORY_SHUTDOWN_GRACE,help:wait for in-flight HTTP requests on shutdown"`
+	LogLevel        slog.Level    `conf:"default:info,flag:log-level,env:LOG_LEVEL,help:minimum 'level': debug|info|warn|error"`
+	Args            conf.Args
 }
 
 func main() {
@@ -84,6 +86,8 @@ func parseConfig(args []string, out io.Writer) (inventory.Config, settings, erro
 		return inventory.Config{}, s, config.Invalid(&s, "group", "must not be empty")
 	case s.MaxAttempts < 1:
 		return inventory.Config{}, s, config.Invalid(&s, "max-attempts", "must be a whole number >= 1")
+	case s.MaxUnclassified < 1:
+		return inventory.Config{}, s, config.Invalid(&s, "max-unclassified-attempts", "must be a whole number >= 1")
 	case s.ShutdownGrace <= 0:
 		return inventory.Config{}, s, config.Invalid(&s, "shutdown-grace", "must be a positive duration such as 10s")
 	}
@@ -92,13 +96,14 @@ func parseConfig(args []string, out io.Writer) (inventory.Config, settings, erro
 		return inventory.Config{}, s, config.Invalid(&s, "kafka-route", err.Error())
 	}
 	cfg := inventory.Config{
-		HTTPAddr:      s.HTTPAddr,
-		DBPath:        s.DB,
-		Catalog:       inventory.DefaultCatalog(),
-		Kafka:         messaging.Config{Brokers: messaging.ParseBrokers(s.KafkaBrokers), ClientID: "inventory-service", Route: route},
-		Group:         s.Group,
-		MaxAttempts:   s.MaxAttempts,
-		ShutdownGrace: s.ShutdownGrace,
+		HTTPAddr:                s.HTTPAddr,
+		DBPath:                  s.DB,
+		Catalog:                 inventory.DefaultCatalog(),
+		Kafka:                   messaging.Config{Brokers: messaging.ParseBrokers(s.KafkaBrokers), ClientID: "inventory-service", Route: route},
+		Group:                   s.Group,
+		MaxAttempts:             s.MaxAttempts,
+		MaxUnclassifiedAttempts: s.MaxUnclassified,
+		ShutdownGrace:           s.ShutdownGrace,
 	}
 	if s.Catalog != "" {
 		if cfg.Catalog, err = inventory.LoadCatalog(s.Catalog); err != nil {

@@ -47,7 +47,7 @@ func TestParseConfig(t *testing.T) {
 		}
 		if cfg.HTTPAddr != "127.0.0.1:8081" || cfg.DBPath != "inventory.db" || cfg.Group != "inventory-service" ||
 			cfg.ShutdownGrace != 10*time.Second || len(cfg.Kafka.Brokers) != 0 || cfg.Catalog["SKU-LOW"] != 5 || s.LogLevel != slog.LevelInfo ||
-			cfg.MaxAttempts != 3 {
+			cfg.MaxAttempts != 3 || cfg.MaxUnclassifiedAttempts != 10 {
 			t.Errorf("defaults: %+v level %v", cfg, s.LogLevel)
 		}
 	})
@@ -66,11 +66,11 @@ func TestParseConfig(t *testing.T) {
 	})
 	t.Run("flags win over env", func(t *testing.T) {
 		setEnv(t)
-		cfg, _, err := parseConfig([]string{"-http-addr", "127.0.0.1:1234", "-db", "flag.db", "-group", "g-flag", "-kafka-brokers", "", "-max-attempts", "1"}, io.Discard)
+		cfg, _, err := parseConfig([]string{"-http-addr", "127.0.0.1:1234", "-db", "flag.db", "-group", "g-flag", "-kafka-brokers", "", "-max-attempts", "1", "-max-unclassified-attempts", "2"}, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.HTTPAddr != "127.0.0.1:1234" || cfg.DBPath != "flag.db" || cfg.Group != "g-flag" || len(cfg.Kafka.Brokers) != 0 || cfg.MaxAttempts != 1 {
+		if cfg.HTTPAddr != "127.0.0.1:1234" || cfg.DBPath != "flag.db" || cfg.Group != "g-flag" || len(cfg.Kafka.Brokers) != 0 || cfg.MaxAttempts != 1 || cfg.MaxUnclassifiedAttempts != 2 {
 			t.Errorf("flags: %+v", cfg)
 		}
 	})
@@ -100,8 +100,11 @@ func TestParseConfig(t *testing.T) {
 		"bad route":       {[]string{"-kafka-route", "nonsense"}, nil, "-kafka-route (env KAFKA_ROUTE)"},
 		"zero attempts":   {[]string{"-max-attempts", "0"}, nil, "-max-attempts (env INVENTORY_MAX_ATTEMPTS): must be a whole number >= 1"},
 		"bad attempts":    {nil, map[string]string{"INVENTORY_MAX_ATTEMPTS": "three"}, "-max-attempts"},
-		"unknown flag":    {[]string{"-nope"}, nil, "unknown flag -nope"},
-		"extra argument":  {[]string{"extra"}, nil, "unexpected argument"},
+		"zero unclassified attempts": {[]string{"-max-unclassified-attempts", "0"}, nil,
+			"-max-unclassified-attempts (env INVENTORY_MAX_UNCLASSIFIED_ATTEMPTS): must be a whole number >= 1"},
+		"bad env unclassified attempts": {nil, map[string]string{"INVENTORY_MAX_UNCLASSIFIED_ATTEMPTS": "lots"}, "-max-unclassified-attempts"},
+		"unknown flag":                  {[]string{"-nope"}, nil, "unknown flag -nope"},
+		"extra argument":                {[]string{"extra"}, nil, "unexpected argument"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			clearEnv(t)

@@ -12,6 +12,7 @@
 //	-kafka-route     KAFKA_ROUTE                  advertised=dial,… broker address rewrites (Toxiproxy, messaging.Config.Route)
 //	-group           NOTIFICATION_GROUP           notification-service (Kafka group.id; must differ from inventory's)
 //	-max-attempts    NOTIFICATION_MAX_ATTEMPTS    3 (>= 1; attempts of a poison record before it is dead-lettered)
+//	-max-unclassified-attempts NOTIFICATION_MAX_UNCLASSIFIED_ATTEMPTS 10 (>= 1; attempts of a record failing with an unclassified error before it is dead-lettered)
 //	-shutdown-grace  NOTIFICATION_SHUTDOWN_GRACE  10s (wait for in-flight requests)
 //	-log-level       LOG_LEVEL                    info (debug|info|warn|error)
 //
@@ -48,15 +49,16 @@ import (
 // settings are notification-service's flags and environment variables.
 type settings struct {
 	conf.Version
-	HTTPAddr      string        `conf:"default:127.0.0.1:8082,flag:http-addr,env:NOTIFICATION_HTTP_ADDR,help:HTTP listen address (host:port)"`
-	DB            string        `conf:"default:notification.db,flag:db,env:NOTIFICATION_DB,help:SQLite database file"`
-	KafkaBrokers  string        `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas (required)"`
-	KafkaRoute    string        `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
-	Group         string        `conf:"default:notification-service,flag:group,env:NOTIFICATION_GROUP,help:Kafka consumer group (group.id) of the order-placed consumer; must differ from the other consumer groups"`
-	MaxAttempts   int           `conf:"default:3,flag:max-attempts,env:NOTIFICATION_MAX_ATTEMPTS,help:attempts of an order-placed record failing permanently (poison) before it is dead-lettered; >= 1"`
-	ShutdownGrace time.Duration `conf:"default:10s,flag:shutdown-grace,env:NOTIFICATION_SHUTDOWN_GRACE,help:wait for in-flight HTTP requests on shutdown"`
-	LogLevel      slog.Level    `conf:"default:info,flag:log-level,env:LOG_LEVEL,help:minimum 'level': debug|info|warn|error"`
-	Args          conf.Args
+	HTTPAddr        string        `conf:"default:127.0.0.1:8082,flag:http-addr,env:NOTIFICATION_HTTP_ADDR,help:HTTP listen address (host:port)"`
+	DB              string        `conf:"default:notification.db,flag:db,env:NOTIFICATION_DB,help:SQLite database file"`
+	KafkaBrokers    string        `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas (required)"`
+	KafkaRoute      string        `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
+	Group           string        `conf:"default:notification-service,flag:group,env:NOTIFICATION_GROUP,help:Kafka consumer group (group.id) of the order-placed consumer; must differ from the other consumer groups"`
+	MaxAttempts     int           `conf:"default:3,flag:max-attempts,env:NOTIFICATION_MAX_ATTEMPTS,help:attempts of an order-placed record failing permanently (poison) before it is dead-lettered; >= 1"`
+	MaxUnclassified int           `conf:"default:10,flag:max-unclassified-attempts,env:NOTIFICATION_MAX_UNCLASSIFIED_ATTEMPTS,help:attempts of an order-placed record failing with an unclassified error (neither poison nor a known outage) before it is dead-lettered; >= 1"`
+	ShutdownGrace   time.Duration `conf:"default:10s,flag:shutdown-grace,env:NOTIFICATION_SHUTDOWN_GRACE,help:wait for in-flight HTTP requests on shutdown"`
+	LogLevel        slog.Level    `conf:"default:info,flag:log-level,env:LOG_LEVEL,help:minimum 'level': debug|info|warn|error"`
+	Args            conf.Args
 }
 
 func main() {
@@ -118,6 +120,8 @@ func parseConfig(args []string, out io.Writer) (notification.Config, settings, e
 		return fail("group", "must not be empty")
 	case s.MaxAttempts < 1:
 		return fail("max-attempts", "must be a whole number >= 1")
+	case s.MaxUnclassified < 1:
+		return fail("max-unclassified-attempts", "must be a whole number >= 1")
 	case s.ShutdownGrace <= 0:
 		return fail("shutdown-grace", "must be a positive duration such as 10s")
 	}
@@ -130,11 +134,12 @@ func parseConfig(args []string, out io.Writer) (notification.Config, settings, e
 		return fail("kafka-brokers", "no Kafka brokers: notification-service consumes order-placed")
 	}
 	return notification.Config{
-		HTTPAddr:      s.HTTPAddr,
-		DBPath:        s.DB,
-		Kafka:         messaging.Config{Brokers: bs, ClientID: "notification-service", Route: route},
-		Group:         s.Group,
-		MaxAttempts:   s.MaxAttempts,
-		ShutdownGrace: s.ShutdownGrace,
+		HTTPAddr:                s.HTTPAddr,
+		DBPath:                  s.DB,
+		Kafka:                   messaging.Config{Brokers: bs, ClientID: "notification-service", Route: route},
+		Group:                   s.Group,
+		MaxAttempts:             s.MaxAttempts,
+		MaxUnclassifiedAttempts: s.MaxUnclassified,
+		ShutdownGrace:           s.ShutdownGrace,
 	}, s, nil
 }

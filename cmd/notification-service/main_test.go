@@ -33,7 +33,7 @@ func TestParseConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := notification.Config{HTTPAddr: "127.0.0.1:8082", DBPath: "notification.db", Group: "notification-service", ShutdownGrace: 10 * time.Second, MaxAttempts: 3,
+		want := notification.Config{HTTPAddr: "127.0.0.1:8082", DBPath: "notification.db", Group: "notification-service", ShutdownGrace: 10 * time.Second, MaxAttempts: 3, MaxUnclassifiedAttempts: 10,
 			Kafka: messaging.Config{Brokers: []string{"k:9092"}, ClientID: "notification-service"}}
 		if !reflect.DeepEqual(cfg, want) || s.LogLevel != slog.LevelInfo {
 			t.Errorf("defaults: %+v level %v\nwant %+v", cfg, s.LogLevel, want)
@@ -45,7 +45,7 @@ func TestParseConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := notification.Config{HTTPAddr: "127.0.0.1:9999", DBPath: "env.db", Group: "g-env", ShutdownGrace: 3 * time.Second, MaxAttempts: 3,
+		want := notification.Config{HTTPAddr: "127.0.0.1:9999", DBPath: "env.db", Group: "g-env", ShutdownGrace: 3 * time.Second, MaxAttempts: 3, MaxUnclassifiedAttempts: 10,
 			Kafka: messaging.Config{Brokers: []string{"127.0.0.1:1", "127.0.0.1:2"}, ClientID: "notification-service", Route: map[string]string{"a:1": "b:2"}}}
 		if !reflect.DeepEqual(cfg, want) || s.LogLevel != slog.LevelDebug {
 			t.Errorf("env: %+v level %v\nwant %+v", cfg, s.LogLevel, want)
@@ -54,11 +54,11 @@ func TestParseConfig(t *testing.T) {
 	t.Run("flags win over env", func(t *testing.T) {
 		setEnv(t, env)
 		cfg, s, err := parseConfig([]string{"-http-addr", "127.0.0.1:1234", "-db", "flag.db", "-group", "g-flag", "-kafka-brokers", "f:1",
-			"-kafka-route", "", "-shutdown-grace", "250ms", "-log-level", "warn", "-max-attempts", "7"}, io.Discard)
+			"-kafka-route", "", "-shutdown-grace", "250ms", "-log-level", "warn", "-max-attempts", "7", "-max-unclassified-attempts", "4"}, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := notification.Config{HTTPAddr: "127.0.0.1:1234", DBPath: "flag.db", Group: "g-flag", ShutdownGrace: 250 * time.Millisecond, MaxAttempts: 7,
+		want := notification.Config{HTTPAddr: "127.0.0.1:1234", DBPath: "flag.db", Group: "g-flag", ShutdownGrace: 250 * time.Millisecond, MaxAttempts: 7, MaxUnclassifiedAttempts: 4,
 			Kafka: messaging.Config{Brokers: []string{"f:1"}, ClientID: "notification-service"}}
 		if !reflect.DeepEqual(cfg, want) || s.LogLevel != slog.LevelWarn {
 			t.Errorf("flags: %+v level %v\nwant %+v", cfg, s.LogLevel, want)
@@ -91,11 +91,14 @@ func TestParseConfig(t *testing.T) {
 		"negative grace": {[]string{"-shutdown-grace=-1s"}, env, "must be a positive duration"},
 		"zero attempts":  {[]string{"-max-attempts", "0"}, env, "-max-attempts (env NOTIFICATION_MAX_ATTEMPTS): must be a whole number >= 1"},
 		"bad attempts":   {[]string{"-max-attempts", "many"}, env, "-max-attempts"},
-		"bad env grace":  {nil, withBroker("NOTIFICATION_SHUTDOWN_GRACE", "x"), `invalid value "x" for -shutdown-grace`},
-		"bad route":      {[]string{"-kafka-route", "nonsense"}, env, "-kafka-route (env KAFKA_ROUTE)"},
-		"empty group":    {[]string{"-group", ""}, env, "-group (env NOTIFICATION_GROUP): must not be empty"},
-		"unknown flag":   {[]string{"-nope"}, env, "unknown flag -nope"},
-		"extra argument": {[]string{"extra"}, env, "unexpected argument"},
+		"zero unclassified attempts": {[]string{"-max-unclassified-attempts", "0"}, env,
+			"-max-unclassified-attempts (env NOTIFICATION_MAX_UNCLASSIFIED_ATTEMPTS): must be a whole number >= 1"},
+		"bad env unclassified attempts": {nil, withBroker("NOTIFICATION_MAX_UNCLASSIFIED_ATTEMPTS", "lots"), "-max-unclassified-attempts"},
+		"bad env grace":                 {nil, withBroker("NOTIFICATION_SHUTDOWN_GRACE", "x"), `invalid value "x" for -shutdown-grace`},
+		"bad route":                     {[]string{"-kafka-route", "nonsense"}, env, "-kafka-route (env KAFKA_ROUTE)"},
+		"empty group":                   {[]string{"-group", ""}, env, "-group (env NOTIFICATION_GROUP): must not be empty"},
+		"unknown flag":                  {[]string{"-nope"}, env, "unknown flag -nope"},
+		"extra argument":                {[]string{"extra"}, env, "unexpected argument"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			setEnv(t, tc.env)

@@ -16,6 +16,7 @@
 //	-relay-interval     ORDER_RELAY_INTERVAL    50ms (poll interval of new rows and idle lanes)
 //	-relay-batch        ORDER_RELAY_BATCH       256 (rows per lane send and per marking transaction, >= 1)
 //	-max-attempts       ORDER_MAX_ATTEMPTS      3 (>= 1): attempts of a poison stock outcome before it is dead-lettered
+//	-max-unclassified-attempts ORDER_MAX_UNCLASSIFIED_ATTEMPTS 10 (>= 1): attempts of a stock outcome failing with an unclassified error before it is dead-lettered
 //	-relay-min-backoff  ORDER_RELAY_MIN_BACKOFF 100ms (a lane's first wait after a transient failure)
 //	-relay-max-backoff  ORDER_RELAY_MAX_BACKOFF 1s (cap of a lane's doubling backoff, >= min)
 //	-publish-timeout    ORDER_PUBLISH_TIMEOUT   5s (deadline of each lane send)
@@ -93,6 +94,7 @@ type settings struct {
 	KafkaRoute       string        `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
 	Group            string        `conf:"default:order-service,flag:group,env:ORDER_GROUP,help:Kafka consumer group (group.id) of the stock-outcome consumer"`
 	MaxAttempts      int           `conf:"default:3,flag:max-attempts,env:ORDER_MAX_ATTEMPTS,help:attempts of a stock outcome failing permanently before it is dead-lettered (at least 1)"`
+	MaxUnclassified  int           `conf:"default:10,flag:max-unclassified-attempts,env:ORDER_MAX_UNCLASSIFIED_ATTEMPTS,help:attempts of a stock outcome failing with an unclassified error (neither poison nor a known outage) before it is dead-lettered (at least 1)"`
 	RelayInterval    time.Duration `conf:"default:50ms,flag:relay-interval,env:ORDER_RELAY_INTERVAL,help:outbox poll interval (new rows and idle lanes)"`
 	RelayBatch       int           `conf:"default:256,flag:relay-batch,env:ORDER_RELAY_BATCH,help:outbox rows per lane send and per marking transaction (at least 1)"`
 	RelayMinBackoff  time.Duration `conf:"default:100ms,flag:relay-min-backoff,env:ORDER_RELAY_MIN_BACKOFF,help:first wait of a relay lane after a transient publish failure"`
@@ -198,6 +200,7 @@ func parseConfig(args []string, out io.Writer) (order.Config, settings, error) {
 		Hybrid: order.HybridConfig{ReadTimeout: s.HybridReadTimeout, OnReadFailure: order.ReadFailurePolicy(s.HybridOnReadFailure),
 			BreakerFailures: s.HybridBreakerFails, BreakerOpenTimeout: s.HybridBreakerTimeout},
 	}
+	cfg.MaxUnclassifiedAttempts = s.MaxUnclassified
 	if cfg.Mode != order.ModeSync && len(cfg.Kafka.Brokers) == 0 {
 		return order.Config{}, s, config.Invalid(&s, "kafka-brokers", s.Mode+" mode needs Kafka brokers")
 	}
@@ -233,7 +236,8 @@ func validate(s *settings) error {
 		v    int
 		min  int
 	}{
-		{"relay-batch", s.RelayBatch, 1}, {"max-attempts", s.MaxAttempts, 1}, {"breaker-failures", s.BreakerFailures, 1}, {"breaker-half-open-probes", s.BreakerHalfOpen, 1},
+		{"relay-batch", s.RelayBatch, 1}, {"max-attempts", s.MaxAttempts, 1}, {"max-unclassified-attempts", s.MaxUnclassified, 1},
+		{"breaker-failures", s.BreakerFailures, 1}, {"breaker-half-open-probes", s.BreakerHalfOpen, 1},
 		{"retry-attempts", s.RetryAttempts, 1}, {"max-concurrent-requests", s.MaxRequests, 0}, {"bulkhead", s.Bulkhead, 0},
 		{"retry-budget-burst", s.RetryBudgetBurst, 0}, {"hybrid-breaker-failures", s.HybridBreakerFails, 1},
 	}

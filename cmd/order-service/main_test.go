@@ -155,6 +155,26 @@ func TestParseConfigMaxAttempts(t *testing.T) {
 	}
 }
 
+func TestParseConfigMaxUnclassifiedAttempts(t *testing.T) {
+	setEnv(t, map[string]string{"KAFKA_BROKERS": "127.0.0.1:9092"})
+	cfg, _, err := parseConfig(nil, io.Discard)
+	if err != nil || cfg.MaxUnclassifiedAttempts != 10 {
+		t.Fatalf("default max unclassified attempts %d (%v), want 10", cfg.MaxUnclassifiedAttempts, err)
+	}
+	t.Setenv("ORDER_MAX_UNCLASSIFIED_ATTEMPTS", "6")
+	if cfg, _, err = parseConfig(nil, io.Discard); err != nil || cfg.MaxUnclassifiedAttempts != 6 {
+		t.Fatalf("ORDER_MAX_UNCLASSIFIED_ATTEMPTS=6 gave %d (%v)", cfg.MaxUnclassifiedAttempts, err)
+	}
+	if cfg, _, err = parseConfig([]string{"-max-unclassified-attempts", "2"}, io.Discard); err != nil || cfg.MaxUnclassifiedAttempts != 2 {
+		t.Fatalf("-max-unclassified-attempts 2 gave %d (%v)", cfg.MaxUnclassifiedAttempts, err)
+	}
+	for _, bad := range []string{"0", "-2", "ten"} {
+		if _, _, err := parseConfig([]string{"-max-unclassified-attempts", bad}, io.Discard); err == nil || !strings.Contains(err.Error(), "max-unclassified-attempts") {
+			t.Errorf("-max-unclassified-attempts %s: %v, want an error naming max-unclassified-attempts", bad, err)
+		}
+	}
+}
+
 func TestParseConfigHybrid(t *testing.T) {
 	setEnv(t, map[string]string{"KAFKA_BROKERS": "127.0.0.1:9092", "ORDER_MODE": "hybrid", "ORDER_HYBRID_ON_READ_FAILURE": "refuse", "ORDER_HYBRID_BREAKER_FAILURES": "3"})
 	cfg, _, err := parseConfig([]string{"-hybrid-read-timeout", "150ms"}, io.Discard)

@@ -40,9 +40,16 @@ type Config struct {
 	// record whose handling fails permanently (poison, order_id reused,
 	// outcome too large to publish) before dead-lettering it (env
 	// INVENTORY_MAX_ATTEMPTS, flag -max-attempts). Default 3
-	// (messaging.DefaultMaxAttempts); transient failures are retried
-	// without limit.
+	// (messaging.DefaultMaxAttempts); known outages (messaging.IsTransient)
+	// are retried without limit.
 	MaxAttempts int
+	// MaxUnclassifiedAttempts is how many times the consumer attempts a
+	// record whose handler error is unclassified (neither permanent nor a
+	// known outage, messaging.Classify) before dead-lettering it with
+	// reason "unclassified_error_after_N_attempts: ..." (env INVENTORY_MAX_UNCLASSIFIED_ATTEMPTS, flag
+	// -max-unclassified-attempts). Default 10
+	// (messaging.DefaultMaxUnclassifiedAttempts).
+	MaxUnclassifiedAttempts int
 	// ShutdownGrace bounds the wait for in-flight HTTP requests after the
 	// run context ends. Default 10s.
 	ShutdownGrace time.Duration

@@ -35,8 +35,9 @@ type (
 		ConsumerLag int64 `json:"consumer_lag"`
 		// The order-placed consumer's counters (zero without Kafka):
 		// handled, handler_attempts, handler_errors_transient,
-		// handler_errors_permanent, dead_lettered, dead_lettered_whole,
-		// dead_lettered_envelope, dead_letters_dropped.
+		// handler_errors_permanent, handler_errors_unclassified,
+		// dead_lettered, dead_lettered_whole, dead_lettered_envelope,
+		// dead_lettered_unclassified, dead_letters_dropped.
 		messaging.ConsumerStats
 		// ReservationRequests counts POST /reservations requests received
 		// since start, whatever their outcome: the inventory-side load the
@@ -55,7 +56,8 @@ type (
 //	GET  /reservations/{order_id} 200 {…,"reason"?,"stock_movements"}; 400 invalid_request; 404 not_found
 //	GET  /stats                   200 {"reserved","rejected","duplicated_effects","consumer_lag","reservation_requests",
 //	                              "handled","handler_attempts","handler_errors_transient","handler_errors_permanent",
-//	                              "dead_lettered","dead_lettered_whole","dead_lettered_envelope","dead_letters_dropped"}
+//	                              "handler_errors_unclassified","dead_lettered","dead_lettered_whole",
+//	                              "dead_lettered_envelope","dead_lettered_unclassified","dead_letters_dropped"}
 //	GET  /healthz                 200 {"status":"ok"}
 //	GET  /metrics                 200 Prometheus text format (telemetry.Metrics: HTTP requests by route
 //	                              and code, handler attempts, dead letters, self-reported lag by partition)

@@ -118,11 +118,12 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	s.setPublisher(prod)
 	defer s.setPublisher(nil)
 	cons, err := messaging.NewBatchConsumer(messaging.ConsumerConfig{
-		Kafka:       s.cfg.Kafka,
-		Group:       s.cfg.Group,
-		Topics:      []string{events.TopicOrderPlaced},
-		DeadLetter:  prod,
-		MaxAttempts: s.cfg.MaxAttempts,
+		Kafka:                   s.cfg.Kafka,
+		Group:                   s.cfg.Group,
+		Topics:                  []string{events.TopicOrderPlaced},
+		DeadLetter:              prod,
+		MaxAttempts:             s.cfg.MaxAttempts,
+		MaxUnclassifiedAttempts: s.cfg.MaxUnclassifiedAttempts,
 	}, telemetry.BatchConsumerHandler(s.cfg.Tracing, messaging.ErrNotAttempted,
 		s.metrics.BatchConsumerHandler(messaging.ErrNotAttempted, s.HandleOrderPlacedBatch)), s.log)
 	if err != nil {

@@ -1,9 +1,16 @@
 package messaging
 
 import (
+	"context"
 	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
 
 	"github.com/IBM/sarama"
+	"github.com/eapache/go-resiliency/breaker"
+	"modernc.org/sqlite"
 
 	"github.com/faultline-harness/faultline/services/events"
 )
@@ -62,9 +69,9 @@ func (e permanentError) Unwrap() []error {
 //     TOPIC_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED,
 //     POLICY_VIOLATION, UNSUPPORTED_FOR_MESSAGE_FORMAT.
 //
-// Everything else is transient (broker down, timeouts, not leader,
-// context deadlines, a closed producer): retry it with backoff, never drop
-// it. nil is not permanent.
+// The relay treats everything else as transient. Consumers sort the rest
+// further with Classify: IsTransient errors retry without limit, the
+// unclassified ones a bounded number of times. nil is not permanent.
 func IsPermanent(err error) bool {
 	if err == nil {
 		return false
@@ -90,4 +97,141 @@ func IsPermanent(err error) bool {
 		}
 	}
 	return false
+}
+
+// ErrTransient marks an error that retrying the same record can fix once
+// an outage ends. Wrap an error with Transient to mark it.
+var ErrTransient = errors.New("transient failure")
+
+// Transient returns err marked transient (errors.Is(result, ErrTransient)
+// holds, and err stays in the chain). Transient(nil) is nil.
+func Transient(err error) error {
+	if err == nil {
+		return nil
+	}
+	return transientError{err}
+}
+
+type transientError struct{ err error }
+
+func (e transientError) Error() string { return e.err.Error() }
+func (e transientError) Unwrap() []error {
+	return []error{e.err, ErrTransient}
+}
+
+// ErrorClass is how a consumer treats a handler error.
+type ErrorClass int
+
+const (
+	// ClassTransient: an outage the record waits out; retried with
+	// backoff, without limit, never dropped.
+	ClassTransient ErrorClass = iota
+	// ClassPermanent: retrying cannot fix it (IsPermanent); dead-lettered
+	// after ConsumerConfig.MaxAttempts attempts.
+	ClassPermanent
+	// ClassUnclassified: neither; nobody foresaw it, so it may be
+	// deterministic. Dead-lettered after
+	// ConsumerConfig.MaxUnclassifiedAttempts attempts, so one record never
+	// holds its partition for ever.
+	ClassUnclassified
+)
+
+func (c ErrorClass) String() string {
+	switch c {
+	case ClassTransient:
+		return "transient"
+	case ClassPermanent:
+		return "permanent"
+	default:
+		return "unclassified"
+	}
+}
+
+// SQLite result codes (primary: the low byte of an extended code) that
+// mean another connection holds the database: SQLITE_BUSY, SQLITE_LOCKED.
+const (
+	sqliteBusy   = 5
+	sqliteLocked = 6
+)
+
+// transientKErrors are broker answers that change once the cluster heals
+// (Kafka marks them retriable).
+var transientKErrors = map[sarama.KError]bool{
+	sarama.ErrNotLeaderForPartition: true, sarama.ErrLeaderNotAvailable: true, sarama.ErrRequestTimedOut: true,
+	sarama.ErrBrokerNotAvailable: true, sarama.ErrReplicaNotAvailable: true, sarama.ErrNetworkException: true,
+	sarama.ErrNotEnoughReplicas: true, sarama.ErrNotEnoughReplicasAfterAppend: true, sarama.ErrKafkaStorageError: true,
+	sarama.ErrUnknownTopicOrPartition: true, sarama.ErrOffsetsLoadInProgress: true, sarama.ErrConsumerCoordinatorNotAvailable: true,
+	sarama.ErrNotCoordinatorForConsumer: true, sarama.ErrRebalanceInProgress: true, sarama.ErrNotController: true,
+	sarama.ErrFencedLeaderEpoch: true, sarama.ErrUnknownLeaderEpoch: true, sarama.ErrOffsetNotAvailable: true,
+	sarama.ErrPreferredLeaderNotAvailable: true, sarama.ErrEligibleLeadersNotAvailable: true, sarama.ErrThrottlingQuotaExceeded: true,
+	sarama.ErrConcurrentTransactions: true,
+}
+
+// IsTransient reports whether err is a known outage that retrying the same
+// record fixes once it ends, so it must be retried without limit and
+// never dropped:
+//   - marked with Transient;
+//   - a context deadline or cancellation (a publish bounded while Kafka
+//     is down, a session ending);
+//   - the broker or network unreachable: any net.Error (dial refused,
+//     i/o timeout), io.EOF and io.ErrUnexpectedEOF (a connection closed
+//     mid-request), ECONNREFUSED, ECONNRESET, EPIPE, ECONNABORTED,
+//     EHOSTUNREACH, ENETUNREACH, ETIMEDOUT; sarama's ErrOutOfBrokers,
+//     ErrNotConnected, ErrClosedClient, ErrShuttingDown and its partition
+//     producer's open circuit breaker; our producer closed (ErrClosed);
+//   - a retriable broker answer (not leader, leader not available,
+//     request timed out, not enough replicas, coordinator moving,
+//     rebalance in progress, ...);
+//   - SQLite busy or locked (SQLITE_BUSY, SQLITE_LOCKED and their
+//     extended codes): another writer holds the database, a commit
+//     included.
+//
+// A permanent error (IsPermanent) is never transient: Classify checks
+// that first. nil is not transient.
+func IsTransient(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, target := range []error{
+		ErrTransient, context.DeadlineExceeded, context.Canceled, ErrClosed,
+		io.EOF, io.ErrUnexpectedEOF, os.ErrDeadlineExceeded, net.ErrClosed,
+		syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, syscall.ECONNABORTED,
+		syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ETIMEDOUT,
+		sarama.ErrOutOfBrokers, sarama.ErrNotConnected, sarama.ErrClosedClient, sarama.ErrShuttingDown,
+		breaker.ErrBreakerOpen,
+	} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var ke sarama.KError
+	if errors.As(err, &ke) && transientKErrors[ke] {
+		return true
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqliteBusy, sqliteLocked:
+			return true
+		}
+	}
+	return false
+}
+
+// Classify returns err's class: ClassPermanent when IsPermanent, else
+// ClassTransient when IsTransient, else ClassUnclassified. nil is
+// ClassTransient (and never asked).
+func Classify(err error) ErrorClass {
+	switch {
+	case IsPermanent(err):
+		return ClassPermanent
+	case err == nil || IsTransient(err):
+		return ClassTransient
+	default:
+		return ClassUnclassified
+	}
 }

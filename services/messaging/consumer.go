@@ -21,12 +21,21 @@ import (
 // Handler processes one record. It must be idempotent: a record can be
 // delivered again after a rebalance or a lost offset commit.
 //
-// Return nil when done (the offset is then marked and committed). A
-// permanent error (IsPermanent: wrapping events.ErrInvalid, ErrTooLarge or
-// marked with Permanent) gets ConsumerConfig.MaxAttempts attempts, then
-// the record goes to the dead-letter topic and the partition moves on.
-// Any other error is transient: the record is retried with capped
-// exponential backoff, without limit, never skipped.
+// Return nil when done (the offset is then marked and committed). Errors
+// are sorted by Classify:
+//   - permanent (IsPermanent: wrapping events.ErrInvalid, ErrTooLarge or
+//     marked with Permanent): ConsumerConfig.MaxAttempts attempts, then the
+//     record goes to the dead-letter topic and the partition moves on;
+//   - transient (IsTransient: broker or network unreachable, a context
+//     deadline, SQLite busy/locked, marked with Transient): retried with
+//     capped exponential backoff, without limit, never skipped;
+//   - unclassified (anything else, e.g. a deterministic bug nobody
+//     foresaw): retried with the same backoff, at most
+//     ConsumerConfig.MaxUnclassifiedAttempts times, then dead-lettered with
+//     reason "unclassified_error_after_N_attempts: <error>".
+//
+// An error returned while the session is ending (ctx done) counts as
+// transient: the record is redelivered, never given up on.
 type Handler func(ctx context.Context, m events.Message) error
 
 // BatchHandler processes records fetched together from one partition, in
@@ -54,6 +63,12 @@ type Sender interface {
 const (
 	// DefaultMaxAttempts is ConsumerConfig.MaxAttempts when unset.
 	DefaultMaxAttempts = 3
+	// DefaultMaxUnclassifiedAttempts is ConsumerConfig.MaxUnclassifiedAttempts
+	// when unset: with the default backoff (250 ms doubling to 2 s) the
+	// record is given up on ~14 s after its first failure, longer than
+	// the scenarios' outages (8 s), so an outage error that slipped past
+	// IsTransient is not dead-lettered by them.
+	DefaultMaxUnclassifiedAttempts = 10
 	// DefaultBatchSize is ConsumerConfig.BatchSize when unset.
 	DefaultBatchSize = 256
 	// DefaultMaxRetryBackoff is ConsumerConfig.MaxRetryBackoff when unset.
@@ -90,6 +105,11 @@ type ConsumerConfig struct {
 	// permanent is attempted before it is dead-lettered. Default
 	// DefaultMaxAttempts (3); negative is an error.
 	MaxAttempts int
+	// MaxUnclassifiedAttempts is how many times a record whose handler
+	// error is unclassified (neither IsPermanent nor IsTransient) is
+	// attempted before it is dead-lettered. Default
+	// DefaultMaxUnclassifiedAttempts (10); negative is an error.
+	MaxUnclassifiedAttempts int
 	// BatchSize is the most records handed to the handler at once: what
 	// the partition's fetch already holds, taken without waiting. Default
 	// DefaultBatchSize (256); negative is an error.
@@ -112,14 +132,21 @@ type ConsumerStats struct {
 	HandlerAttempts int64 `json:"handler_attempts"`
 	// HandlerErrorsTransient, HandlerErrorsPermanent: failed attempts by
 	// error class (see Handler).
-	HandlerErrorsTransient int64 `json:"handler_errors_transient"`
-	HandlerErrorsPermanent int64 `json:"handler_errors_permanent"`
+	// HandlerErrorsUnclassified: failed attempts whose error is neither
+	// (bounded by MaxUnclassifiedAttempts).
+	HandlerErrorsTransient    int64 `json:"handler_errors_transient"`
+	HandlerErrorsPermanent    int64 `json:"handler_errors_permanent"`
+	HandlerErrorsUnclassified int64 `json:"handler_errors_unclassified"`
 	// DeadLettered: records published to the dead-letter topic, as the
 	// whole record (DeadLetteredWhole) or as an envelope
 	// (DeadLetteredEnvelope).
 	DeadLettered         int64 `json:"dead_lettered"`
 	DeadLetteredWhole    int64 `json:"dead_lettered_whole"`
 	DeadLetteredEnvelope int64 `json:"dead_lettered_envelope"`
+	// DeadLetteredUnclassified: of DeadLettered (and DeadLettersDropped),
+	// the records given up on after MaxUnclassifiedAttempts unclassified
+	// errors.
+	DeadLetteredUnclassified int64 `json:"dead_lettered_unclassified"`
 	// DeadLettersDropped: records given up on that could not be
 	// dead-lettered at all (no dead-letter producer, or even the envelope
 	// was refused permanently); each is logged at Error.
@@ -135,8 +162,8 @@ type Consumer struct {
 	group  sarama.ConsumerGroup
 	lag    sync.Map // "topic/partition" -> int64
 
-	handled, attempts, errTransient, errPermanent atomic.Int64
-	dead, deadWhole, deadEnvelope, deadDropped    atomic.Int64
+	handled, attempts, errTransient, errPermanent, errUnclassified atomic.Int64
+	dead, deadWhole, deadEnvelope, deadDropped, deadUnclassified   atomic.Int64
 }
 
 // NewConsumer is NewBatchConsumer with a Handler called once per record,
@@ -160,11 +187,15 @@ func NewBatchConsumer(cfg ConsumerConfig, h BatchHandler, log *slog.Logger) (*Co
 	if cfg.Group == "" || len(cfg.Topics) == 0 {
 		return nil, fmt.Errorf("consumer config: group and topics are required")
 	}
-	if cfg.MaxAttempts < 0 || cfg.BatchSize < 0 {
-		return nil, fmt.Errorf("consumer config: max attempts %d and batch size %d must not be negative", cfg.MaxAttempts, cfg.BatchSize)
+	if cfg.MaxAttempts < 0 || cfg.MaxUnclassifiedAttempts < 0 || cfg.BatchSize < 0 {
+		return nil, fmt.Errorf("consumer config: max attempts %d, max unclassified attempts %d and batch size %d must not be negative",
+			cfg.MaxAttempts, cfg.MaxUnclassifiedAttempts, cfg.BatchSize)
 	}
 	if cfg.MaxAttempts == 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.MaxUnclassifiedAttempts == 0 {
+		cfg.MaxUnclassifiedAttempts = DefaultMaxUnclassifiedAttempts
 	}
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = DefaultBatchSize
@@ -236,24 +267,37 @@ func (c *Consumer) Lag() int64 {
 func (c *Consumer) Handled() int64      { return c.handled.Load() }
 func (c *Consumer) DeadLettered() int64 { return c.dead.Load() }
 
+// DeadLetteredUnclassified is the number of records given up on after
+// MaxUnclassifiedAttempts unclassified errors (dead-lettered or dropped).
+func (c *Consumer) DeadLetteredUnclassified() int64 { return c.deadUnclassified.Load() }
+
+// HandlerErrorsUnclassified is the number of failed attempts whose error
+// was unclassified.
+func (c *Consumer) HandlerErrorsUnclassified() int64 { return c.errUnclassified.Load() }
+
 // Stats returns the consumer's counters.
 func (c *Consumer) Stats() ConsumerStats {
 	return ConsumerStats{
 		Handled: c.handled.Load(), HandlerAttempts: c.attempts.Load(),
 		HandlerErrorsTransient: c.errTransient.Load(), HandlerErrorsPermanent: c.errPermanent.Load(),
-		DeadLettered: c.dead.Load(), DeadLetteredWhole: c.deadWhole.Load(), DeadLetteredEnvelope: c.deadEnvelope.Load(),
-		DeadLettersDropped: c.deadDropped.Load(),
+		HandlerErrorsUnclassified: c.errUnclassified.Load(),
+		DeadLettered:              c.dead.Load(), DeadLetteredWhole: c.deadWhole.Load(), DeadLetteredEnvelope: c.deadEnvelope.Load(),
+		DeadLetteredUnclassified: c.deadUnclassified.Load(),
+		DeadLettersDropped:       c.deadDropped.Load(),
 	}
 }
 
-// Setup is part of sarama.ConsumerGroupHandler.
+// Setup is part of sarama.ConsumerGroupHandler. It logs the session's
+// start (the group joined and synced) at Info: with Cleanup's "session
+// ended" it times a rejoin after a cut.
 func (c *Consumer) Setup(s sarama.ConsumerGroupSession) error {
-	c.log.Debug("partitions claimed", "group", c.cfg.Group, "claims", s.Claims())
+	c.log.Info("consumer session started", "group", c.cfg.Group, "member", s.MemberID(), "generation", s.GenerationID(), "claims", s.Claims())
 	return nil
 }
 
 // Cleanup is part of sarama.ConsumerGroupHandler.
 func (c *Consumer) Cleanup(s sarama.ConsumerGroupSession) error {
+	c.log.Info("consumer session ended", "group", c.cfg.Group, "member", s.MemberID(), "generation", s.GenerationID(), "cause", context.Cause(s.Context()))
 	for topic, parts := range s.Claims() {
 		for _, p := range parts {
 			c.lag.Delete(fmt.Sprintf("%s/%d", topic, p))
@@ -322,9 +366,10 @@ func (c *Consumer) process(ctx context.Context, batch []*sarama.ConsumerMessage,
 		msgs[i] = FromSarama(cm)
 	}
 	done := make([]bool, len(batch))
-	attempts := make([]int, len(batch)) // all attempts, for the dlq-attempts header
-	failed := make([]int, len(batch))   // attempts that failed permanently, bounded by MaxAttempts
-	next := 0                           // first record not marked yet
+	attempts := make([]int, len(batch))     // all attempts, for the dlq-attempts header
+	failed := make([]int, len(batch))       // attempts that failed permanently, bounded by MaxAttempts
+	unclassified := make([]int, len(batch)) // attempts that failed unclassified, bounded by MaxUnclassifiedAttempts
+	next := 0                               // first record not marked yet
 	bo := c.newBackoff()
 	for {
 		var todo []int
@@ -342,7 +387,7 @@ func (c *Consumer) process(ctx context.Context, batch []*sarama.ConsumerMessage,
 				errs[j] = err
 			}
 		}
-		transient := false
+		backOff := false // a transient or unclassified failure: wait with the growing backoff
 		for j, i := range todo {
 			err := errs[j]
 			if errors.Is(err, ErrNotAttempted) {
@@ -351,11 +396,15 @@ func (c *Consumer) process(ctx context.Context, batch []*sarama.ConsumerMessage,
 			c.attempts.Add(1)
 			attempts[i]++
 			cm := batch[i]
+			class := Classify(err)
+			if err != nil && class == ClassUnclassified && ctx.Err() != nil {
+				class = ClassTransient // the session is ending: redelivered, not given up on
+			}
 			switch {
 			case err == nil:
 				done[i] = true
 				c.handled.Add(1)
-			case IsPermanent(err):
+			case class == ClassPermanent:
 				c.errPermanent.Add(1)
 				if failed[i]++; failed[i] < c.cfg.MaxAttempts {
 					c.log.Warn("handler failed permanently, will retry", "topic", cm.Topic, "partition", cm.Partition, "offset", cm.Offset,
@@ -366,9 +415,23 @@ func (c *Consumer) process(ctx context.Context, batch []*sarama.ConsumerMessage,
 					return false
 				}
 				done[i] = true
+			case class == ClassUnclassified:
+				c.errUnclassified.Add(1)
+				backOff = true
+				if unclassified[i]++; unclassified[i] < c.cfg.MaxUnclassifiedAttempts {
+					c.log.Warn("handler failed with an unclassified error, will retry", "topic", cm.Topic, "partition", cm.Partition, "offset", cm.Offset,
+						"attempt", unclassified[i], "max_unclassified_attempts", c.cfg.MaxUnclassifiedAttempts, "err", err)
+					continue
+				}
+				reason := fmt.Errorf("unclassified_error_after_%d_attempts: %w", unclassified[i], err)
+				if !c.deadLetter(ctx, cm, msgs[i], attempts[i], reason) {
+					return false
+				}
+				c.deadUnclassified.Add(1)
+				done[i] = true
 			default:
 				c.errTransient.Add(1)
-				transient = true
+				backOff = true
 				c.log.Warn("handler failed, will retry", "topic", cm.Topic, "partition", cm.Partition, "offset", cm.Offset, "err", err)
 			}
 		}
@@ -380,7 +443,7 @@ func (c *Consumer) process(ctx context.Context, batch []*sarama.ConsumerMessage,
 			return true
 		}
 		wait := c.cfg.RetryBackoff // only permanent failures left to retry
-		if transient {
+		if backOff {
 			wait = bo.NextBackOff()
 		}
 		select {

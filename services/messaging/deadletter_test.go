@@ -5,12 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/eapache/go-resiliency/breaker"
 
 	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
@@ -77,6 +82,52 @@ func TestPermanentErrorDeadLetteredAfterMaxAttempts(t *testing.T) {
 		t.Fatalf("dead letter %+v", dl)
 	}
 	want := messaging.ConsumerStats{Handled: 3, HandlerAttempts: 7, HandlerErrorsPermanent: 4, DeadLettered: 1, DeadLetteredWhole: 1}
+	if got := cons.Stats(); got != want {
+		t.Fatalf("stats %+v, want %+v", got, want)
+	}
+}
+
+// TestUnclassifiedErrorDeadLetteredAfterItsBound: a handler error nobody
+// classified (a deterministic bug) is attempted MaxUnclassifiedAttempts
+// times, then the record is dead-lettered with reason
+// "unclassified_error_after_N_attempts: ..." and the records behind it on
+// its partition are processed; it is counted in the stats.
+func TestUnclassifiedErrorDeadLetteredAfterItsBound(t *testing.T) {
+	topic := testkit.Uniq(t, "topic")
+	c := testkit.StartKafka(t, 1, []string{topic, events.TopicDeadLetter})
+	kc := fastConfig(t, c.ListenAddrs())
+	p := newProducer(t, kc)
+	for i := range 4 {
+		send(t, p, record(t, topic, "order", i))
+	}
+	var tries atomic.Int32
+	var h handled
+	cons := startConsumer(t, messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
+		MaxUnclassifiedAttempts: 5, RetryBackoff: 5 * time.Millisecond, MaxRetryBackoff: 20 * time.Millisecond},
+		func(_ context.Context, m events.Message) error {
+			if seqOf(t, m.Value) == 1 {
+				tries.Add(1)
+				return errors.New("build outcome for order o1: json: unsupported value: NaN")
+			}
+			h.add(m)
+			return nil
+		})
+	dead := deadLetters(t, kc)
+	testkit.Eventually(t, 20*time.Second, func() (bool, string) {
+		return h.count() == 3 && dead.count() == 1, fmt.Sprintf("handled %d/3, dead letters %d/1", h.count(), dead.count())
+	})
+	if ids := h.eventIDs(); !slices.Equal(ids, []string{"order#0", "order#2", "order#3"}) {
+		t.Fatalf("handled %v", ids)
+	}
+	if n := tries.Load(); n != 5 {
+		t.Fatalf("record attempted %d times, want MaxUnclassifiedAttempts = 5", n)
+	}
+	dl := dead.All()[0]
+	if reason := dl.Header(messaging.HeaderDLQReason); reason != "unclassified_error_after_5_attempts: build outcome for order o1: json: unsupported value: NaN" ||
+		dl.Header(events.HeaderEventID) != "order#1" || dl.Header(messaging.HeaderDLQAttempts) != "5" || dl.Header(messaging.HeaderDLQSourceOffset) != "1" {
+		t.Fatalf("dead letter %+v", dl)
+	}
+	want := messaging.ConsumerStats{Handled: 3, HandlerAttempts: 8, HandlerErrorsUnclassified: 5, DeadLettered: 1, DeadLetteredWhole: 1, DeadLetteredUnclassified: 1}
 	if got := cons.Stats(); got != want {
 		t.Fatalf("stats %+v, want %+v", got, want)
 	}
@@ -178,9 +229,12 @@ func TestDeadLetterPublishFailures(t *testing.T) {
 	}
 }
 
-// TestTransientOutageDeadLettersNothing: a handler failing transiently
-// many more times than MaxAttempts (a store or broker outage) is retried
-// until the outage ends; nothing is dead-lettered and order is kept.
+// TestTransientOutageDeadLettersNothing: a handler failing with the
+// known-transient errors of an outage (broker unreachable, the producer's
+// breaker open, a publish deadline, a refused dial, a commit failure
+// marked Transient) many more times than MaxAttempts and
+// MaxUnclassifiedAttempts is retried until the outage ends; nothing is
+// dead-lettered and order is kept.
 func TestTransientOutageDeadLettersNothing(t *testing.T) {
 	topic, kc, p := startTopic(t, 1, events.TopicDeadLetter)
 	for i := range 3 {
@@ -188,14 +242,22 @@ func TestTransientOutageDeadLettersNothing(t *testing.T) {
 	}
 	var outage atomic.Bool
 	outage.Store(true)
+	var calls atomic.Int64
+	outageErrors := []error{
+		fmt.Errorf("publish stock-reserved:o1: produce to stock-reserved: %w", fmt.Errorf("%w: dial tcp 127.0.0.1:1: connect: connection refused", sarama.ErrOutOfBrokers)),
+		fmt.Errorf("publish stock-reserved:o1: produce to stock-reserved: %w", breaker.ErrBreakerOpen),
+		fmt.Errorf("publish stock-reserved:o1: %w", context.DeadlineExceeded),
+		fmt.Errorf("publish: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}),
+		messaging.Transient(errors.New("commit offsets: coordinator unreachable")),
+	}
 	var h handled
 	cons := startBatchConsumer(t, messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
-		MaxAttempts: 2, RetryBackoff: 5 * time.Millisecond, MaxRetryBackoff: 20 * time.Millisecond},
+		MaxAttempts: 2, MaxUnclassifiedAttempts: 2, RetryBackoff: 5 * time.Millisecond, MaxRetryBackoff: 20 * time.Millisecond},
 		func(_ context.Context, batch []events.Message) []error {
 			errs := make([]error, len(batch))
 			for i, m := range batch {
 				if outage.Load() {
-					errs[i] = errors.New("produce stock-reserved: kafka: client has run out of available brokers")
+					errs[i] = outageErrors[calls.Add(1)%int64(len(outageErrors))]
 					continue
 				}
 				h.add(m)
@@ -211,7 +273,7 @@ func TestTransientOutageDeadLettersNothing(t *testing.T) {
 	if ids := h.eventIDs(); !slices.Equal(ids, []string{"order#0", "order#1", "order#2"}) {
 		t.Fatalf("handled %v", ids)
 	}
-	if st := cons.Stats(); st.DeadLettered != 0 || st.DeadLettersDropped != 0 || st.HandlerErrorsPermanent != 0 || st.Handled != 3 {
+	if st := cons.Stats(); st.DeadLettered != 0 || st.DeadLettersDropped != 0 || st.HandlerErrorsPermanent != 0 || st.HandlerErrorsUnclassified != 0 || st.Handled != 3 {
 		t.Fatalf("stats %+v: a transient outage must dead-letter nothing", st)
 	}
 }

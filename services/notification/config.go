@@ -36,9 +36,17 @@ type Config struct {
 	// MaxAttempts is how many times the order-placed consumer attempts a
 	// record whose handling fails permanently (poison) before
 	// dead-lettering it (env NOTIFICATION_MAX_ATTEMPTS, flag
-	// -max-attempts). Default 3 (messaging.DefaultMaxAttempts); transient
-	// failures (the database, the broker) are retried without limit.
+	// -max-attempts). Default 3 (messaging.DefaultMaxAttempts); known
+	// outages (the database busy, the broker unreachable:
+	// messaging.IsTransient) are retried without limit.
 	MaxAttempts int
+	// MaxUnclassifiedAttempts is how many times the consumer attempts a
+	// record whose handler error is unclassified (neither permanent nor a
+	// known outage, messaging.Classify) before dead-lettering it with
+	// reason "unclassified_error_after_N_attempts: ..." (env NOTIFICATION_MAX_UNCLASSIFIED_ATTEMPTS, flag
+	// -max-unclassified-attempts). Default 10
+	// (messaging.DefaultMaxUnclassifiedAttempts).
+	MaxUnclassifiedAttempts int
 	// ShutdownGrace bounds the wait for in-flight HTTP requests after the
 	// run context ends. Default 10s.
 	ShutdownGrace time.Duration

@@ -23,8 +23,10 @@ type (
 	// partitions; a consumer cut off from the broker keeps its last
 	// value, so measure lag at the broker), the consumer's counters
 	// (messaging.ConsumerStats: handled, handler_attempts,
-	// handler_errors_transient, handler_errors_permanent, dead_lettered,
-	// dead_lettered_whole, dead_lettered_envelope, dead_letters_dropped),
+	// handler_errors_transient, handler_errors_permanent,
+	// handler_errors_unclassified, dead_lettered, dead_lettered_whole,
+	// dead_lettered_envelope, dead_lettered_unclassified,
+	// dead_letters_dropped),
 	// redelivered and conflicting_events the order-placed records that
 	// changed nothing (see Service.Redelivered).
 	statsResponse struct {

@@ -82,7 +82,8 @@ func TestHTTPStatsAndHealth(t *testing.T) {
 	}
 	want := map[string]int64{"notifications": 2, "sends": 2, "duplicated_effects": 0, "consumer_lag": 0, "handled": 0,
 		"dead_lettered": 0, "redelivered": 1, "conflicting_events": 0, "handler_attempts": 0, "handler_errors_transient": 0,
-		"handler_errors_permanent": 0, "dead_lettered_whole": 0, "dead_lettered_envelope": 0, "dead_letters_dropped": 0}
+		"handler_errors_permanent": 0, "dead_lettered_whole": 0, "dead_lettered_envelope": 0, "dead_letters_dropped": 0,
+		"handler_errors_unclassified": 0, "dead_lettered_unclassified": 0}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("stats %v, want %v", got, want)
 	}

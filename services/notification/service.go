@@ -182,11 +182,12 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	}
 	defer dlq.Close() // after the consumer stopped: it dead-letters through dlq
 	cons, err := messaging.NewBatchConsumer(messaging.ConsumerConfig{
-		Kafka:       s.cfg.Kafka,
-		Group:       s.cfg.Group,
-		Topics:      []string{events.TopicOrderPlaced},
-		DeadLetter:  dlq,
-		MaxAttempts: s.cfg.MaxAttempts,
+		Kafka:                   s.cfg.Kafka,
+		Group:                   s.cfg.Group,
+		Topics:                  []string{events.TopicOrderPlaced},
+		DeadLetter:              dlq,
+		MaxAttempts:             s.cfg.MaxAttempts,
+		MaxUnclassifiedAttempts: s.cfg.MaxUnclassifiedAttempts,
 	}, telemetry.BatchConsumerHandler(s.cfg.Tracing, messaging.ErrNotAttempted,
 		s.metrics.BatchConsumerHandler(messaging.ErrNotAttempted, s.HandleOrderPlacedBatch)), s.log)
 	if err != nil {

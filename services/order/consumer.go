@@ -90,6 +90,7 @@ func (s *Service) runConsumer(ctx context.Context) {
 		if err == nil {
 			c, err = messaging.NewBatchConsumer(messaging.ConsumerConfig{
 				Kafka: s.cfg.Kafka, Group: s.cfg.Group, Topics: StockOutcomeTopics, DeadLetter: dl, MaxAttempts: s.cfg.MaxAttempts,
+				MaxUnclassifiedAttempts: s.cfg.MaxUnclassifiedAttempts,
 			}, telemetry.BatchConsumerHandler(s.cfg.Tracing, messaging.ErrNotAttempted,
 				s.metrics.BatchConsumerHandler(messaging.ErrNotAttempted, s.HandleStockOutcomeBatch)), s.log)
 		}

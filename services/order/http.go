@@ -34,6 +34,7 @@ const MaxIdempotencyKeyLen = 255
 //	                           "consumer_lag":n,"stock_outcomes_unknown_order":n,"promises_broken":n,
 //	                           "handled":n,"handler_attempts":n,"handler_errors_transient":n,"handler_errors_permanent":n,
 //	                           "dead_lettered":n,"dead_lettered_whole":n,"dead_lettered_envelope":n,"dead_letters_dropped":n,
+//	                           "handler_errors_unclassified":n,"dead_lettered_unclassified":n,
 //	                           "in_flight_requests":n,"waiting_requests":n,"workers":n,"goroutines":n,
 //	                           "inventory":{…ResilienceStats…} (sync mode only),
 //	                           "hybrid":{…HybridStats…} (hybrid mode only)}
@@ -325,7 +326,8 @@ type statsBody struct {
 	// The stock-outcome consumer's counters (zero in sync mode): handled,
 	// handler_attempts, handler_errors_transient, handler_errors_permanent,
 	// dead_lettered, dead_lettered_whole, dead_lettered_envelope,
-	// dead_letters_dropped.
+	// dead_letters_dropped, handler_errors_unclassified,
+	// dead_lettered_unclassified.
 	messaging.ConsumerStats
 	// UnknownOutcomes: stock outcomes for orders this service does not
 	// hold (placed through another instance), skipped.

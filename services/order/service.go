@@ -90,6 +90,15 @@ type Config struct {
 	// shows as goroutines and memory rather than as slow unrelated
 	// endpoints. Env ORDER_MAX_CONCURRENT_REQUESTS.
 	MaxConcurrentRequests int
+	// MaxUnclassifiedAttempts is how many times the stock-outcome consumer
+	// attempts a record whose handler error is unclassified (neither
+	// permanent nor a known outage, messaging.Classify) before
+	// dead-lettering it with reason "unclassified_error_after_N_attempts:
+	// ..." (env ORDER_MAX_UNCLASSIFIED_ATTEMPTS, flag
+	// -max-unclassified-attempts). Default 10
+	// (messaging.DefaultMaxUnclassifiedAttempts). Known outages
+	// (messaging.IsTransient) are retried without limit.
+	MaxUnclassifiedAttempts int
 	// Tracing, when set, traces every order (package telemetry): a server
 	// span per HTTP request (W3C traceparent honoured), the outbox row's
 	// traceparent, a producer span per outbox record sent, a consumer span

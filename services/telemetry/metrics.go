@@ -209,6 +209,8 @@ func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
 // *messaging.Consumer implements it.
 type ConsumerReport interface {
 	DeadLettered() int64
+	DeadLetteredUnclassified() int64
+	HandlerErrorsUnclassified() int64
 	LagByPartition() []PartitionLag
 }
 
@@ -216,6 +218,8 @@ type ConsumerReport interface {
 // scrape from current() (nil while the consumer is not connected):
 //
 //	faultline_dead_lettered_total{service,group}                          counter, records sent to the dead-letter topic
+//	faultline_dead_lettered_unclassified_total{service,group}             counter, records given up on after their bounded unclassified errors
+//	faultline_consumer_handler_errors_unclassified_total{service,group}   counter, failed attempts with an unclassified error
 //	faultline_consumer_lag_self_reported{service,group,topic,partition}   gauge, records (see PartitionLagFunc)
 func (m *Metrics) Consumer(group string, current func() ConsumerReport) {
 	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -224,6 +228,26 @@ func (m *Metrics) Consumer(group string, current func() ConsumerReport) {
 	}, func() float64 {
 		if c := current(); c != nil {
 			return float64(c.DeadLettered())
+		}
+		return 0
+	}))
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name:        "faultline_dead_lettered_unclassified_total",
+		Help:        "Records this consumer gave up on after its bounded attempts with an unclassified handler error (dead-lettered with reason unclassified_error_after_N_attempts, or dropped).",
+		ConstLabels: prometheus.Labels{"service": m.service, "group": group},
+	}, func() float64 {
+		if c := current(); c != nil {
+			return float64(c.DeadLetteredUnclassified())
+		}
+		return 0
+	}))
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name:        "faultline_consumer_handler_errors_unclassified_total",
+		Help:        "Handler attempts of this consumer that failed with an unclassified error (neither poison nor a known outage).",
+		ConstLabels: prometheus.Labels{"service": m.service, "group": group},
+	}, func() float64 {
+		if c := current(); c != nil {
+			return float64(c.HandlerErrorsUnclassified())
 		}
 		return 0
 	}))

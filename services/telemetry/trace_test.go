@@ -190,6 +190,8 @@ func TestAsyncOrderIsOneTrace(t *testing.T) {
 	want(om, `faultline_outbox_parked_rows{service="order-service"}`, zero)
 	want(om, `faultline_consumer_handler_attempts_total{outcome="ok",service="order-service",topic="stock-reserved"}`, atLeast1)
 	want(om, `faultline_dead_lettered_total{group="`+orderGroup+`",service="order-service"}`, zero)
+	want(om, `faultline_dead_lettered_unclassified_total{group="`+orderGroup+`",service="order-service"}`, zero)
+	want(om, `faultline_consumer_handler_errors_unclassified_total{group="`+orderGroup+`",service="order-service"}`, zero)
 	for _, svc := range []struct{ url, name string }{{invURL, "inventory-service"}, {notifURL, "notification-service"}} {
 		m := scrape(t, svc.url)
 		want(m, `faultline_consumer_handler_attempts_total{outcome="ok",service="`+svc.name+`",topic="order-placed"}`, atLeast1)
