@@ -71,7 +71,8 @@ type Stats struct {
 // Store keeps notifications and the send ledger in SQLite. It is safe for
 // concurrent use; writes are serialised (one connection, BEGIN IMMEDIATE).
 type Store struct {
-	db *sql.DB
+	db       *sql.DB
+	prepared map[string]*sql.Stmt // hotStatements
 }
 
 const schema = `
@@ -110,11 +111,75 @@ func OpenStore(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate sqlite %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	st := &Store{db: db, prepared: map[string]*sql.Stmt{}}
+	for _, q := range hotStatements {
+		ps, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("prepare %q in %s: %w", q, path, err)
+		}
+		st.prepared[q] = ps
+	}
+	return st, nil
 }
 
+// hotStatements are RecordBatch's statements, prepared once at open
+// (modernc.org/sqlite keeps a prepared statement's compiled program: not
+// parsed again for every record).
+var hotStatements = []string{`SAVEPOINT notify`, `ROLLBACK TO notify`, `RELEASE notify`, selectNotification, insertNotification, insertSend}
+
+const (
+	insertNotification = `INSERT INTO notifications (order_id, event_id, sku, quantity, channel, occurred_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	insertSend         = `INSERT INTO sends (order_id, event_id, channel, sent_at) VALUES (?, ?, ?, ?)`
+)
+
 // Close closes the database.
-func (st *Store) Close() error { return st.db.Close() }
+func (st *Store) Close() error {
+	for _, ps := range st.prepared {
+		_ = ps.Close()
+	}
+	return st.db.Close()
+}
+
+// txStmts runs statements in one transaction, through the prepared copy
+// of a hot statement (bound to the transaction once) when there is one.
+type txStmts struct {
+	ctx   context.Context
+	tx    *sql.Tx
+	st    *Store
+	bound map[string]*sql.Stmt
+}
+
+func (st *Store) stmtsIn(ctx context.Context, tx *sql.Tx) *txStmts {
+	return &txStmts{ctx: ctx, tx: tx, st: st, bound: map[string]*sql.Stmt{}}
+}
+
+func (t *txStmts) stmt(q string) *sql.Stmt {
+	if s, ok := t.bound[q]; ok {
+		return s
+	}
+	ps, ok := t.st.prepared[q]
+	if !ok {
+		return nil
+	}
+	s := t.tx.StmtContext(t.ctx, ps)
+	t.bound[q] = s
+	return s
+}
+
+func (t *txStmts) exec(q string, args ...any) (sql.Result, error) {
+	if s := t.stmt(q); s != nil {
+		return s.ExecContext(t.ctx, args...)
+	}
+	return t.tx.ExecContext(t.ctx, q, args...)
+}
+
+func (t *txStmts) queryRow(q string, args ...any) *sql.Row {
+	if s := t.stmt(q); s != nil {
+		return s.QueryRowContext(t.ctx, args...)
+	}
+	return t.tx.QueryRowContext(t.ctx, q, args...)
+}
 
 // Record records the notification of order-placed event e (a valid event)
 // on channel, created at now, idempotently by order ID, in one
@@ -132,7 +197,7 @@ func (st *Store) Record(ctx context.Context, e events.Event, channel string, now
 	var out Outcome
 	err := st.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		n, out, err = recordTx(ctx, tx, e, channel, now)
+		n, out, err = recordTx(st.stmtsIn(ctx, tx), e, channel, now)
 		return err
 	})
 	if err != nil {
@@ -150,18 +215,19 @@ func (st *Store) Record(ctx context.Context, e events.Event, channel string, now
 func (st *Store) RecordBatch(ctx context.Context, evs []events.Event, channel string, now time.Time) ([]Notification, []Outcome, []error) {
 	ns, outs, errs := make([]Notification, len(evs)), make([]Outcome, len(evs)), make([]error, len(evs))
 	err := st.tx(ctx, func(tx *sql.Tx) error {
+		q := st.stmtsIn(ctx, tx)
 		for i, e := range evs {
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT notify`); err != nil {
+			if _, err := q.exec(`SAVEPOINT notify`); err != nil {
 				return fmt.Errorf("savepoint: %w", err)
 			}
-			ns[i], outs[i], errs[i] = recordTx(ctx, tx, e, channel, now)
+			ns[i], outs[i], errs[i] = recordTx(q, e, channel, now)
 			if errs[i] != nil {
 				errs[i] = fmt.Errorf("record notification of order %q: %w", e.OrderID, errs[i])
-				if _, err := tx.ExecContext(ctx, `ROLLBACK TO notify`); err != nil {
+				if _, err := q.exec(`ROLLBACK TO notify`); err != nil {
 					return fmt.Errorf("rollback to savepoint: %w", err)
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `RELEASE notify`); err != nil {
+			if _, err := q.exec(`RELEASE notify`); err != nil {
 				return fmt.Errorf("release savepoint: %w", err)
 			}
 		}
@@ -177,8 +243,8 @@ func (st *Store) RecordBatch(ctx context.Context, evs []events.Event, channel st
 }
 
 // recordTx is Record's work inside tx.
-func recordTx(ctx context.Context, tx *sql.Tx, e events.Event, channel string, now time.Time) (Notification, Outcome, error) {
-	prev, err := scanNotification(tx.QueryRowContext(ctx, selectNotification, e.OrderID))
+func recordTx(q *txStmts, e events.Event, channel string, now time.Time) (Notification, Outcome, error) {
+	prev, err := scanNotification(q.queryRow(selectNotification, e.OrderID))
 	switch {
 	case err == nil && prev.EventID == e.EventID:
 		return prev, Redelivered, nil
@@ -190,11 +256,11 @@ func recordTx(ctx context.Context, tx *sql.Tx, e events.Event, channel string, n
 	n := Notification{OrderID: e.OrderID, SKU: e.SKU, Quantity: e.Quantity, EventID: e.EventID, Channel: channel,
 		OccurredAt: e.OccurredAt.UTC(), CreatedAt: now.UTC()}
 	created := ts(n.CreatedAt)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (order_id, event_id, sku, quantity, channel, occurred_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := q.exec(insertNotification,
 		n.OrderID, n.EventID, n.SKU, n.Quantity, n.Channel, ts(n.OccurredAt), created); err != nil {
 		return Notification{}, 0, fmt.Errorf("store notification: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO sends (order_id, event_id, channel, sent_at) VALUES (?, ?, ?, ?)`,
+	if _, err := q.exec(insertSend,
 		n.OrderID, n.EventID, n.Channel, created); err != nil {
 		return Notification{}, 0, fmt.Errorf("record send: %w", err)
 	}
