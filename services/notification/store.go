@@ -9,6 +9,7 @@ import (
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
+	"github.com/faultline-harness/faultline/internal/sqlstmt"
 	"github.com/faultline-harness/faultline/services/events"
 )
 
@@ -72,7 +73,7 @@ type Stats struct {
 // concurrent use; writes are serialised (one connection, BEGIN IMMEDIATE).
 type Store struct {
 	db       *sql.DB
-	prepared map[string]*sql.Stmt // hotStatements
+	prepared *sqlstmt.Set // hotStatements
 }
 
 const schema = `
@@ -111,21 +112,16 @@ func OpenStore(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate sqlite %s: %w", path, err)
 	}
-	st := &Store{db: db, prepared: map[string]*sql.Stmt{}}
-	for _, q := range hotStatements {
-		ps, err := db.PrepareContext(ctx, q)
-		if err != nil {
-			st.Close()
-			return nil, fmt.Errorf("prepare %q in %s: %w", q, path, err)
-		}
-		st.prepared[q] = ps
+	prepared, err := sqlstmt.Prepare(ctx, db, hotStatements...)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
-	return st, nil
+	return &Store{db: db, prepared: prepared}, nil
 }
 
 // hotStatements are RecordBatch's statements, prepared once at open
-// (modernc.org/sqlite keeps a prepared statement's compiled program: not
-// parsed again for every record).
+// (package sqlstmt: not parsed again for every record).
 var hotStatements = []string{`SAVEPOINT notify`, `ROLLBACK TO notify`, `RELEASE notify`, selectNotification, insertNotification, insertSend}
 
 const (
@@ -135,50 +131,8 @@ const (
 
 // Close closes the database.
 func (st *Store) Close() error {
-	for _, ps := range st.prepared {
-		_ = ps.Close()
-	}
+	_ = st.prepared.Close()
 	return st.db.Close()
-}
-
-// txStmts runs statements in one transaction, through the prepared copy
-// of a hot statement (bound to the transaction once) when there is one.
-type txStmts struct {
-	ctx   context.Context
-	tx    *sql.Tx
-	st    *Store
-	bound map[string]*sql.Stmt
-}
-
-func (st *Store) stmtsIn(ctx context.Context, tx *sql.Tx) *txStmts {
-	return &txStmts{ctx: ctx, tx: tx, st: st, bound: map[string]*sql.Stmt{}}
-}
-
-func (t *txStmts) stmt(q string) *sql.Stmt {
-	if s, ok := t.bound[q]; ok {
-		return s
-	}
-	ps, ok := t.st.prepared[q]
-	if !ok {
-		return nil
-	}
-	s := t.tx.StmtContext(t.ctx, ps)
-	t.bound[q] = s
-	return s
-}
-
-func (t *txStmts) exec(q string, args ...any) (sql.Result, error) {
-	if s := t.stmt(q); s != nil {
-		return s.ExecContext(t.ctx, args...)
-	}
-	return t.tx.ExecContext(t.ctx, q, args...)
-}
-
-func (t *txStmts) queryRow(q string, args ...any) *sql.Row {
-	if s := t.stmt(q); s != nil {
-		return s.QueryRowContext(t.ctx, args...)
-	}
-	return t.tx.QueryRowContext(t.ctx, q, args...)
 }
 
 // Record records the notification of order-placed event e (a valid event)
@@ -197,7 +151,7 @@ func (st *Store) Record(ctx context.Context, e events.Event, channel string, now
 	var out Outcome
 	err := st.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		n, out, err = recordTx(st.stmtsIn(ctx, tx), e, channel, now)
+		n, out, err = recordTx(st.prepared.In(ctx, tx), e, channel, now)
 		return err
 	})
 	if err != nil {
@@ -215,19 +169,19 @@ func (st *Store) Record(ctx context.Context, e events.Event, channel string, now
 func (st *Store) RecordBatch(ctx context.Context, evs []events.Event, channel string, now time.Time) ([]Notification, []Outcome, []error) {
 	ns, outs, errs := make([]Notification, len(evs)), make([]Outcome, len(evs)), make([]error, len(evs))
 	err := st.tx(ctx, func(tx *sql.Tx) error {
-		q := st.stmtsIn(ctx, tx)
+		q := st.prepared.In(ctx, tx)
 		for i, e := range evs {
-			if _, err := q.exec(`SAVEPOINT notify`); err != nil {
+			if _, err := q.Exec(`SAVEPOINT notify`); err != nil {
 				return fmt.Errorf("savepoint: %w", err)
 			}
 			ns[i], outs[i], errs[i] = recordTx(q, e, channel, now)
 			if errs[i] != nil {
 				errs[i] = fmt.Errorf("record notification of order %q: %w", e.OrderID, errs[i])
-				if _, err := q.exec(`ROLLBACK TO notify`); err != nil {
+				if _, err := q.Exec(`ROLLBACK TO notify`); err != nil {
 					return fmt.Errorf("rollback to savepoint: %w", err)
 				}
 			}
-			if _, err := q.exec(`RELEASE notify`); err != nil {
+			if _, err := q.Exec(`RELEASE notify`); err != nil {
 				return fmt.Errorf("release savepoint: %w", err)
 			}
 		}
@@ -243,8 +197,8 @@ func (st *Store) RecordBatch(ctx context.Context, evs []events.Event, channel st
 }
 
 // recordTx is Record's work inside tx.
-func recordTx(q *txStmts, e events.Event, channel string, now time.Time) (Notification, Outcome, error) {
-	prev, err := scanNotification(q.queryRow(selectNotification, e.OrderID))
+func recordTx(q *sqlstmt.Tx, e events.Event, channel string, now time.Time) (Notification, Outcome, error) {
+	prev, err := scanNotification(q.QueryRow(selectNotification, e.OrderID))
 	switch {
 	case err == nil && prev.EventID == e.EventID:
 		return prev, Redelivered, nil
@@ -256,11 +210,11 @@ func recordTx(q *txStmts, e events.Event, channel string, now time.Time) (Notifi
 	n := Notification{OrderID: e.OrderID, SKU: e.SKU, Quantity: e.Quantity, EventID: e.EventID, Channel: channel,
 		OccurredAt: e.OccurredAt.UTC(), CreatedAt: now.UTC()}
 	created := ts(n.CreatedAt)
-	if _, err := q.exec(insertNotification,
+	if _, err := q.Exec(insertNotification,
 		n.OrderID, n.EventID, n.SKU, n.Quantity, n.Channel, ts(n.OccurredAt), created); err != nil {
 		return Notification{}, 0, fmt.Errorf("store notification: %w", err)
 	}
-	if _, err := q.exec(insertSend,
+	if _, err := q.Exec(insertSend,
 		n.OrderID, n.EventID, n.Channel, created); err != nil {
 		return Notification{}, 0, fmt.Errorf("record send: %w", err)
 	}
