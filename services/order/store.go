@@ -20,8 +20,9 @@ import (
 var ErrNotFound = errors.New("order not found")
 
 // Store keeps orders and the transactional outbox in one SQLite database
-// (WAL journal, one connection: writes are serialised in-process). It is
-// safe for concurrent use. All times are stored and returned in UTC.
+// (WAL journal, one connection: writes are serialised in-process; order
+// creations are group-committed, see groupcommit.go). It is safe for
+// concurrent use. All times are stored and returned in UTC.
 type Store struct {
 	db *sql.DB
 	q  *stmts
