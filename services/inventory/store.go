@@ -9,6 +9,7 @@ import (
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
+	"github.com/faultline-harness/faultline/internal/sqlstmt"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 )
@@ -76,8 +77,21 @@ type Stats struct {
 // It is safe for concurrent use; writes are serialised (one connection,
 // BEGIN IMMEDIATE), which also keeps two processes on one file consistent.
 type Store struct {
-	db *sql.DB
+	db       *sql.DB
+	prepared *sqlstmt.Set // hotStatements
 }
+
+// hotStatements are reserveTx's and ReserveBatch's statements, prepared
+// once at open (package sqlstmt: not parsed again for every reservation).
+var hotStatements = []string{`SAVEPOINT reserve`, `ROLLBACK TO reserve`, `RELEASE reserve`,
+	selectReservation, selectAvailable, decrementStock, insertMovement, insertReservation}
+
+const (
+	selectAvailable   = `SELECT available FROM stock WHERE sku = ?`
+	decrementStock    = `UPDATE stock SET available = available - ? WHERE sku = ?`
+	insertMovement    = `INSERT INTO stock_movements (order_id, sku, delta, created_at) VALUES (?, ?, ?, ?)`
+	insertReservation = `INSERT INTO reservations (order_id, sku, quantity, status, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)`
+)
 
 const schema = `
 CREATE TABLE IF NOT EXISTS stock (
@@ -118,11 +132,19 @@ func OpenStore(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate sqlite %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	prepared, err := sqlstmt.Prepare(ctx, db, hotStatements...)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	return &Store{db: db, prepared: prepared}, nil
 }
 
 // Close closes the database.
-func (st *Store) Close() error { return st.db.Close() }
+func (st *Store) Close() error {
+	_ = st.prepared.Close()
+	return st.db.Close()
+}
 
 // Seed inserts the catalog's SKUs that are not yet in the store; existing
 // stock is left alone.
@@ -170,7 +192,7 @@ func (st *Store) Reserve(ctx context.Context, orderID, sku string, qty int) (Res
 	var r Reservation
 	var rerr error
 	err := st.tx(ctx, func(tx *sql.Tx) error {
-		r, rerr = reserveTx(ctx, tx, orderID, sku, qty)
+		r, rerr = reserveTx(st.prepared.In(ctx, tx), orderID, sku, qty)
 		if errors.Is(rerr, ErrOrderIDReused) {
 			return nil // nothing written; r is the stored reservation
 		}
@@ -203,20 +225,21 @@ type ReserveRequest struct {
 func (st *Store) ReserveBatch(ctx context.Context, reqs []ReserveRequest) ([]Reservation, []error) {
 	rs, errs := make([]Reservation, len(reqs)), make([]error, len(reqs))
 	err := st.tx(ctx, func(tx *sql.Tx) error {
+		stx := st.prepared.In(ctx, tx)
 		for i, q := range reqs {
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT reserve`); err != nil {
+			if _, err := stx.Exec(`SAVEPOINT reserve`); err != nil {
 				return fmt.Errorf("savepoint: %w", err)
 			}
-			rs[i], errs[i] = reserveTx(ctx, tx, q.OrderID, q.SKU, q.Quantity)
+			rs[i], errs[i] = reserveTx(stx, q.OrderID, q.SKU, q.Quantity)
 			if errs[i] != nil {
-				if _, err := tx.ExecContext(ctx, `ROLLBACK TO reserve`); err != nil {
+				if _, err := stx.Exec(`ROLLBACK TO reserve`); err != nil {
 					return fmt.Errorf("rollback to savepoint: %w", err)
 				}
 				if !errors.Is(errs[i], ErrUnknownSKU) && !messaging.IsPermanent(errs[i]) {
 					errs[i] = fmt.Errorf("reserve order %q: %w", q.OrderID, errs[i])
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `RELEASE reserve`); err != nil {
+			if _, err := stx.Exec(`RELEASE reserve`); err != nil {
 				return fmt.Errorf("release savepoint: %w", err)
 			}
 		}
@@ -233,11 +256,11 @@ func (st *Store) ReserveBatch(ctx context.Context, reqs []ReserveRequest) ([]Res
 
 // reserveTx is Reserve's work inside tx. On ErrOrderIDReused it returns
 // the stored reservation; it writes only when it returns nil.
-func reserveTx(ctx context.Context, tx *sql.Tx, orderID, sku string, qty int) (Reservation, error) {
+func reserveTx(tx *sqlstmt.Tx, orderID, sku string, qty int) (Reservation, error) {
 	if err := errors.Join(events.CheckOrderID(orderID), events.CheckSKU(sku), events.CheckQuantity(qty)); err != nil {
 		return Reservation{}, messaging.Permanent(fmt.Errorf("reserve order %q: %w", orderID, err))
 	}
-	prev, err := scanReservation(tx.QueryRowContext(ctx, selectReservation, orderID))
+	prev, err := scanReservation(tx.QueryRow(selectReservation, orderID))
 	if err == nil {
 		if prev.SKU != sku || prev.Quantity != qty {
 			return prev, messaging.Permanent(fmt.Errorf("%w: order %q was reserved for %d x %q, asked %d x %q: %w",
@@ -249,7 +272,7 @@ func reserveTx(ctx context.Context, tx *sql.Tx, orderID, sku string, qty int) (R
 		return Reservation{}, err
 	}
 	var avail int
-	err = tx.QueryRowContext(ctx, `SELECT available FROM stock WHERE sku = ?`, sku).Scan(&avail)
+	err = tx.QueryRow(selectAvailable, sku).Scan(&avail)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Reservation{}, fmt.Errorf("%w: %q", ErrUnknownSKU, sku)
 	}
@@ -260,14 +283,14 @@ func reserveTx(ctx context.Context, tx *sql.Tx, orderID, sku string, qty int) (R
 	now := r.CreatedAt.Format(time.RFC3339Nano)
 	if avail >= qty {
 		r.Status, r.Reason = StatusReserved, ""
-		if _, err := tx.ExecContext(ctx, `UPDATE stock SET available = available - ? WHERE sku = ?`, qty, sku); err != nil {
+		if _, err := tx.Exec(decrementStock, qty, sku); err != nil {
 			return Reservation{}, fmt.Errorf("decrement stock of %q: %w", sku, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO stock_movements (order_id, sku, delta, created_at) VALUES (?, ?, ?, ?)`, orderID, sku, -qty, now); err != nil {
+		if _, err := tx.Exec(insertMovement, orderID, sku, -qty, now); err != nil {
 			return Reservation{}, fmt.Errorf("record stock movement: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO reservations (order_id, sku, quantity, status, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	if _, err := tx.Exec(insertReservation,
 		orderID, sku, qty, r.Status, r.Reason, now); err != nil {
 		return Reservation{}, fmt.Errorf("store reservation: %w", err)
 	}

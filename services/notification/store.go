@@ -9,6 +9,7 @@ import (
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
+	"github.com/faultline-harness/faultline/internal/sqlstmt"
 	"github.com/faultline-harness/faultline/services/events"
 )
 
@@ -71,7 +72,8 @@ type Stats struct {
 // Store keeps notifications and the send ledger in SQLite. It is safe for
 // concurrent use; writes are serialised (one connection, BEGIN IMMEDIATE).
 type Store struct {
-	db *sql.DB
+	db       *sql.DB
+	prepared *sqlstmt.Set // hotStatements
 }
 
 const schema = `
@@ -110,11 +112,28 @@ func OpenStore(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate sqlite %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	prepared, err := sqlstmt.Prepare(ctx, db, hotStatements...)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	return &Store{db: db, prepared: prepared}, nil
 }
 
+// hotStatements are RecordBatch's statements, prepared once at open
+// (package sqlstmt: not parsed again for every record).
+var hotStatements = []string{`SAVEPOINT notify`, `ROLLBACK TO notify`, `RELEASE notify`, selectNotification, insertNotification, insertSend}
+
+const (
+	insertNotification = `INSERT INTO notifications (order_id, event_id, sku, quantity, channel, occurred_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	insertSend         = `INSERT INTO sends (order_id, event_id, channel, sent_at) VALUES (?, ?, ?, ?)`
+)
+
 // Close closes the database.
-func (st *Store) Close() error { return st.db.Close() }
+func (st *Store) Close() error {
+	_ = st.prepared.Close()
+	return st.db.Close()
+}
 
 // Record records the notification of order-placed event e (a valid event)
 // on channel, created at now, idempotently by order ID, in one
@@ -132,7 +151,7 @@ func (st *Store) Record(ctx context.Context, e events.Event, channel string, now
 	var out Outcome
 	err := st.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		n, out, err = recordTx(ctx, tx, e, channel, now)
+		n, out, err = recordTx(st.prepared.In(ctx, tx), e, channel, now)
 		return err
 	})
 	if err != nil {
@@ -150,18 +169,19 @@ func (st *Store) Record(ctx context.Context, e events.Event, channel string, now
 func (st *Store) RecordBatch(ctx context.Context, evs []events.Event, channel string, now time.Time) ([]Notification, []Outcome, []error) {
 	ns, outs, errs := make([]Notification, len(evs)), make([]Outcome, len(evs)), make([]error, len(evs))
 	err := st.tx(ctx, func(tx *sql.Tx) error {
+		q := st.prepared.In(ctx, tx)
 		for i, e := range evs {
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT notify`); err != nil {
+			if _, err := q.Exec(`SAVEPOINT notify`); err != nil {
 				return fmt.Errorf("savepoint: %w", err)
 			}
-			ns[i], outs[i], errs[i] = recordTx(ctx, tx, e, channel, now)
+			ns[i], outs[i], errs[i] = recordTx(q, e, channel, now)
 			if errs[i] != nil {
 				errs[i] = fmt.Errorf("record notification of order %q: %w", e.OrderID, errs[i])
-				if _, err := tx.ExecContext(ctx, `ROLLBACK TO notify`); err != nil {
+				if _, err := q.Exec(`ROLLBACK TO notify`); err != nil {
 					return fmt.Errorf("rollback to savepoint: %w", err)
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `RELEASE notify`); err != nil {
+			if _, err := q.Exec(`RELEASE notify`); err != nil {
 				return fmt.Errorf("release savepoint: %w", err)
 			}
 		}
@@ -177,8 +197,8 @@ func (st *Store) RecordBatch(ctx context.Context, evs []events.Event, channel st
 }
 
 // recordTx is Record's work inside tx.
-func recordTx(ctx context.Context, tx *sql.Tx, e events.Event, channel string, now time.Time) (Notification, Outcome, error) {
-	prev, err := scanNotification(tx.QueryRowContext(ctx, selectNotification, e.OrderID))
+func recordTx(q *sqlstmt.Tx, e events.Event, channel string, now time.Time) (Notification, Outcome, error) {
+	prev, err := scanNotification(q.QueryRow(selectNotification, e.OrderID))
 	switch {
 	case err == nil && prev.EventID == e.EventID:
 		return prev, Redelivered, nil
@@ -190,11 +210,11 @@ func recordTx(ctx context.Context, tx *sql.Tx, e events.Event, channel string, n
 	n := Notification{OrderID: e.OrderID, SKU: e.SKU, Quantity: e.Quantity, EventID: e.EventID, Channel: channel,
 		OccurredAt: e.OccurredAt.UTC(), CreatedAt: now.UTC()}
 	created := ts(n.CreatedAt)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (order_id, event_id, sku, quantity, channel, occurred_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := q.Exec(insertNotification,
 		n.OrderID, n.EventID, n.SKU, n.Quantity, n.Channel, ts(n.OccurredAt), created); err != nil {
 		return Notification{}, 0, fmt.Errorf("store notification: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO sends (order_id, event_id, channel, sent_at) VALUES (?, ?, ?, ?)`,
+	if _, err := q.Exec(insertSend,
 		n.OrderID, n.EventID, n.Channel, created); err != nil {
 		return Notification{}, 0, fmt.Errorf("record send: %w", err)
 	}

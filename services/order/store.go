@@ -8,22 +8,29 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // driver "sqlite"
 
 	"github.com/faultline-harness/faultline/services/events"
-	"github.com/faultline-harness/faultline/services/telemetry"
 )
 
 // ErrNotFound is returned when no order has the given ID.
 var ErrNotFound = errors.New("order not found")
 
 // Store keeps orders and the transactional outbox in one SQLite database
-// (WAL journal, one connection: writes are serialised in-process). It is
-// safe for concurrent use. All times are stored and returned in UTC.
+// (WAL journal, one connection: writes are serialised in-process; order
+// creations are group-committed, see groupcommit.go). It is safe for
+// concurrent use. All times are stored and returned in UTC.
 type Store struct {
 	db *sql.DB
+	q  *stmts
+
+	creates   chan *createReq // to the committer (groupcommit.go)
+	quit      chan struct{}   // closed by Close
+	committed chan struct{}   // closed when the committer has stopped
+	closeOnce sync.Once
 }
 
 // Stats is a snapshot of the store: order counts per status (every status
@@ -155,7 +162,14 @@ func OpenStore(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate order schema in %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	prepared, err := prepareStmts(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("order db %s: %w", path, err)
+	}
+	st := &Store{db: db, q: prepared, creates: make(chan *createReq), quit: make(chan struct{}), committed: make(chan struct{})}
+	go st.commitLoop()
+	return st, nil
 }
 
 // migrateOutbox adds the outboxColumns an older database lacks, then the
@@ -188,8 +202,16 @@ func migrateOutbox(ctx context.Context, db *sql.DB) error {
 	return err
 }
 
-// Close closes the database.
-func (st *Store) Close() error { return st.db.Close() }
+// Close stops the committer (a create after Close fails) and closes the
+// database. Safe to call twice.
+func (st *Store) Close() error {
+	st.closeOnce.Do(func() {
+		close(st.quit)
+		<-st.committed
+		st.q.close()
+	})
+	return st.db.Close()
+}
 
 func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
@@ -264,53 +286,11 @@ func (st *Store) OutboxBacklog(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// create inserts o and, when out is non-nil, its outbox record (event ID
-// from the event-id header, traceparent from ctx's span), in one transaction. With a non-empty idemKey it records the key and resp; if the
-// key is already taken it inserts nothing and returns created=false.
-func (st *Store) create(ctx context.Context, o Order, idemKey string, resp response, out *events.Message) (created bool, err error) {
-	tx, err := st.db.BeginTx(ctx, nil)
-	if err != nil {
-		return false, fmt.Errorf("create order %s: begin: %w", o.ID, err)
-	}
-	defer func() {
-		if !created || err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	var key any
-	if idemKey != "" {
-		key = idemKey
-	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO orders (`+orderCols+`, idempotency_key, resp_status, resp_body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING`,
-		o.ID, o.SKU, o.Quantity, o.Mode, o.Status, o.Reason, o.StockCheck, ts(o.CreatedAt), ts(o.UpdatedAt), key, resp.status, resp.body)
-	if err != nil {
-		return false, fmt.Errorf("insert order %s: %w", o.ID, err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return false, err
-	}
-	if out != nil {
-		headers, err := json.Marshal(out.Headers)
-		if err != nil {
-			return false, fmt.Errorf("encode outbox headers: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (event_id, order_id, topic, key, value, headers, created_at, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			out.Header(events.HeaderEventID), o.ID, out.Topic, out.Key, out.Value, string(headers), ts(o.CreatedAt), telemetry.TraceParent(ctx)); err != nil {
-			return false, fmt.Errorf("insert outbox row for order %s: %w", o.ID, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("create order %s: commit: %w", o.ID, err)
-	}
-	return true, nil
-}
-
 // byIdempotencyKey returns the order created under key and its recorded
 // response, or ErrNotFound.
 func (st *Store) byIdempotencyKey(ctx context.Context, key string) (Order, response, error) {
 	var resp response
-	o, err := scanOrder(st.db.QueryRowContext(ctx, `SELECT `+orderCols+`, resp_status, resp_body FROM orders WHERE idempotency_key = ?`, key), &resp.status, &resp.body)
+	o, err := scanOrder(st.q.byIdempotency.QueryRowContext(ctx, key), &resp.status, &resp.body)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return Order{}, response{}, fmt.Errorf("get order by idempotency key: %w", err)
 	}
@@ -365,17 +345,20 @@ func (st *Store) transitionBatch(ctx context.Context, reqs []transitionReq, now 
 			return fmt.Errorf("begin: %w", err)
 		}
 		defer func() { _ = tx.Rollback() }()
+		sp, back, rel := tx.StmtContext(ctx, st.q.savepoint), tx.StmtContext(ctx, st.q.rollbackTo), tx.StmtContext(ctx, st.q.release)
+		move, exists := tx.StmtContext(ctx, st.q.transition), tx.StmtContext(ctx, st.q.orderExists)
+		at := ts(now)
 		for i, r := range reqs {
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT outcome`); err != nil {
+			if _, err := sp.ExecContext(ctx); err != nil {
 				return fmt.Errorf("savepoint: %w", err)
 			}
-			moved[i], errs[i] = transitionTx(ctx, tx, r, now)
+			moved[i], errs[i] = transitionTx(ctx, move, exists, r, at)
 			if errs[i] != nil {
-				if _, err := tx.ExecContext(ctx, `ROLLBACK TO outcome`); err != nil {
+				if _, err := back.ExecContext(ctx); err != nil {
 					return fmt.Errorf("rollback to savepoint: %w", err)
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `RELEASE outcome`); err != nil {
+			if _, err := rel.ExecContext(ctx); err != nil {
 				return fmt.Errorf("release savepoint: %w", err)
 			}
 		}
@@ -393,9 +376,11 @@ func (st *Store) transitionBatch(ctx context.Context, reqs []transitionReq, now 
 	return moved, errs
 }
 
-func transitionTx(ctx context.Context, tx *sql.Tx, r transitionReq, now time.Time) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, reason = ?, updated_at = ? WHERE id = ? AND status = ?`,
-		r.to, r.reason, ts(now), r.id, StatusPending)
+// transitionTx is one move of transitionBatch, with its transaction's
+// statements move (sqlTransition) and exists (sqlOrderExists); at is the
+// formatted time.
+func transitionTx(ctx context.Context, move, exists *sql.Stmt, r transitionReq, at string) (bool, error) {
+	res, err := move.ExecContext(ctx, r.to, r.reason, at, r.id, StatusPending)
 	if err != nil {
 		return false, fmt.Errorf("move order %s to %s: %w", r.id, r.to, err)
 	}
@@ -403,7 +388,7 @@ func transitionTx(ctx context.Context, tx *sql.Tx, r transitionReq, now time.Tim
 		return n == 1, err
 	}
 	var one int
-	err = tx.QueryRowContext(ctx, `SELECT 1 FROM orders WHERE id = ?`, r.id).Scan(&one)
+	err = exists.QueryRowContext(ctx, r.id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, ErrNotFound
 	}
