@@ -46,7 +46,9 @@ GINKGO_FLAGS ?= --race --randomize-all --keep-going -p --procs=$(SUITE_PROCS) \
 # The CLI's target platforms (CGO_ENABLED=0; the real Kafka lane is Linux-only):
 # one per OS besides this machine's own build. Each is a full build of the
 # dependency tree the first time (minutes on 2 cores), cached after; add
-# more with CROSS_PLATFORMS="linux/amd64 darwin/amd64 ...".
+# more with CROSS_PLATFORMS="linux/amd64 darwin/amd64 ...". The platforms
+# build at the same time, linked without symbol table and DWARF (-s -w: a
+# full link, less to write): warm, 3 s instead of 15 s on 2 cores.
 CROSS_PLATFORMS ?= linux/arm64 darwin/arm64 windows/amd64
 
 # govulncheck needs its online database; pinned, run with `go run` (not a
@@ -89,11 +91,11 @@ vulncheck: ## govulncheck when its database answers; skipped, and said so, when 
 actionlint: ## lint the GitHub workflows (actionlint, pinned in go.mod; uses shellcheck when installed)
 	$(GO) tool actionlint .github/workflows/*.yml
 
-cross-build: ## build the CLI for every platform of CROSS_PLATFORMS (embedded lane; CGO_ENABLED=0)
-	@set -e; for p in $(CROSS_PLATFORMS); do \
+cross-build: ## build the CLI for every platform of CROSS_PLATFORMS (embedded lane; CGO_ENABLED=0), in parallel
+	@pids=""; for p in $(CROSS_PLATFORMS); do \
 		os=$${p%/*}; arch=$${p#*/}; echo "go build ./cmd/faultline for $$os/$$arch"; \
-		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -o /dev/null ./cmd/faultline; \
-	done
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -ldflags='-s -w' -o /dev/null ./cmd/faultline & pids="$$pids $$!"; \
+	done; rc=0; for pid in $$pids; do wait $$pid || rc=1; done; exit $$rc
 
 unit: ## unit and integration tests (race detector; JUnit $(JUNIT_DIR)/unit.xml)
 	@mkdir -p $(JUNIT_DIR)

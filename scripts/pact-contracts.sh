@@ -21,6 +21,9 @@
 #   tooling   tests that need the pact library but no cgo of their own: broker
 #             verification against a recording broker, two concurrent runs
 #   plain     the plain contract tests, with the race detector
+#             ("tooling plain" in a row run at the same time, each with its
+#             own output, printed when both end: both mostly wait on child
+#             processes)
 #   install   replace PACT_DIR by the run's folder (under PACT_DIR.lock)
 #
 # Environment:
@@ -124,8 +127,9 @@ install_pacts() {
 	) 9>"$dest.lock"
 }
 
-for phase in "$@"; do
-	case "$phase" in
+# run_phase PHASE: one phase, in the foreground.
+run_phase() {
+	case "$1" in
 	consumer)
 		step consumer "consumer phase (order-service, inventory-service as consumers) -> $run_dir"
 		"${pact_test[@]}" ./contracts/consumer
@@ -161,5 +165,39 @@ for phase in "$@"; do
 		install_pacts
 		;;
 	esac
+}
+
+# run_beside A B: phases A and B at the same time, each output kept in a
+# file of the run's folder and printed when both are done; fails when
+# either failed. For tooling and plain: their time is mostly waiting on
+# child processes (scripts, curl retries, the Pact CLI, go builds), and
+# they share no file (each test works in temporary folders of its own).
+run_beside() {
+	local a="$1" b="$2" pa pb ra=0 rb=0
+	step "$a" "$a and $b at the same time (outputs follow when both end)"
+	(current="$a" && run_phase "$a") >"$run_dir/$a.log" 2>&1 &
+	pa=$!
+	(current="$b" && run_phase "$b") >"$run_dir/$b.log" 2>&1 &
+	pb=$!
+	wait "$pa" || ra=$?
+	wait "$pb" || rb=$?
+	cat "$run_dir/$a.log" "$run_dir/$b.log"
+	rm -f "$run_dir/$a.log" "$run_dir/$b.log"
+	if [[ $ra -ne 0 || $rb -ne 0 ]]; then
+		current="$a+$b"
+		echo "== contracts: $a exit $ra, $b exit $rb" >&2
+		return 1
+	fi
+}
+
+phases=("$@")
+for ((k = 0; k < ${#phases[@]}; k++)); do
+	phase="${phases[$k]}"
+	if [[ "$phase" == tooling && "${phases[$((k + 1))]:-}" == plain ]]; then
+		run_beside tooling plain
+		k=$((k + 1))
+		continue
+	fi
+	run_phase "$phase"
 done
 echo "== contracts: $* green in $(($(date +%s) - start))s"
