@@ -48,33 +48,11 @@ func deadLetters(t *testing.T, kc messaging.Config) *handled {
 // record goes to the dead-letter topic whole (with its reason, source and
 // attempts) and the records behind it are processed.
 func TestPermanentErrorDeadLetteredAfterMaxAttempts(t *testing.T) {
-	topic, kc, p := startTopic(t, 1, events.TopicDeadLetter)
-	for i := range 4 {
-		send(t, p, record(t, topic, "order", i))
+	topic, cons, tries, dl := failSecondOfFour(t, messaging.ConsumerConfig{MaxAttempts: 4, RetryBackoff: 10 * time.Millisecond},
+		messaging.Permanent(errors.New("outcome too large to publish")))
+	if tries != 4 {
+		t.Fatalf("poison record attempted %d times, want MaxAttempts = 4", tries)
 	}
-	var tries atomic.Int32
-	var h handled
-	cons := startConsumer(t, messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
-		MaxAttempts: 4, RetryBackoff: 10 * time.Millisecond},
-		func(_ context.Context, m events.Message) error {
-			if seqOf(t, m.Value) == 1 {
-				tries.Add(1)
-				return messaging.Permanent(errors.New("outcome too large to publish"))
-			}
-			h.add(m)
-			return nil
-		})
-	dead := deadLetters(t, kc)
-	testkit.Eventually(t, 20*time.Second, func() (bool, string) {
-		return h.count() == 3 && dead.count() == 1, fmt.Sprintf("handled %d/3, dead letters %d/1", h.count(), dead.count())
-	})
-	if ids := h.eventIDs(); !slices.Equal(ids, []string{"order#0", "order#2", "order#3"}) {
-		t.Fatalf("handled %v", ids)
-	}
-	if n := tries.Load(); n != 4 {
-		t.Fatalf("poison record attempted %d times, want MaxAttempts = 4", n)
-	}
-	dl := dead.All()[0]
 	if dl.Header(events.HeaderEventID) != "order#1" || dl.Header(messaging.HeaderDLQFormat) != messaging.DLQFormatRecord ||
 		dl.Header(messaging.HeaderDLQSourceTopic) != topic || dl.Header(messaging.HeaderDLQSourceOffset) != "1" ||
 		dl.Header(messaging.HeaderDLQSourcePartition) != "0" || dl.Header(messaging.HeaderDLQAttempts) != "4" ||
@@ -87,31 +65,29 @@ func TestPermanentErrorDeadLetteredAfterMaxAttempts(t *testing.T) {
 	}
 }
 
-// TestUnclassifiedErrorDeadLetteredAfterItsBound: a handler error nobody
-// classified (a deterministic bug) is attempted MaxUnclassifiedAttempts
-// times, then the record is dead-lettered with reason
-// "unclassified_error_after_N_attempts: ..." and the records behind it on
-// its partition are processed; it is counted in the stats.
-func TestUnclassifiedErrorDeadLetteredAfterItsBound(t *testing.T) {
-	topic := testkit.Uniq(t, "topic")
-	c := testkit.StartKafka(t, 1, []string{topic, events.TopicDeadLetter})
-	kc := fastConfig(t, c.ListenAddrs())
-	p := newProducer(t, kc)
+// failSecondOfFour sends four records to a new one-partition topic and
+// consumes them with cfg (Kafka, group, topic and dead-letter producer
+// filled in) and a handler that fails record 1 with failWith every time.
+// It waits (20 s) until the other three were handled, in order, and the
+// record was dead-lettered once, and returns the topic, the consumer, how
+// many times record 1 was attempted and its dead letter.
+func failSecondOfFour(t *testing.T, cfg messaging.ConsumerConfig, failWith error) (string, *messaging.Consumer, int32, events.Message) {
+	t.Helper()
+	topic, kc, p := startTopic(t, 1, events.TopicDeadLetter)
 	for i := range 4 {
 		send(t, p, record(t, topic, "order", i))
 	}
+	cfg.Kafka, cfg.Group, cfg.Topics, cfg.DeadLetter = kc, testkit.Uniq(t, "group"), []string{topic}, p
 	var tries atomic.Int32
 	var h handled
-	cons := startConsumer(t, messaging.ConsumerConfig{Kafka: kc, Group: testkit.Uniq(t, "group"), Topics: []string{topic}, DeadLetter: p,
-		MaxUnclassifiedAttempts: 5, RetryBackoff: 5 * time.Millisecond, MaxRetryBackoff: 20 * time.Millisecond},
-		func(_ context.Context, m events.Message) error {
-			if seqOf(t, m.Value) == 1 {
-				tries.Add(1)
-				return errors.New("build outcome for order o1: json: unsupported value: NaN")
-			}
-			h.add(m)
-			return nil
-		})
+	cons := startConsumer(t, cfg, func(_ context.Context, m events.Message) error {
+		if seqOf(t, m.Value) == 1 {
+			tries.Add(1)
+			return failWith
+		}
+		h.add(m)
+		return nil
+	})
 	dead := deadLetters(t, kc)
 	testkit.Eventually(t, 20*time.Second, func() (bool, string) {
 		return h.count() == 3 && dead.count() == 1, fmt.Sprintf("handled %d/3, dead letters %d/1", h.count(), dead.count())
@@ -119,10 +95,20 @@ func TestUnclassifiedErrorDeadLetteredAfterItsBound(t *testing.T) {
 	if ids := h.eventIDs(); !slices.Equal(ids, []string{"order#0", "order#2", "order#3"}) {
 		t.Fatalf("handled %v", ids)
 	}
-	if n := tries.Load(); n != 5 {
-		t.Fatalf("record attempted %d times, want MaxUnclassifiedAttempts = 5", n)
+	return topic, cons, tries.Load(), dead.All()[0]
+}
+
+// TestUnclassifiedErrorDeadLetteredAfterItsBound: a handler error nobody
+// classified (a deterministic bug) is attempted MaxUnclassifiedAttempts
+// times, then the record is dead-lettered with reason
+// "unclassified_error_after_N_attempts: ..." and the records behind it on
+// its partition are processed; it is counted in the stats.
+func TestUnclassifiedErrorDeadLetteredAfterItsBound(t *testing.T) {
+	_, cons, tries, dl := failSecondOfFour(t, messaging.ConsumerConfig{MaxUnclassifiedAttempts: 5, RetryBackoff: 5 * time.Millisecond, MaxRetryBackoff: 20 * time.Millisecond},
+		errors.New("build outcome for order o1: json: unsupported value: NaN"))
+	if tries != 5 {
+		t.Fatalf("record attempted %d times, want MaxUnclassifiedAttempts = 5", tries)
 	}
-	dl := dead.All()[0]
 	if reason := dl.Header(messaging.HeaderDLQReason); reason != "unclassified_error_after_5_attempts: build outcome for order o1: json: unsupported value: NaN" ||
 		dl.Header(events.HeaderEventID) != "order#1" || dl.Header(messaging.HeaderDLQAttempts) != "5" || dl.Header(messaging.HeaderDLQSourceOffset) != "1" {
 		t.Fatalf("dead letter %+v", dl)
