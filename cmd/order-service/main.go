@@ -84,24 +84,25 @@ import (
 // settings are order-service's flags and environment variables.
 type settings struct {
 	conf.Version
-	HTTPAddr         string        `conf:"default:127.0.0.1:8080,flag:http-addr,env:ORDER_HTTP_ADDR,help:HTTP listen address (host:port)"`
-	Mode             string        `conf:"default:async,flag:mode,env:ORDER_MODE,help:sync (HTTP reservation) or async (outbox + Kafka) or hybrid (HTTP stock read then outbox + Kafka)"`
-	DB               string        `conf:"default:orders.db,flag:db,env:ORDER_DB,help:SQLite database file"`
-	Catalog          string        `conf:"flag:catalog,env:ORDER_CATALOG,help:optional JSON file {\"SKU\": units} of known SKUs"`
-	InventoryURL     string        `conf:"default:http://127.0.0.1:8081,flag:inventory-url,env:INVENTORY_URL,help:inventory-service base URL (sync and hybrid modes)"`
-	InventoryTimeout time.Duration `conf:"default:500ms,flag:inventory-timeout,env:INVENTORY_TIMEOUT,help:timeout of each inventory call"`
-	KafkaBrokers     string        `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas (async and hybrid modes)"`
-	KafkaRoute       string        `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
-	Group            string        `conf:"default:order-service,flag:group,env:ORDER_GROUP,help:Kafka consumer group (group.id) of the stock-outcome consumer"`
-	MaxAttempts      int           `conf:"default:3,flag:max-attempts,env:ORDER_MAX_ATTEMPTS,help:attempts of a stock outcome failing permanently before it is dead-lettered (at least 1)"`
-	MaxUnclassified  int           `conf:"default:10,flag:max-unclassified-attempts,env:ORDER_MAX_UNCLASSIFIED_ATTEMPTS,help:attempts of a stock outcome failing with an unclassified error (neither poison nor a known outage) before it is dead-lettered (at least 1)"`
-	RelayInterval    time.Duration `conf:"default:50ms,flag:relay-interval,env:ORDER_RELAY_INTERVAL,help:outbox poll interval (new rows and idle lanes)"`
-	RelayBatch       int           `conf:"default:256,flag:relay-batch,env:ORDER_RELAY_BATCH,help:outbox rows per lane send and per marking transaction (at least 1)"`
-	RelayMinBackoff  time.Duration `conf:"default:100ms,flag:relay-min-backoff,env:ORDER_RELAY_MIN_BACKOFF,help:first wait of a relay lane after a transient publish failure"`
-	RelayMaxBackoff  time.Duration `conf:"default:1s,flag:relay-max-backoff,env:ORDER_RELAY_MAX_BACKOFF,help:cap of the doubling backoff of a relay lane (at least -relay-min-backoff)"`
-	PublishTimeout   time.Duration `conf:"default:5s,flag:publish-timeout,env:ORDER_PUBLISH_TIMEOUT,help:deadline of each outbox lane send"`
-	ShutdownGrace    time.Duration `conf:"default:10s,flag:shutdown-grace,env:ORDER_SHUTDOWN_GRACE,help:graceful shutdown time"`
-	MaxRequests      int           `conf:"default:0,flag:max-concurrent-requests,env:ORDER_MAX_CONCURRENT_REQUESTS,help:requests served at once; the rest wait (a worker-pool model); 0: no cap"`
+	HTTPAddr          string        `conf:"default:127.0.0.1:8080,flag:http-addr,env:ORDER_HTTP_ADDR,help:HTTP listen address (host:port)"`
+	Mode              string        `conf:"default:async,flag:mode,env:ORDER_MODE,help:sync (HTTP reservation) or async (outbox + Kafka) or hybrid (HTTP stock read then outbox + Kafka)"`
+	DB                string        `conf:"default:orders.db,flag:db,env:ORDER_DB,help:SQLite database file"`
+	Catalog           string        `conf:"flag:catalog,env:ORDER_CATALOG,help:optional JSON file {\"SKU\": units} of known SKUs"`
+	InventoryURL      string        `conf:"default:http://127.0.0.1:8081,flag:inventory-url,env:INVENTORY_URL,help:inventory-service base URL (sync and hybrid modes)"`
+	InventoryTimeout  time.Duration `conf:"default:500ms,flag:inventory-timeout,env:INVENTORY_TIMEOUT,help:timeout of each inventory call"`
+	KafkaBrokers      string        `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas (async and hybrid modes)"`
+	KafkaRoute        string        `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
+	Group             string        `conf:"default:order-service,flag:group,env:ORDER_GROUP,help:Kafka consumer group (group.id) of the stock-outcome consumer"`
+	MaxAttempts       int           `conf:"default:3,flag:max-attempts,env:ORDER_MAX_ATTEMPTS,help:attempts of a stock outcome failing permanently before it is dead-lettered (at least 1)"`
+	MaxUnclassified   int           `conf:"default:10,flag:max-unclassified-attempts,env:ORDER_MAX_UNCLASSIFIED_ATTEMPTS,help:attempts of a stock outcome failing with an unclassified error (neither poison nor a known outage) before it is dead-lettered (at least 1)"`
+	RelayInterval     time.Duration `conf:"default:50ms,flag:relay-interval,env:ORDER_RELAY_INTERVAL,help:outbox poll interval (new rows and idle lanes)"`
+	RelayBatch        int           `conf:"default:256,flag:relay-batch,env:ORDER_RELAY_BATCH,help:outbox rows per lane send and per marking transaction (at least 1)"`
+	RelayMinBackoff   time.Duration `conf:"default:100ms,flag:relay-min-backoff,env:ORDER_RELAY_MIN_BACKOFF,help:first wait of a relay lane after a transient publish failure"`
+	RelayMaxBackoff   time.Duration `conf:"default:1s,flag:relay-max-backoff,env:ORDER_RELAY_MAX_BACKOFF,help:cap of the doubling backoff of a relay lane (at least -relay-min-backoff)"`
+	RelayUnclassified int           `conf:"default:10,flag:relay-max-unclassified-attempts,env:ORDER_RELAY_MAX_UNCLASSIFIED_ATTEMPTS,help:sends of one outbox row failing with an unclassified error (neither permanent nor a known outage) before the row is parked and its order FAILED (at least 1)"`
+	PublishTimeout    time.Duration `conf:"default:5s,flag:publish-timeout,env:ORDER_PUBLISH_TIMEOUT,help:deadline of each outbox lane send"`
+	ShutdownGrace     time.Duration `conf:"default:10s,flag:shutdown-grace,env:ORDER_SHUTDOWN_GRACE,help:graceful shutdown time"`
+	MaxRequests       int           `conf:"default:0,flag:max-concurrent-requests,env:ORDER_MAX_CONCURRENT_REQUESTS,help:requests served at once; the rest wait (a worker-pool model); 0: no cap"`
 
 	HybridReadTimeout    time.Duration `conf:"default:200ms,flag:hybrid-read-timeout,env:ORDER_HYBRID_READ_TIMEOUT,help:timeout of each stock read (hybrid mode)"`
 	HybridOnReadFailure  string        `conf:"default:accept,flag:hybrid-on-read-failure,env:ORDER_HYBRID_ON_READ_FAILURE,help:when the stock read fails (hybrid mode): accept (202 with stock_check unverified) or refuse (503 stock_unavailable)"`
@@ -175,20 +176,21 @@ func parseConfig(args []string, out io.Writer) (order.Config, settings, error) {
 		return order.Config{}, s, config.Invalid(&s, "kafka-route", err.Error())
 	}
 	cfg := order.Config{
-		HTTPAddr:         s.HTTPAddr,
-		Mode:             order.Mode(s.Mode),
-		DBPath:           s.DB,
-		InventoryURL:     s.InventoryURL,
-		InventoryTimeout: s.InventoryTimeout,
-		Kafka:            messaging.Config{Brokers: messaging.ParseBrokers(s.KafkaBrokers), ClientID: "order-service", Route: route},
-		Group:            s.Group,
-		MaxAttempts:      s.MaxAttempts,
-		RelayInterval:    s.RelayInterval,
-		RelayBatch:       s.RelayBatch,
-		RelayMinBackoff:  s.RelayMinBackoff,
-		RelayMaxBackoff:  s.RelayMaxBackoff,
-		PublishTimeout:   s.PublishTimeout,
-		ShutdownGrace:    s.ShutdownGrace,
+		HTTPAddr:                     s.HTTPAddr,
+		Mode:                         order.Mode(s.Mode),
+		DBPath:                       s.DB,
+		InventoryURL:                 s.InventoryURL,
+		InventoryTimeout:             s.InventoryTimeout,
+		Kafka:                        messaging.Config{Brokers: messaging.ParseBrokers(s.KafkaBrokers), ClientID: "order-service", Route: route},
+		Group:                        s.Group,
+		MaxAttempts:                  s.MaxAttempts,
+		RelayInterval:                s.RelayInterval,
+		RelayBatch:                   s.RelayBatch,
+		RelayMinBackoff:              s.RelayMinBackoff,
+		RelayMaxBackoff:              s.RelayMaxBackoff,
+		RelayMaxUnclassifiedAttempts: s.RelayUnclassified,
+		PublishTimeout:               s.PublishTimeout,
+		ShutdownGrace:                s.ShutdownGrace,
 		Resilience: order.Resilience{
 			Breaker: order.BreakerConfig{Enabled: s.Breaker, FailureThreshold: s.BreakerFailures, OpenTimeout: s.BreakerOpenTimeout,
 				HalfOpenProbes: s.BreakerHalfOpen},
@@ -237,6 +239,7 @@ func validate(s *settings) error {
 		min  int
 	}{
 		{"relay-batch", s.RelayBatch, 1}, {"max-attempts", s.MaxAttempts, 1}, {"max-unclassified-attempts", s.MaxUnclassified, 1},
+		{"relay-max-unclassified-attempts", s.RelayUnclassified, 1},
 		{"breaker-failures", s.BreakerFailures, 1}, {"breaker-half-open-probes", s.BreakerHalfOpen, 1},
 		{"retry-attempts", s.RetryAttempts, 1}, {"max-concurrent-requests", s.MaxRequests, 0}, {"bulkhead", s.Bulkhead, 0},
 		{"retry-budget-burst", s.RetryBudgetBurst, 0}, {"hybrid-breaker-failures", s.HybridBreakerFails, 1},

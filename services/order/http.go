@@ -311,18 +311,21 @@ func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
 
 // statsBody is the GET /stats answer. outbox_backlog counts rows waiting
 // to be published, outbox_parked the rows parked after a permanent failure
-// (from the database); outbox_lanes is how many relay lanes (partitions)
-// run; outbox_published and outbox_publish_failures count this process's
-// relay publishes and failed lane sends; consumer_lag is the stock-outcome
+// or MaxUnclassifiedAttempts unclassified ones (from the database);
+// outbox_lanes is how many relay lanes (partitions) run; outbox_published,
+// outbox_publish_failures and outbox_parked_unclassified count this
+// process's relay publishes, failed lane sends and rows parked after
+// unclassified failures; consumer_lag is the stock-outcome
 // consumer's lag (0 in sync mode or before it joined); promises_broken
 // counts orders answered 202 and now REJECTED (Store.PromisesBroken;
 // always 0 in sync mode).
 type statsBody struct {
 	Stats
-	OutboxLanes     int   `json:"outbox_lanes"`
-	OutboxPublished int64 `json:"outbox_published"`
-	PublishFailures int64 `json:"outbox_publish_failures"`
-	ConsumerLag     int64 `json:"consumer_lag"`
+	OutboxLanes        int   `json:"outbox_lanes"`
+	OutboxPublished    int64 `json:"outbox_published"`
+	PublishFailures    int64 `json:"outbox_publish_failures"`
+	ParkedUnclassified int64 `json:"outbox_parked_unclassified"`
+	ConsumerLag        int64 `json:"consumer_lag"`
 	// The stock-outcome consumer's counters (zero in sync mode): handled,
 	// handler_attempts, handler_errors_transient, handler_errors_permanent,
 	// dead_lettered, dead_lettered_whole, dead_lettered_envelope,
@@ -359,6 +362,7 @@ func (s *Service) handleStats(w http.ResponseWriter, r *http.Request) {
 		body.OutboxPublished = s.relay.Published()
 		body.OutboxLanes = s.relay.Lanes()
 		body.PublishFailures = s.relay.Failures()
+		body.ParkedUnclassified = s.relay.ParkedUnclassified()
 	}
 	if c := s.consumer.Load(); c != nil {
 		body.ConsumerLag, body.ConsumerStats = c.Lag(), c.Stats()

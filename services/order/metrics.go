@@ -44,13 +44,15 @@ func (s *Service) newMetrics() *telemetry.Metrics {
 	}
 	m.GaugeFunc("faultline_outbox_backlog_rows", "Outbox rows waiting to be published (neither published nor parked), counted in SQLite.", nil,
 		count(`SELECT COUNT(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL`))
-	m.GaugeFunc("faultline_outbox_parked_rows", "Outbox rows parked after a permanent publish failure (their orders are FAILED), counted in SQLite.", nil,
+	m.GaugeFunc("faultline_outbox_parked_rows", "Outbox rows parked after a permanent publish failure or too many unclassified ones (their orders are FAILED), counted in SQLite.", nil,
 		count(`SELECT COUNT(*) FROM outbox WHERE parked_at IS NOT NULL`))
 	if s.relay != nil {
 		m.CounterFunc("faultline_outbox_published_total", "Outbox rows the relay published since the process started.", nil,
 			func() float64 { return float64(s.relay.Published()) })
 		m.CounterFunc("faultline_outbox_publish_failures_total", "Failed relay sends (each followed by a backoff) since the process started.", nil,
 			func() float64 { return float64(s.relay.Failures()) })
+		m.CounterFunc("faultline_outbox_parked_unclassified_total", "Outbox rows parked after -relay-max-unclassified-attempts unclassified publish failures since the process started (also in faultline_outbox_parked_rows).", nil,
+			func() float64 { return float64(s.relay.ParkedUnclassified()) })
 		m.Consumer(s.cfg.Group, func() telemetry.ConsumerReport {
 			if c := s.consumer.Load(); c != nil {
 				return c

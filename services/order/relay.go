@@ -65,6 +65,17 @@ type RelayConfig struct {
 	PublishTimeout time.Duration // deadline of each SendBatch, default 5s
 	MinBackoff     time.Duration // a lane's first wait after a transient failure, default 100ms
 	MaxBackoff     time.Duration // cap of the doubling wait, default 1s
+	// MaxUnclassifiedAttempts is how many sends of one row may fail with
+	// an unclassified error (messaging.Classify: neither permanent nor a
+	// known outage, e.g. a bug in a producer interceptor) before the row
+	// is parked with reason "unclassified_error_after_N_attempts: <error>"
+	// and its lane moves on. Default 10
+	// (messaging.DefaultMaxUnclassifiedAttempts): about 5 s of the lane's
+	// backoff with the default MinBackoff and MaxBackoff. Known outages
+	// (messaging.IsTransient: broker or network unreachable, deadlines,
+	// retriable broker errors, an open producer breaker) neither count nor
+	// park: they are retried without limit. Negative is an error.
+	MaxUnclassifiedAttempts int
 	// Tracing, when set, gives each record sent a producer span under its
 	// order's stored trace context (outbox.traceparent); the span's
 	// traceparent goes into the record's header, so a re-sent row starts a
@@ -96,6 +107,8 @@ func (c RelayConfig) Check() error {
 		return fmt.Errorf("relay max backoff %v is negative", c.MaxBackoff)
 	case c.MinBackoff > 0 && c.MaxBackoff > 0 && c.MaxBackoff < c.MinBackoff:
 		return fmt.Errorf("relay max backoff %v is below the min backoff %v", c.MaxBackoff, c.MinBackoff)
+	case c.MaxUnclassifiedAttempts < 0:
+		return fmt.Errorf("relay max unclassified attempts %d is negative (0 takes the default %d)", c.MaxUnclassifiedAttempts, messaging.DefaultMaxUnclassifiedAttempts)
 	}
 	return nil
 }
@@ -117,6 +130,9 @@ func (c RelayConfig) withDefaults() RelayConfig {
 		c.MaxBackoff = max(DefaultRelayMaxBackoff, c.MinBackoff)
 	}
 	c.MaxBackoff = max(c.MaxBackoff, c.MinBackoff)
+	if c.MaxUnclassifiedAttempts <= 0 {
+		c.MaxUnclassifiedAttempts = messaging.DefaultMaxUnclassifiedAttempts
+	}
 	return c
 }
 
@@ -132,6 +148,13 @@ type lane struct {
 	wake chan struct{}
 }
 
+// strikes counts the consecutive unclassified send failures of a lane's
+// head row (only its goroutine touches it).
+type strikes struct {
+	seq int64 // the row that failed; a new head row starts again at 0
+	n   int
+}
+
 // Relay publishes the outbox, one lane per partition.
 //
 // Lanes: the relay gives each new row the partition the producer will
@@ -144,13 +167,20 @@ type lane struct {
 // (they are sent again), so rows of one key never overtake each other,
 // and a stalled partition stalls only its own lane.
 //
-// Failures: a permanent error (messaging.IsPermanent: record too large,
-// invalid topic, authorization, serialization) parks the row with its
-// reason, and its order becomes FAILED with reason publish_failed; parked
-// rows are never re-driven automatically (GET /outbox/parked lists them).
-// Any other error is transient: the lane backs off (MinBackoff doubling
-// up to MaxBackoff, jittered), never parks, then probes with one row
-// before resuming full batches. Other lanes are not affected.
+// Failures are sorted by messaging.Classify. A permanent error (record too
+// large, invalid topic, authorization, serialization) parks the row with
+// its reason at once, and its order becomes FAILED with reason
+// publish_failed; parked rows are never re-driven automatically (GET
+// /outbox/parked lists them). A transient error (a known outage: broker
+// or network unreachable, deadline, retriable broker answer, open
+// producer breaker) makes the lane back off (MinBackoff doubling up to
+// MaxBackoff, jittered) and probe with one row before resuming full
+// batches, without limit: nothing is parked for an outage. An
+// unclassified error backs off the same way, but after
+// MaxUnclassifiedAttempts failed sends of the same row, that row is
+// parked with reason "unclassified_error_after_N_attempts: <error>" and
+// the lane moves on, so no row holds its partition for ever. Other lanes
+// are never affected.
 //
 // Delivery is at least once: a crash between an acknowledgement and its
 // mark republishes the row; consumers must deduplicate by event ID or be
@@ -165,6 +195,9 @@ type Relay struct {
 	published atomic.Int64
 	failures  atomic.Int64
 	parked    atomic.Int64
+	// parkedUnclassified counts the rows parked after
+	// MaxUnclassifiedAttempts unclassified failures (included in parked).
+	parkedUnclassified atomic.Int64
 
 	mu     sync.Mutex
 	lanes  map[laneID]*lane
@@ -185,14 +218,19 @@ func NewRelay(st *Store, pub Publisher, cfg RelayConfig, log *slog.Logger) *Rela
 // and marked) since it was created.
 func (r *Relay) Published() int64 { return r.published.Load() }
 
-// Failures returns how many lane sends failed with a transient error (each
-// followed by that lane's backoff), plus failed lane assignments, since
-// the relay was created.
+// Failures returns how many lane sends failed with a transient error or
+// an unclassified one below MaxUnclassifiedAttempts (each followed by that
+// lane's backoff), plus failed lane assignments, since the relay was
+// created.
 func (r *Relay) Failures() int64 { return r.failures.Load() }
 
 // Parked returns how many rows this relay parked since it was created
 // (Store.Stats counts every parked row).
 func (r *Relay) Parked() int64 { return r.parked.Load() }
+
+// ParkedUnclassified returns how many of Parked were parked after
+// MaxUnclassifiedAttempts unclassified send failures.
+func (r *Relay) ParkedUnclassified() int64 { return r.parkedUnclassified.Load() }
 
 // Lanes returns how many lanes (partitions with rows seen) are running.
 func (r *Relay) Lanes() int {
@@ -354,13 +392,14 @@ func (r *Relay) partitions(ctx context.Context, topic string) (int32, error) {
 // runLane publishes one lane's rows until ctx ends.
 func (r *Relay) runLane(ctx context.Context, l *lane) {
 	var fails int
+	var head strikes
 	log := r.log.With("topic", l.id.topic, "partition", l.id.partition)
 	for {
 		limit := r.cfg.Batch
 		if fails > 0 {
 			limit = 1 // probe before resuming full batches
 		}
-		n, err := r.sendLane(ctx, l.id, limit)
+		n, err := r.sendLane(ctx, l.id, limit, &head)
 		if ctx.Err() != nil {
 			return
 		}
@@ -387,10 +426,12 @@ func (r *Relay) runLane(ctx context.Context, l *lane) {
 }
 
 // sendLane sends up to limit waiting rows of one lane and settles them:
-// the acknowledged prefix marked published, a permanently failed first
-// failure parked. It returns how many rows it read and the transient
-// error that stopped it, if any.
-func (r *Relay) sendLane(ctx context.Context, id laneID, limit int) (int, error) {
+// the acknowledged prefix marked published; the first failed row parked
+// when its error is permanent, or unclassified for the
+// MaxUnclassifiedAttempts-th time in a row (head counts those). It
+// returns how many rows it read and the error that stopped the lane
+// (transient, or unclassified below the bound), if any.
+func (r *Relay) sendLane(ctx context.Context, id laneID, limit int, head *strikes) (int, error) {
 	rows, err := r.st.laneRows(ctx, id, limit)
 	if err != nil || len(rows) == 0 {
 		return 0, err
@@ -436,16 +477,31 @@ func (r *Relay) sendLane(ctx context.Context, id laneID, limit int) (int, error)
 	if failed < len(errs) {
 		sendErr = errs[failed]
 	}
-	if !messaging.IsPermanent(sendErr) {
-		return len(rows), sendErr
-	}
 	row := rows[failed]
-	if err := r.st.park(mctx, row, sendErr.Error(), time.Now()); err != nil {
+	class := messaging.Classify(sendErr)
+	reason := sendErr.Error()
+	switch class {
+	case messaging.ClassTransient:
+		return len(rows), sendErr
+	case messaging.ClassUnclassified:
+		if head.seq != row.seq {
+			*head = strikes{seq: row.seq}
+		}
+		if head.n++; head.n < r.cfg.MaxUnclassifiedAttempts {
+			return len(rows), fmt.Errorf("unclassified error, attempt %d of %d: %w", head.n, r.cfg.MaxUnclassifiedAttempts, sendErr)
+		}
+		reason = fmt.Sprintf("unclassified_error_after_%d_attempts: %v", head.n, sendErr)
+	}
+	if err := r.st.park(mctx, row, reason, time.Now()); err != nil {
 		return len(rows), err
 	}
 	r.parked.Add(1)
+	if class == messaging.ClassUnclassified {
+		r.parkedUnclassified.Add(1)
+	}
 	r.log.Error("outbox row parked: it cannot be published, its order is FAILED (publish_failed)",
-		"seq", row.seq, "event_id", row.eventID, "order_id", row.orderID, "topic", row.msg.Topic, "partition", id.partition, "err", sendErr)
+		"seq", row.seq, "event_id", row.eventID, "order_id", row.orderID, "topic", row.msg.Topic, "partition", id.partition,
+		"class", class, "reason", reason)
 	return len(rows), nil
 }
 

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
+
 	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
@@ -84,7 +86,7 @@ func (f *fakePublisher) SendBatch(ctx context.Context, ms []events.Message) []er
 		f.attempts = append(f.attempts, id)
 		switch {
 		case failAll:
-			errs[i] = errors.New("broker down")
+			errs[i] = fmt.Errorf("broker down: %w", sarama.ErrOutOfBrokers)
 		case f.outcome != nil:
 			errs[i] = f.outcome(m, messaging.Partition(m.Key, max(f.partitions, 1)))
 		}
@@ -263,8 +265,11 @@ func partitionOf(t *testing.T, st *Store, n int32) map[string]int32 {
 }
 
 // TestRelayStalledPartitionHoldsOnlyItsKeys: one partition of four fails
-// every send; the rows of the other three are all published, in order per
-// partition, while that partition's rows wait; once it heals they follow.
+// every send with a transient broker answer (not leader); the rows of the
+// other three are all published, in order per partition, while that
+// partition's rows wait, none parked however often the lane fails (an
+// outage is not bounded by MaxUnclassifiedAttempts); once it heals they
+// follow.
 func TestRelayStalledPartitionHoldsOnlyItsKeys(t *testing.T) {
 	s := newService(t, Config{Mode: ModeAsync})
 	ids := placeAsyncOrders(t, s, 200)
@@ -282,18 +287,19 @@ func TestRelayStalledPartitionHoldsOnlyItsKeys(t *testing.T) {
 	pub := &fakePublisher{t: t, st: s.Store(), timeout: time.Second, partitions: parts, entered: make(chan struct{}, 1)}
 	pub.setOutcome(func(_ events.Message, p int32) error {
 		if p == stalled {
-			return errors.New("NOT_LEADER_OR_FOLLOWER")
+			return fmt.Errorf("produce: %w", sarama.ErrNotLeaderForPartition)
 		}
 		return nil
 	})
-	r := NewRelay(s.Store(), pub, RelayConfig{Batch: 16, PublishTimeout: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, testkit.Logger(t))
+	r := NewRelay(s.Store(), pub, RelayConfig{Batch: 16, PublishTimeout: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
+		MaxUnclassifiedAttempts: 2}, testkit.Logger(t))
 	startRelay(t, r)
 
 	testkit.Eventually(t, 10*time.Second, func() (bool, string) {
 		return r.Published() == int64(len(healthy)), fmt.Sprintf("published %d/%d healthy rows", r.Published(), len(healthy))
 	})
 	testkit.Eventually(t, 5*time.Second, func() (bool, string) {
-		return r.Failures() >= 3, fmt.Sprintf("the stalled lane failed %d/3 times", r.Failures())
+		return r.Failures() >= 5, fmt.Sprintf("the stalled lane failed %d/5 times", r.Failures())
 	})
 	if n, _ := s.Store().OutboxBacklog(context.Background()); n != len(ids)-len(healthy) || r.Parked() != 0 || r.Lanes() != parts {
 		t.Fatalf("backlog %d, parked %d, lanes %d; want the %d stalled rows waiting, none parked, %d lanes", n, r.Parked(), r.Lanes(), len(ids)-len(healthy), parts)
@@ -440,6 +446,77 @@ func TestRelayParksPermanentFailure(t *testing.T) {
 	}
 }
 
+// TestRelayParksRowAfterUnclassifiedAttempts: a row whose sends keep
+// failing with an error neither permanent nor a known outage (a bug in a
+// producer interceptor, say) holds its lane for MaxUnclassifiedAttempts
+// sends, then is parked with reason unclassified_error_after_N_attempts
+// and its order FAILED; the rows behind it on its partition and every
+// other partition are published. Transient failures of that row on the
+// way neither count toward the bound nor park it.
+func TestRelayParksRowAfterUnclassifiedAttempts(t *testing.T) {
+	s := newService(t, Config{Mode: ModeAsync})
+	ids := placeAsyncOrders(t, s, 20)
+	rows, err := s.Store().unpublished(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const maxAttempts, outage = 3, 4
+	poison := rows[5]
+	var poisonSends int
+	pub := &fakePublisher{t: t, st: s.Store(), timeout: time.Second, partitions: 2, entered: make(chan struct{}, 1)}
+	pub.setOutcome(func(m events.Message, _ int32) error { // called under pub.mu
+		if m.Key != poison.msg.Key {
+			return nil
+		}
+		if poisonSends++; poisonSends <= outage {
+			return fmt.Errorf("produce: %w", sarama.ErrOutOfBrokers)
+		}
+		return errors.New("interceptor: header schema v7 unknown")
+	})
+	r := NewRelay(s.Store(), pub, RelayConfig{Batch: 4, PublishTimeout: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond,
+		MaxUnclassifiedAttempts: maxAttempts}, testkit.Logger(t))
+	startRelay(t, r)
+	testkit.Eventually(t, 5*time.Second, func() (bool, string) {
+		return r.Published() == 19 && r.Parked() == 1, fmt.Sprintf("published %d/19, parked %d/1", r.Published(), r.Parked())
+	})
+	attempts, acked := pub.snapshot()
+	sent := 0
+	for _, id := range attempts {
+		if id == poison.eventID {
+			sent++
+		}
+	}
+	if sent != outage+maxAttempts || r.ParkedUnclassified() != 1 || r.Failures() != outage+maxAttempts-1 {
+		t.Fatalf("poison row sent %d times, %d parked unclassified, %d lane failures; want %d sends (%d transient, %d unclassified), 1, %d",
+			sent, r.ParkedUnclassified(), r.Failures(), outage+maxAttempts, outage, maxAttempts, outage+maxAttempts-1)
+	}
+	seen := map[string]bool{}
+	for _, id := range acked {
+		seen[id] = true
+	}
+	for _, id := range ids {
+		if id != poison.eventID && !seen[id] {
+			t.Fatalf("row %s never acknowledged: the parked row held its lane", id)
+		}
+	}
+	o := do(t, s.Handler(), http.MethodGet, "/orders/"+poison.orderID, nil, nil).order(t)
+	if o.Status != StatusFailed || o.Reason != ReasonPublishFailed {
+		t.Fatalf("order of the parked row: %s %q, want FAILED %q", o.Status, o.Reason, ReasonPublishFailed)
+	}
+	var parked []ParkedRow
+	res := do(t, s.Handler(), http.MethodGet, "/outbox/parked", nil, nil)
+	if err := json.Unmarshal(res.body, &parked); err != nil || res.status != http.StatusOK {
+		t.Fatalf("GET /outbox/parked: %d %s: %v", res.status, res.body, err)
+	}
+	if len(parked) != 1 || parked[0].EventID != poison.eventID ||
+		!strings.HasPrefix(parked[0].Reason, "unclassified_error_after_3_attempts: ") || !strings.Contains(parked[0].Reason, "header schema v7 unknown") {
+		t.Fatalf("parked rows %s, want the poison row with reason unclassified_error_after_3_attempts and its error", res.body)
+	}
+	if res := do(t, s.Handler(), http.MethodGet, "/stats", nil, nil); !strings.Contains(string(res.body), `"outbox_parked":1,`) {
+		t.Fatalf("stats %s: want outbox_parked 1", res.body)
+	}
+}
+
 // TestRelayConfigCheck: negative settings and a max backoff below the
 // min are refused by New with the field named.
 func TestRelayConfigCheck(t *testing.T) {
@@ -453,6 +530,7 @@ func TestRelayConfigCheck(t *testing.T) {
 		{Config{RelayMinBackoff: -time.Millisecond}, "min backoff"},
 		{Config{RelayMaxBackoff: -time.Millisecond}, "max backoff"},
 		{Config{RelayMinBackoff: time.Second, RelayMaxBackoff: time.Millisecond}, "below the min backoff"},
+		{Config{RelayMaxUnclassifiedAttempts: -1}, "relay max unclassified attempts -1"},
 	} {
 		tc.cfg.Mode, tc.cfg.Kafka.Brokers, tc.cfg.DBPath = ModeAsync, []string{"127.0.0.1:1"}, filepath.Join(t.TempDir(), "o.db")
 		if _, err := New(tc.cfg, nil); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -76,7 +76,15 @@ type Config struct {
 	PublishTimeout  time.Duration // deadline per outbox SendBatch, default 5s
 	RelayMinBackoff time.Duration // a relay lane's first wait after a transient failure, default 100ms
 	RelayMaxBackoff time.Duration // cap of a lane's doubling backoff, default 1s
-	ShutdownGrace   time.Duration // HTTP graceful shutdown, default 10s
+	// RelayMaxUnclassifiedAttempts is how many sends of one outbox row may
+	// fail with an unclassified error (messaging.Classify) before the row
+	// is parked and its order FAILED (publish_failed) with reason
+	// "unclassified_error_after_N_attempts: ..." (env
+	// ORDER_RELAY_MAX_UNCLASSIFIED_ATTEMPTS, flag
+	// -relay-max-unclassified-attempts). Default 10. Known outages are
+	// retried without limit; permanent errors park at once.
+	RelayMaxUnclassifiedAttempts int
+	ShutdownGrace                time.Duration // HTTP graceful shutdown, default 10s
 	// Resilience switches sync mode's mitigations around the inventory
 	// calls (circuit breaker, bulkhead, retry budget); the zero value has
 	// them all off. See resilience.go.
@@ -216,7 +224,8 @@ type Service struct {
 // relayConfig is the relay's part of c.
 func (c Config) relayConfig() RelayConfig {
 	return RelayConfig{Interval: c.RelayInterval, Batch: c.RelayBatch, PublishTimeout: c.PublishTimeout,
-		MinBackoff: c.RelayMinBackoff, MaxBackoff: c.RelayMaxBackoff, Tracing: c.Tracing}
+		MinBackoff: c.RelayMinBackoff, MaxBackoff: c.RelayMaxBackoff, MaxUnclassifiedAttempts: c.RelayMaxUnclassifiedAttempts,
+		Tracing: c.Tracing}
 }
 
 // New validates cfg, opens (or creates) the SQLite database and builds the
