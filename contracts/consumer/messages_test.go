@@ -15,6 +15,7 @@ import (
 	message "github.com/pact-foundation/pact-go/v2/message/v4"
 
 	"github.com/faultline-harness/faultline/contracts"
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/inventory"
 	"github.com/faultline-harness/faultline/services/order"
@@ -110,12 +111,12 @@ func TestInventoryConsumesOrderPlaced(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			pub := &recordingPublisher{}
+			pub := &testkit.Records{} // the inventory.Publisher: keeps every record
 			svc, err := inventory.New(inventory.Config{
 				DBPath:    filepath.Join(t.TempDir(), "inventory.db"),
 				Catalog:   map[string]int{contracts.SKU: contracts.InStock},
 				Publisher: pub,
-			}, testLogger(t))
+			}, testkit.Logger(t))
 			if err != nil {
 				return fmt.Errorf("new inventory service: %w", err)
 			}
@@ -137,7 +138,7 @@ func TestInventoryConsumesOrderPlaced(t *testing.T) {
 			if n, err := svc.Store().Available(ctx, contracts.SKU); err != nil || n != contracts.InStock-contracts.Quantity {
 				return fmt.Errorf("available %s = %d (%v), want %d", contracts.SKU, n, err, contracts.InStock-contracts.Quantity)
 			}
-			sent := pub.messages()
+			sent := pub.All()
 			if len(sent) != 1 || sent[0].Topic != topicStockReserved || sent[0].Key != rec.Key {
 				return fmt.Errorf("published %+v, want one %s record keyed %q", sent, topicStockReserved, rec.Key)
 			}
@@ -217,7 +218,7 @@ func TestOrderServiceConsumesStockOutcomes(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					svc, err := order.New(order.Config{Mode: order.ModeSync, DBPath: filepath.Join(t.TempDir(), "orders.db")}, testLogger(t))
+					svc, err := order.New(order.Config{Mode: order.ModeSync, DBPath: filepath.Join(t.TempDir(), "orders.db")}, testkit.Logger(t))
 					if err != nil {
 						return fmt.Errorf("new order service: %w", err)
 					}

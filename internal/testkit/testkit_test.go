@@ -97,3 +97,22 @@ func TestRecordsKeepsOrder(t *testing.T) {
 		t.Fatal("All returned the kept slice, not a copy")
 	}
 }
+
+// TestRecordsLast: Last finds the latest record with a key, not the first,
+// and reports false for a key never kept.
+func TestRecordsLast(t *testing.T) {
+	var r testkit.Records
+	for _, m := range []events.Message{
+		{Key: "a", Topic: "first"}, {Key: "b", Topic: "other"}, {Key: "a", Topic: "second"},
+	} {
+		if err := r.Send(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m, ok := r.Last("a"); !ok || m.Topic != "second" {
+		t.Fatalf("Last(a) = %+v, %v; want the record of topic second", m, ok)
+	}
+	if m, ok := r.Last("missing"); ok {
+		t.Fatalf("Last(missing) = %+v, true; want false", m)
+	}
+}
