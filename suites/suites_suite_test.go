@@ -16,6 +16,10 @@
 // Toxiproxy and run serially. Labels "nc-<name>" name the negative
 // controls (internal/negativecontrol) that must turn a spec red:
 // `make negative-controls` runs them.
+//
+// Reports: --json-report keeps everything; --junit-report is written for
+// CI to read (forCIJUnit): failures whole, passed specs without timeline
+// or captured output, no hidden report entries.
 package suites_test
 
 import (
