@@ -3,27 +3,10 @@
 package consumer
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/faultline-harness/faultline/contracts"
 )
-
-// pactDir is where the pact files go: $PACT_DIR, else contracts/pacts
-// (go test runs in the package folder).
-func pactDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("PACT_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "pacts")
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		t.Fatalf("pact dir %q: %v", dir, err)
-	}
-	return abs
-}
 
 // registered returns the registry's pact between consumer and provider.
 func registered(t testing.TB, consumer, provider string) contracts.Pact {

@@ -71,7 +71,7 @@ func TestOrderServiceInventoryHTTP(t *testing.T) {
 		Consumer: reg.Consumer,
 		Provider: reg.Provider,
 		Host:     "127.0.0.1",
-		PactDir:  pactDir(t),
+		PactDir:  testkit.PactDir(t),
 	})
 	if err != nil {
 		t.Fatalf("new pact: %v", err)

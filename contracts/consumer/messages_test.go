@@ -93,7 +93,7 @@ func keyedRecord(metadata map[string]string, m message.AsynchronousMessage) (eve
 func TestInventoryConsumesOrderPlaced(t *testing.T) {
 	reg := registered(t, contracts.InventoryService, contracts.OrderService)
 	in := interaction(t, reg, contracts.DescOrderPlaced, contracts.Message)
-	p, err := message.NewAsynchronousPact(message.Config{Consumer: reg.Consumer, Provider: reg.Provider, PactDir: pactDir(t)})
+	p, err := message.NewAsynchronousPact(message.Config{Consumer: reg.Consumer, Provider: reg.Provider, PactDir: testkit.PactDir(t)})
 	if err != nil {
 		t.Fatalf("new message pact: %v", err)
 	}
@@ -202,7 +202,7 @@ func TestOrderServiceConsumesStockOutcomes(t *testing.T) {
 			// One pact per message: pact_ffi 0.4.28 duplicates an
 			// interaction when one message pact holding three messages
 			// is written three times (each write merges into the file).
-			p, err := message.NewAsynchronousPact(message.Config{Consumer: reg.Consumer, Provider: reg.Provider, PactDir: pactDir(t)})
+			p, err := message.NewAsynchronousPact(message.Config{Consumer: reg.Consumer, Provider: reg.Provider, PactDir: testkit.PactDir(t)})
 			if err != nil {
 				t.Fatalf("new message pact: %v", err)
 			}

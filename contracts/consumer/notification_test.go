@@ -35,7 +35,7 @@ const (
 func TestNotificationConsumesOrderPlaced(t *testing.T) {
 	reg := registered(t, contracts.NotificationService, contracts.OrderService)
 	in := interaction(t, reg, contracts.DescOrderPlaced, contracts.Message)
-	p, err := message.NewAsynchronousPact(message.Config{Consumer: reg.Consumer, Provider: reg.Provider, PactDir: pactDir(t)})
+	p, err := message.NewAsynchronousPact(message.Config{Consumer: reg.Consumer, Provider: reg.Provider, PactDir: testkit.PactDir(t)})
 	if err != nil {
 		t.Fatalf("new message pact: %v", err)
 	}

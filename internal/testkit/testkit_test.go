@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -114,5 +115,23 @@ func TestRecordsLast(t *testing.T) {
 	}
 	if m, ok := r.Last("missing"); ok {
 		t.Fatalf("Last(missing) = %+v, true; want false", m)
+	}
+}
+
+// TestPactDir: without PACT_DIR, contracts/pacts of the module (this
+// package runs in internal/testkit, two folders below go.mod); with a
+// relative PACT_DIR, that folder made absolute.
+func TestPactDir(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PACT_DIR", "")
+	if got, want := testkit.PactDir(t), filepath.Join(filepath.Dir(filepath.Dir(wd)), "contracts", "pacts"); got != want {
+		t.Errorf("PactDir without PACT_DIR = %q, want %q", got, want)
+	}
+	t.Setenv("PACT_DIR", filepath.Join("some", "pacts"))
+	if got, want := testkit.PactDir(t), filepath.Join(wd, "some", "pacts"); got != want {
+		t.Errorf("PactDir with PACT_DIR=some/pacts = %q, want %q", got, want)
 	}
 }
