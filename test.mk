@@ -40,6 +40,9 @@ UNIT_FLAGS ?= -race
 # thresholds (2026-12-03: 2 of 21 specs red at load ~4). SUITE_PROCS=2 on
 # machines with 4+ cores.
 SUITE_PROCS  ?= 1
+# junit.xml is written by the suite itself for CI (suites/suites_suite_test.go):
+# failures with their whole output, passed specs without timeline or captured
+# output; report.json keeps everything.
 GINKGO_FLAGS ?= --race --randomize-all --keep-going -p --procs=$(SUITE_PROCS) \
 	--junit-report=junit.xml --json-report=report.json --output-dir=$(OUT)/ginkgo
 

@@ -16,6 +16,10 @@
 // Toxiproxy and run serially. Labels "nc-<name>" name the negative
 // controls (internal/negativecontrol) that must turn a spec red:
 // `make negative-controls` runs them.
+//
+// Reports: --json-report keeps everything; --junit-report is written for
+// CI to read (forCIJUnit): failures whole, passed specs without timeline
+// or captured output, no hidden report entries.
 package suites_test
 
 import (
@@ -24,12 +28,15 @@ import (
 	"flag"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/reporters"
+	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
 
 	"github.com/faultline-harness/faultline/chaos/report"
@@ -39,8 +46,55 @@ import (
 
 func TestSuites(t *testing.T) {
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "faultline suites")
+	suiteConfig, reporterConfig := GinkgoConfiguration()
+	// --junit-report is written by the ReportAfterSuite below, in CI's
+	// view, instead of by Ginkgo's own reporter; the ginkgo CLI still
+	// merges it into --output-dir as before.
+	junitReport, reporterConfig.JUnitReport = reporterConfig.JUnitReport, ""
+	RunSpecs(t, "faultline suites", suiteConfig, reporterConfig)
 }
+
+// junitReport is the path --junit-report gave (empty: no JUnit report).
+var junitReport string
+
+// ciJUnitConfig is what the JUnit report leaves out: the timelines
+// (GinkgoWriter output, By steps, report entries, progress reports) of
+// specs that passed, were skipped or are pending. Failed, timed-out,
+// panicked, interrupted and aborted specs keep their whole timeline and
+// failure message.
+var ciJUnitConfig = reporters.JunitReportConfig{
+	OmitTimelinesForSpecState: types.SpecStatePassed | types.SpecStateSkipped | types.SpecStatePending,
+}
+
+// forCIJUnit returns r as the JUnit report shows it, for CI systems to
+// read: every spec without its hidden report entries
+// (ReportEntryVisibilityNever, as the console hides them: a chaos run's
+// whole scenario.Result, ~1.3 MB once rendered, and 80 KB of JSON again
+// as a property), and the specs whose timeline ciJUnitConfig omits
+// without their captured stdout/stderr either (Ginkgo can omit that only
+// for every spec or none). r itself is not changed; the JSON report
+// (--json-report) keeps everything.
+func forCIJUnit(r Report) Report {
+	r.SpecReports = slices.Clone(r.SpecReports)
+	for i := range r.SpecReports {
+		s := &r.SpecReports[i]
+		s.ReportEntries = slices.DeleteFunc(slices.Clone(s.ReportEntries), func(e types.ReportEntry) bool {
+			return e.Visibility == types.ReportEntryVisibilityNever
+		})
+		if s.State.Is(ciJUnitConfig.OmitTimelinesForSpecState) {
+			s.CapturedStdOutErr = ""
+		}
+	}
+	return r
+}
+
+// With -p this runs once, on process 1, with every process's specs.
+var _ = ReportAfterSuite("JUnit report for CI (failures whole, passed specs without timeline)", func(r Report) {
+	if junitReport == "" {
+		return
+	}
+	Expect(reporters.GenerateJUnitReportWithConfig(forCIJUnit(r), junitReport, ciJUnitConfig)).To(Succeed(), "write the JUnit report %s", junitReport)
+})
 
 // reportDir: `ginkgo ./suites/... -- -faultline.report-dir=DIR` writes
 // each chaos spec's journal and HTML report into DIR.

@@ -3,32 +3,10 @@
 package consumer
 
 import (
-	"context"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"slices"
-	"sync"
 	"testing"
 
 	"github.com/faultline-harness/faultline/contracts"
-	"github.com/faultline-harness/faultline/services/events"
 )
-
-// pactDir is where the pact files go: $PACT_DIR, else contracts/pacts
-// (go test runs in the package folder).
-func pactDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("PACT_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "pacts")
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		t.Fatalf("pact dir %q: %v", dir, err)
-	}
-	return abs
-}
 
 // registered returns the registry's pact between consumer and provider.
 func registered(t testing.TB, consumer, provider string) contracts.Pact {
@@ -52,30 +30,4 @@ func interaction(t testing.TB, p contracts.Pact, description string, kind contra
 		t.Fatalf("interaction %q is registered as %s, the test writes %s", description, in.Kind, kind)
 	}
 	return in
-}
-
-// testLogger sends service logs to the test's output (shown on failure or
-// with -v).
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// recordingPublisher is an inventory.Publisher that keeps every record. It
-// is safe for concurrent use.
-type recordingPublisher struct {
-	mu   sync.Mutex
-	sent []events.Message
-}
-
-func (p *recordingPublisher) Send(_ context.Context, m events.Message) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.sent = append(p.sent, m)
-	return nil
-}
-
-func (p *recordingPublisher) messages() []events.Message {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.sent)
 }

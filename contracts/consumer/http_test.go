@@ -19,6 +19,7 @@ import (
 	"github.com/pact-foundation/pact-go/v2/matchers"
 
 	"github.com/faultline-harness/faultline/contracts"
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/order"
 	"github.com/faultline-harness/faultline/services/web"
@@ -70,7 +71,7 @@ func TestOrderServiceInventoryHTTP(t *testing.T) {
 		Consumer: reg.Consumer,
 		Provider: reg.Provider,
 		Host:     "127.0.0.1",
-		PactDir:  pactDir(t),
+		PactDir:  testkit.PactDir(t),
 	})
 	if err != nil {
 		t.Fatalf("new pact: %v", err)
@@ -258,7 +259,7 @@ func hybridOrderService(t *testing.T, inventoryURL string) hybridOrder {
 		// The mock server answers well within this; a timeout would turn
 		// the read into "unverified" and hide a contract break.
 		Hybrid: order.HybridConfig{ReadTimeout: 5 * time.Second, OnReadFailure: order.RefuseOnReadFailure},
-	}, testLogger(t))
+	}, testkit.Logger(t))
 	if err != nil {
 		t.Fatalf("hybrid order-service: %v", err)
 	}

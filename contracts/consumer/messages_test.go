@@ -15,6 +15,7 @@ import (
 	message "github.com/pact-foundation/pact-go/v2/message/v4"
 
 	"github.com/faultline-harness/faultline/contracts"
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/inventory"
 	"github.com/faultline-harness/faultline/services/order"
@@ -92,7 +93,7 @@ func keyedRecord(metadata map[string]string, m message.AsynchronousMessage) (eve
 func TestInventoryConsumesOrderPlaced(t *testing.T) {
 	reg := registered(t, contracts.InventoryService, contracts.OrderService)
 	in := interaction(t, reg, contracts.DescOrderPlaced, contracts.Message)
-	p, err := message.NewAsynchronousPact(message.Config{Consumer: reg.Consumer, Provider: reg.Provider, PactDir: pactDir(t)})
+	p, err := message.NewAsynchronousPact(message.Config{Consumer: reg.Consumer, Provider: reg.Provider, PactDir: testkit.PactDir(t)})
 	if err != nil {
 		t.Fatalf("new message pact: %v", err)
 	}
@@ -110,12 +111,12 @@ func TestInventoryConsumesOrderPlaced(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			pub := &recordingPublisher{}
+			pub := &testkit.Records{} // the inventory.Publisher: keeps every record
 			svc, err := inventory.New(inventory.Config{
 				DBPath:    filepath.Join(t.TempDir(), "inventory.db"),
 				Catalog:   map[string]int{contracts.SKU: contracts.InStock},
 				Publisher: pub,
-			}, testLogger(t))
+			}, testkit.Logger(t))
 			if err != nil {
 				return fmt.Errorf("new inventory service: %w", err)
 			}
@@ -137,7 +138,7 @@ func TestInventoryConsumesOrderPlaced(t *testing.T) {
 			if n, err := svc.Store().Available(ctx, contracts.SKU); err != nil || n != contracts.InStock-contracts.Quantity {
 				return fmt.Errorf("available %s = %d (%v), want %d", contracts.SKU, n, err, contracts.InStock-contracts.Quantity)
 			}
-			sent := pub.messages()
+			sent := pub.All()
 			if len(sent) != 1 || sent[0].Topic != topicStockReserved || sent[0].Key != rec.Key {
 				return fmt.Errorf("published %+v, want one %s record keyed %q", sent, topicStockReserved, rec.Key)
 			}
@@ -201,7 +202,7 @@ func TestOrderServiceConsumesStockOutcomes(t *testing.T) {
 			// One pact per message: pact_ffi 0.4.28 duplicates an
 			// interaction when one message pact holding three messages
 			// is written three times (each write merges into the file).
-			p, err := message.NewAsynchronousPact(message.Config{Consumer: reg.Consumer, Provider: reg.Provider, PactDir: pactDir(t)})
+			p, err := message.NewAsynchronousPact(message.Config{Consumer: reg.Consumer, Provider: reg.Provider, PactDir: testkit.PactDir(t)})
 			if err != nil {
 				t.Fatalf("new message pact: %v", err)
 			}
@@ -217,7 +218,7 @@ func TestOrderServiceConsumesStockOutcomes(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					svc, err := order.New(order.Config{Mode: order.ModeSync, DBPath: filepath.Join(t.TempDir(), "orders.db")}, testLogger(t))
+					svc, err := order.New(order.Config{Mode: order.ModeSync, DBPath: filepath.Join(t.TempDir(), "orders.db")}, testkit.Logger(t))
 					if err != nil {
 						return fmt.Errorf("new order service: %w", err)
 					}

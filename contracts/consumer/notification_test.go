@@ -12,6 +12,7 @@ import (
 	message "github.com/pact-foundation/pact-go/v2/message/v4"
 
 	"github.com/faultline-harness/faultline/contracts"
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/notification"
 )
 
@@ -34,7 +35,7 @@ const (
 func TestNotificationConsumesOrderPlaced(t *testing.T) {
 	reg := registered(t, contracts.NotificationService, contracts.OrderService)
 	in := interaction(t, reg, contracts.DescOrderPlaced, contracts.Message)
-	p, err := message.NewAsynchronousPact(message.Config{Consumer: reg.Consumer, Provider: reg.Provider, PactDir: pactDir(t)})
+	p, err := message.NewAsynchronousPact(message.Config{Consumer: reg.Consumer, Provider: reg.Provider, PactDir: testkit.PactDir(t)})
 	if err != nil {
 		t.Fatalf("new message pact: %v", err)
 	}
@@ -52,7 +53,7 @@ func TestNotificationConsumesOrderPlaced(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			svc, err := notification.New(notification.Config{DBPath: filepath.Join(t.TempDir(), "notification.db")}, testLogger(t))
+			svc, err := notification.New(notification.Config{DBPath: filepath.Join(t.TempDir(), "notification.db")}, testkit.Logger(t))
 			if err != nil {
 				return fmt.Errorf("new notification service: %w", err)
 			}

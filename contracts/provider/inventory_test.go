@@ -18,6 +18,7 @@ import (
 	"github.com/pact-foundation/pact-go/v2/provider"
 
 	"github.com/faultline-harness/faultline/contracts"
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/inventory"
 )
@@ -28,7 +29,7 @@ import (
 // 127.0.0.1 over a real SQLite store, and the outcome records the real
 // order-placed handler publishes.
 func TestInventoryProvider(t *testing.T) {
-	pub := &recordingPublisher{}
+	pub := &testkit.Records{} // the inventory.Publisher: keeps every record
 	svc, err := inventory.New(inventory.Config{
 		DBPath:    filepath.Join(t.TempDir(), "inventory.db"),
 		Publisher: pub,
@@ -108,7 +109,7 @@ func TestInventoryProvider(t *testing.T) {
 					return fmt.Errorf("HandleOrderPlaced %s: %w", orderID, err)
 				}
 				var ok bool
-				if rec, ok = pub.last(orderID); !ok {
+				if rec, ok = pub.Last(orderID); !ok {
 					return fmt.Errorf("HandleOrderPlaced %s published nothing", orderID)
 				}
 				return nil
@@ -136,30 +137,4 @@ func TestInventoryProvider(t *testing.T) {
 	}
 	pactSource(t, &req)
 	verify(t, req, startStates(t, states, sw))
-}
-
-// recordingPublisher is the inventory.Publisher of the provider test: it
-// keeps every record. Safe for concurrent use.
-type recordingPublisher struct {
-	mu   sync.Mutex
-	sent []events.Message
-}
-
-func (p *recordingPublisher) Send(_ context.Context, m events.Message) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.sent = append(p.sent, m)
-	return nil
-}
-
-// last returns the last record published with key.
-func (p *recordingPublisher) last(key string) (events.Message, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i := len(p.sent) - 1; i >= 0; i-- {
-		if p.sent[i].Key == key {
-			return p.sent[i], true
-		}
-	}
-	return events.Message{}, false
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/faultline-harness/faultline/contracts"
 	"github.com/faultline-harness/faultline/contracts/mutants"
+	"github.com/faultline-harness/faultline/internal/testkit"
 )
 
 // Bounds of one child run: a verification child, and a consumer-code
@@ -52,7 +53,7 @@ func TestMutants(t *testing.T) {
 	synthDir := t.TempDir()
 	var copies []mutants.Copy
 	for _, p := range contracts.Pacts() {
-		data, err := os.ReadFile(filepath.Join(pactDir(t), p.File()))
+		data, err := os.ReadFile(filepath.Join(testkit.PactDir(t), p.File()))
 		if err != nil {
 			t.Fatalf("pact file: %v (run the consumer phase first: make mutants does)", err)
 		}
@@ -301,7 +302,7 @@ func runChild(t *testing.T, test string, env map[string]string) (int, string) {
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+test+"$", "-test.count=1", "-test.v")
 	cmd.Env = childEnv(env)
 	if _, ok := env["PACT_DIR"]; !ok {
-		cmd.Env = append(cmd.Env, "PACT_DIR="+pactDir(t))
+		cmd.Env = append(cmd.Env, "PACT_DIR="+testkit.PactDir(t))
 	}
 	return run(t, ctx, cmd, childTimeout)
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/faultline-harness/faultline/contracts"
 	"github.com/faultline-harness/faultline/contracts/mutants"
+	"github.com/faultline-harness/faultline/internal/testkit"
 )
 
 // Environment of the mutant children of TestMutants (mutants_test.go).
@@ -59,21 +60,6 @@ func reportApplied(sw *mutants.Switch) {
 	for _, err := range sw.Errors() {
 		fmt.Printf("faultline-mutant-error: %v\n", err)
 	}
-}
-
-// pactDir is where the consumer phase wrote the pact files: $PACT_DIR,
-// else contracts/pacts (go test runs in the package folder).
-func pactDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("PACT_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "pacts")
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		t.Fatalf("pact dir %q: %v", dir, err)
-	}
-	return abs
 }
 
 // brokerSettings is the Pact Broker configuration from the environment
@@ -199,7 +185,7 @@ func pactSource(t *testing.T, req *provider.VerifyRequest) {
 			req.Provider, b.url, b.providerVersion, b.providerBranch, b.wipSince, b.publish)
 		return
 	}
-	dir := pactDir(t)
+	dir := testkit.PactDir(t)
 	if synth := os.Getenv(mutantsDirEnv); synth != "" {
 		dir = synth
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/faultline-harness/faultline/contracts"
+	"github.com/faultline-harness/faultline/internal/testkit"
 )
 
 // A provider state without a handler fails verification (pact-go alone
@@ -33,7 +34,7 @@ func TestUnhandledStateFailsVerification(t *testing.T) {
 			const unhandled = "a state no provider handles"
 			renamed := false
 			for _, p := range contracts.Pacts() {
-				data, err := os.ReadFile(filepath.Join(pactDir(t), p.File()))
+				data, err := os.ReadFile(filepath.Join(testkit.PactDir(t), p.File()))
 				if err != nil {
 					t.Fatalf("pact file: %v (run the consumer phase first)", err)
 				}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/faultline-harness/faultline/contracts"
 	"github.com/faultline-harness/faultline/contracts/mutants"
+	"github.com/faultline-harness/faultline/internal/testkit"
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/messaging"
 	"github.com/faultline-harness/faultline/services/order"
@@ -80,7 +81,7 @@ func TestOrderPlacedOnTheWire(t *testing.T) {
 	verify(t, provider.VerifyRequest{
 		Provider:        contracts.OrderService,
 		ProviderBaseURL: srv.URL,
-		PactFiles:       []string{filepath.Join(pactDir(t), pact.File())},
+		PactFiles:       []string{filepath.Join(testkit.PactDir(t), pact.File())},
 		MessageHandlers: messages,
 	}, startStates(t, states, nil))
 }

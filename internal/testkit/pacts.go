@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -54,4 +55,36 @@ func WriteSkeletonPacts(t testing.TB, dir string) string {
 		}
 	}
 	return dir
+}
+
+// PactDir returns the absolute folder the pact files are written to and
+// read from: $PACT_DIR when set (a relative one is taken from the test's
+// working directory, its package folder), else contracts/pacts of this
+// module (the folder of the nearest go.mod above the package folder). It
+// fails the test when the folder cannot be resolved.
+func PactDir(t testing.TB) string {
+	t.Helper()
+	if dir := os.Getenv("PACT_DIR"); dir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			t.Fatalf("pact dir %q: %v", dir, err)
+		}
+		return abs
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("pact dir: %v", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "contracts", "pacts")
+		} else if !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("pact dir: %v", err)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("pact dir: no go.mod above the test's working directory; set PACT_DIR")
+		}
+		dir = parent
+	}
 }

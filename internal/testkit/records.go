@@ -34,3 +34,16 @@ func (r *Records) All() []events.Message {
 	defer r.mu.Unlock()
 	return slices.Clone(r.msgs)
 }
+
+// Last returns the last record kept with key, and false when none has
+// that key.
+func (r *Records) Last(key string) (events.Message, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := len(r.msgs) - 1; i >= 0; i-- {
+		if r.msgs[i].Key == key {
+			return r.msgs[i], true
+		}
+	}
+	return events.Message{}, false
+}

@@ -4,8 +4,10 @@
 // binary's settings (SetEnv), an embedded Kafka cluster (kfake), an
 // in-process Toxiproxy server, consumer-group offsets and lag read at the
 // broker and a topic read from its oldest offset (groups.go), a record
-// keeper that is both publisher and handler (Records), a stopped service's
-// store read once (ReadStore), serving a service's Run on a loopback
+// keeper that is both publisher and handler (Records; Last finds a key's
+// latest), the pact files' folder and skeleton pacts (pacts.go: PactDir,
+// SkeletonPact), a stopped service's store read once (ReadStore), serving
+// a service's Run on a loopback
 // listener (Serve, NilLoggerServes), and building, running, signalling
 // and waiting for the module's binaries, with their exit codes, start-up
 // log and clean SIGTERM stop checked (process.go: CheckExits, CheckOutput,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,5 +96,42 @@ func TestRecordsKeepsOrder(t *testing.T) {
 	all[0].Key = "changed"
 	if r.All()[0].Key != "0" {
 		t.Fatal("All returned the kept slice, not a copy")
+	}
+}
+
+// TestRecordsLast: Last finds the latest record with a key, not the first,
+// and reports false for a key never kept.
+func TestRecordsLast(t *testing.T) {
+	var r testkit.Records
+	for _, m := range []events.Message{
+		{Key: "a", Topic: "first"}, {Key: "b", Topic: "other"}, {Key: "a", Topic: "second"},
+	} {
+		if err := r.Send(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m, ok := r.Last("a"); !ok || m.Topic != "second" {
+		t.Fatalf("Last(a) = %+v, %v; want the record of topic second", m, ok)
+	}
+	if m, ok := r.Last("missing"); ok {
+		t.Fatalf("Last(missing) = %+v, true; want false", m)
+	}
+}
+
+// TestPactDir: without PACT_DIR, contracts/pacts of the module (this
+// package runs in internal/testkit, two folders below go.mod); with a
+// relative PACT_DIR, that folder made absolute.
+func TestPactDir(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PACT_DIR", "")
+	if got, want := testkit.PactDir(t), filepath.Join(filepath.Dir(filepath.Dir(wd)), "contracts", "pacts"); got != want {
+		t.Errorf("PactDir without PACT_DIR = %q, want %q", got, want)
+	}
+	t.Setenv("PACT_DIR", filepath.Join("some", "pacts"))
+	if got, want := testkit.PactDir(t), filepath.Join(wd, "some", "pacts"); got != want {
+		t.Errorf("PactDir with PACT_DIR=some/pacts = %q, want %q", got, want)
 	}
 }
