@@ -390,10 +390,6 @@ func TestRelayParksPermanentFailure(t *testing.T) {
 		t.Fatalf("%d lane failures: a permanent error must park, not back off", r.Failures())
 	}
 
-	o := do(t, s.Handler(), http.MethodGet, "/orders/"+poison.orderID, nil, nil).order(t)
-	if o.Status != StatusFailed || o.Reason != ReasonPublishFailed {
-		t.Fatalf("order of the parked row: %s %q, want FAILED %q", o.Status, o.Reason, ReasonPublishFailed)
-	}
 	var stats struct {
 		Orders  map[Status]int `json:"orders"`
 		Backlog int            `json:"outbox_backlog"`
@@ -409,15 +405,6 @@ func TestRelayParksPermanentFailure(t *testing.T) {
 	if r.Lanes() != 3 {
 		t.Fatalf("%d lanes, want 3 (50 keys over 3 partitions)", r.Lanes())
 	}
-	var parked []ParkedRow
-	res = do(t, s.Handler(), http.MethodGet, "/outbox/parked", nil, nil)
-	if err := json.Unmarshal(res.body, &parked); err != nil || res.status != http.StatusOK {
-		t.Fatalf("GET /outbox/parked: %d %s: %v", res.status, res.body, err)
-	}
-	if len(parked) != 1 || parked[0].EventID != poison.eventID || parked[0].OrderID != poison.orderID ||
-		!strings.Contains(parked[0].Reason, messaging.ErrTooLarge.Error()) || parked[0].ParkedAt.IsZero() || parked[0].Bytes != len(poison.msg.Value) {
-		t.Fatalf("parked rows %s, want the one of order %s with its reason", res.body, poison.orderID)
-	}
 	if res := do(t, s.Handler(), http.MethodGet, "/outbox/parked?limit=0", nil, nil); res.status != http.StatusBadRequest || res.errCode(t) != "invalid_request" {
 		t.Fatalf("limit=0: %d %s, want 400 invalid_request", res.status, res.body)
 	}
@@ -425,15 +412,23 @@ func TestRelayParksPermanentFailure(t *testing.T) {
 	// Never re-driven: later wakes do not send it again.
 	r.Wake()
 	time.Sleep(50 * time.Millisecond) // a "never happens" window, not a wait for a condition
+	if sends, parked := parkedAlone(t, s, pub, ids, poison); sends != 1 || !strings.Contains(parked.Reason, messaging.ErrTooLarge.Error()) {
+		t.Fatalf("the parked row was sent %d times with reason %q, want once with %q", sends, parked.Reason, messaging.ErrTooLarge)
+	}
+}
+
+// parkedAlone checks that poison is the one parked row (GET
+// /outbox/parked, with its order, size and time), that its order is
+// FAILED publish_failed, and that pub acknowledged every other row of
+// ids; it returns how many times poison was handed to pub, and its
+// parked row.
+func parkedAlone(t *testing.T, s *Service, pub *fakePublisher, ids []string, poison outboxRow) (sends int, parked ParkedRow) {
+	t.Helper()
 	attempts, acked := pub.snapshot()
-	n := 0
 	for _, id := range attempts {
 		if id == poison.eventID {
-			n++
+			sends++
 		}
-	}
-	if n != 1 {
-		t.Fatalf("the parked row was sent %d times, want once", n)
 	}
 	seen := map[string]bool{}
 	for _, id := range acked {
@@ -441,9 +436,23 @@ func TestRelayParksPermanentFailure(t *testing.T) {
 	}
 	for _, id := range ids {
 		if id != poison.eventID && !seen[id] {
-			t.Fatalf("row %s never acknowledged", id)
+			t.Fatalf("row %s never acknowledged: the parked row held its lane", id)
 		}
 	}
+	o := do(t, s.Handler(), http.MethodGet, "/orders/"+poison.orderID, nil, nil).order(t)
+	if o.Status != StatusFailed || o.Reason != ReasonPublishFailed {
+		t.Fatalf("order of the parked row: %s %q, want FAILED %q", o.Status, o.Reason, ReasonPublishFailed)
+	}
+	var rows []ParkedRow
+	res := do(t, s.Handler(), http.MethodGet, "/outbox/parked", nil, nil)
+	if err := json.Unmarshal(res.body, &rows); err != nil || res.status != http.StatusOK {
+		t.Fatalf("GET /outbox/parked: %d %s: %v", res.status, res.body, err)
+	}
+	if len(rows) != 1 || rows[0].EventID != poison.eventID || rows[0].OrderID != poison.orderID ||
+		rows[0].ParkedAt.IsZero() || rows[0].Bytes != len(poison.msg.Value) {
+		t.Fatalf("parked rows %s, want only the one of order %s", res.body, poison.orderID)
+	}
+	return sends, rows[0]
 }
 
 // TestRelayParksRowAfterUnclassifiedAttempts: a row whose sends keep
@@ -479,38 +488,13 @@ func TestRelayParksRowAfterUnclassifiedAttempts(t *testing.T) {
 	testkit.Eventually(t, 5*time.Second, func() (bool, string) {
 		return r.Published() == 19 && r.Parked() == 1, fmt.Sprintf("published %d/19, parked %d/1", r.Published(), r.Parked())
 	})
-	attempts, acked := pub.snapshot()
-	sent := 0
-	for _, id := range attempts {
-		if id == poison.eventID {
-			sent++
-		}
-	}
-	if sent != outage+maxAttempts || r.ParkedUnclassified() != 1 || r.Failures() != outage+maxAttempts-1 {
+	sends, parked := parkedAlone(t, s, pub, ids, poison)
+	if sends != outage+maxAttempts || r.ParkedUnclassified() != 1 || r.Failures() != outage+maxAttempts-1 {
 		t.Fatalf("poison row sent %d times, %d parked unclassified, %d lane failures; want %d sends (%d transient, %d unclassified), 1, %d",
-			sent, r.ParkedUnclassified(), r.Failures(), outage+maxAttempts, outage, maxAttempts, outage+maxAttempts-1)
+			sends, r.ParkedUnclassified(), r.Failures(), outage+maxAttempts, outage, maxAttempts, outage+maxAttempts-1)
 	}
-	seen := map[string]bool{}
-	for _, id := range acked {
-		seen[id] = true
-	}
-	for _, id := range ids {
-		if id != poison.eventID && !seen[id] {
-			t.Fatalf("row %s never acknowledged: the parked row held its lane", id)
-		}
-	}
-	o := do(t, s.Handler(), http.MethodGet, "/orders/"+poison.orderID, nil, nil).order(t)
-	if o.Status != StatusFailed || o.Reason != ReasonPublishFailed {
-		t.Fatalf("order of the parked row: %s %q, want FAILED %q", o.Status, o.Reason, ReasonPublishFailed)
-	}
-	var parked []ParkedRow
-	res := do(t, s.Handler(), http.MethodGet, "/outbox/parked", nil, nil)
-	if err := json.Unmarshal(res.body, &parked); err != nil || res.status != http.StatusOK {
-		t.Fatalf("GET /outbox/parked: %d %s: %v", res.status, res.body, err)
-	}
-	if len(parked) != 1 || parked[0].EventID != poison.eventID ||
-		!strings.HasPrefix(parked[0].Reason, "unclassified_error_after_3_attempts: ") || !strings.Contains(parked[0].Reason, "header schema v7 unknown") {
-		t.Fatalf("parked rows %s, want the poison row with reason unclassified_error_after_3_attempts and its error", res.body)
+	if !strings.HasPrefix(parked.Reason, "unclassified_error_after_3_attempts: ") || !strings.Contains(parked.Reason, "header schema v7 unknown") {
+		t.Fatalf("parked with reason %q, want unclassified_error_after_3_attempts and the error", parked.Reason)
 	}
 	if res := do(t, s.Handler(), http.MethodGet, "/stats", nil, nil); !strings.Contains(string(res.body), `"outbox_parked":1,`) {
 		t.Fatalf("stats %s: want outbox_parked 1", res.body)
