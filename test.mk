@@ -33,17 +33,23 @@ UNIT_PKGS ?= ./services/... ./chaos/... ./cmd/... ./deploy/... ./internal/...
 UNIT_FLAGS ?= -race
 
 # Ginkgo suites: the embedded-lane specs each start their own stack on
-# random ports, so they can run in SUITE_PROCS processes (specs marked
-# Serial run alone at the end). The default is 1: with three placement
-# modes, the notification consumer and tracing in every stack, two specs
-# at once under -race on 2 cores pushed baseline p99s past the steady-state
-# thresholds (2026-12-03: 2 of 21 specs red at load ~4). SUITE_PROCS=2 on
-# machines with 4+ cores.
-SUITE_PROCS  ?= 1
+# random ports, so they run in SUITE_PROCS processes (specs marked Serial
+# run alone at the end). The suites check latency, lag and success-rate
+# thresholds, so they run WITHOUT the race detector (SUITE_RACE empty):
+# under -race, two specs at once on 2 cores pushed baseline p99s past the
+# steady-state thresholds (2026-12-03: 1-2 of 22 red), and one process took
+# 256 s. Data races are hunted where they do not skew a measurement: the
+# unit step (-race, the services, the scenario engine and the stacks it
+# builds), make flake-check (-race, every package FLAKE_COUNT times) and
+# the real lane in CI (--race, serial). `make soak N=20 SUITE_PROCS=2` is
+# the proof that two processes keep the thresholds. SUITE_PROCS=1
+# SUITE_RACE=--race gives the old serial race run.
+SUITE_PROCS  ?= 2
+SUITE_RACE   ?=
 # junit.xml is written by the suite itself for CI (suites/suites_suite_test.go):
 # failures with their whole output, passed specs without timeline or captured
 # output; report.json keeps everything.
-GINKGO_FLAGS ?= --race --randomize-all --keep-going -p --procs=$(SUITE_PROCS) \
+GINKGO_FLAGS ?= $(SUITE_RACE) --randomize-all --keep-going -p --procs=$(SUITE_PROCS) \
 	--junit-report=junit.xml --json-report=report.json --output-dir=$(OUT)/ginkgo
 
 # The CLI's target platforms (CGO_ENABLED=0; the real Kafka lane is Linux-only):

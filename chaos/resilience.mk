@@ -20,11 +20,11 @@ FUZZ_TARGETS ?= \
 	./services/inventory:FuzzHandleOrderPlaced
 
 # soak: the chaos specs N times in a row (ginkgo runs 1+repeat times),
-# randomized, stopping at the first failure, in SUITE_PROCS processes as
-# `make test` runs them (Serial specs alone), so the soak proves that
-# parallelism safe. SOAK_FLAGS adds flags, e.g. SOAK_FLAGS=--race.
+# randomized, stopping at the first failure, in SUITE_PROCS processes and
+# with SUITE_RACE as `make test` runs them (both set in test.mk: 2
+# processes, no race detector; Serial specs alone), so the soak proves
+# that parallelism safe. SOAK_FLAGS adds flags.
 N           ?= 10
-SUITE_PROCS ?= 1
 SOAK_FLAGS  ?=
 
 RESILIENCE_SCENARIOS ?= inventory-blackhole,inventory-blackhole-breaker,inventory-blackhole-pileup,inventory-blackhole-bulkhead
@@ -43,7 +43,7 @@ fuzz-seeds: ## run the fuzz targets on their seed corpora only (fast; part of th
 
 soak: ## the chaos suite N times in a row, randomized, in SUITE_PROCS processes, failing on the first flake (make soak N=20)
 	@test $(N) -ge 1 || { echo "N must be >= 1"; exit 2; }
-	$(GINKGO) --repeat=$$(( $(N) - 1 )) --randomize-all -p --procs=$(SUITE_PROCS) --label-filter=chaos $(SOAK_FLAGS) ./suites/...
+	$(GINKGO) --repeat=$$(( $(N) - 1 )) --randomize-all -p --procs=$(SUITE_PROCS) $(SUITE_RACE) --label-filter=chaos $(SOAK_FLAGS) ./suites/...
 
 resilience: ## the resilience scenarios (blackhole without and with breaker, pile-up without and with bulkhead)
 	@mkdir -p $(OUT)
