@@ -28,6 +28,7 @@ type Store struct {
 	q  *stmts
 
 	creates   chan *createReq // to the committer (groupcommit.go)
+	lanes     laneState       // outbox lanes given at insert (outboxlanes.go)
 	quit      chan struct{}   // closed by Close
 	committed chan struct{}   // closed when the committer has stopped
 	closeOnce sync.Once
@@ -470,29 +471,6 @@ func (st *Store) unassigned(ctx context.Context, limit int) ([]laneKey, error) {
 		out = append(out, k)
 	}
 	return out, rows.Err()
-}
-
-// assignLanes sets the lane (partition) of each row in lanes (seq ->
-// partition), in one transaction.
-func (st *Store) assignLanes(ctx context.Context, lanes map[int64]int32) error {
-	byLane := map[int32][]int64{}
-	for seq, p := range lanes {
-		byLane[p] = append(byLane[p], seq)
-	}
-	tx, err := st.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("assign outbox lanes: begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	for p, seqs := range byLane {
-		if err := updateBySeq(ctx, tx, `UPDATE outbox SET lane = ?`, p, seqs); err != nil {
-			return fmt.Errorf("assign outbox rows to lane %d: %w", p, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("assign outbox lanes: commit: %w", err)
-	}
-	return nil
 }
 
 // seqChunk bounds the seqs of one UPDATE … WHERE seq IN (…) (SQLite's
