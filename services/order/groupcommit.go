@@ -60,18 +60,20 @@ type createResult struct {
 // (modernc.org/sqlite keeps a prepared statement's compiled program, so
 // a prepared statement is not parsed again on each run).
 type stmts struct {
-	insertOrder, insertOutbox              *sql.Stmt
-	savepoint, rollbackTo, release         *sql.Stmt
-	transition, orderExists, byIdempotency *sql.Stmt
+	insertOrder, insertOutbox               *sql.Stmt
+	savepoint, rollbackTo, release          *sql.Stmt
+	transitionMany, statuses, byIdempotency *sql.Stmt
 }
 
 const (
 	sqlInsertOrder = `INSERT INTO orders (` + orderCols + `, idempotency_key, resp_status, resp_body)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING`
 	sqlInsertOutbox = `INSERT INTO outbox (event_id, order_id, topic, key, value, headers, created_at, traceparent, lane) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlTransition   = `UPDATE orders SET status = ?, reason = ?, updated_at = ? WHERE id = ? AND status = ?`
-	sqlOrderExists  = `SELECT 1 FROM orders WHERE id = ?`
-	sqlByIdemKey    = `SELECT ` + orderCols + `, resp_status, resp_body FROM orders WHERE idempotency_key = ?`
+	// The orders of a JSON array of IDs, a primary-key lookup each (the
+	// unary + keeps SQLite from scanning the orders_status index instead).
+	sqlTransitionMany = `UPDATE orders SET status = ?, reason = ?, updated_at = ? WHERE +status = ? AND id IN (SELECT value FROM json_each(?)) RETURNING id`
+	sqlStatuses       = `SELECT id, status FROM orders WHERE id IN (SELECT value FROM json_each(?))`
+	sqlByIdemKey      = `SELECT ` + orderCols + `, resp_status, resp_body FROM orders WHERE idempotency_key = ?`
 )
 
 func prepareStmts(ctx context.Context, db *sql.DB) (*stmts, error) {
@@ -82,7 +84,7 @@ func prepareStmts(ctx context.Context, db *sql.DB) (*stmts, error) {
 	}{
 		{&s.insertOrder, sqlInsertOrder}, {&s.insertOutbox, sqlInsertOutbox},
 		{&s.savepoint, `SAVEPOINT one`}, {&s.rollbackTo, `ROLLBACK TO one`}, {&s.release, `RELEASE one`},
-		{&s.transition, sqlTransition}, {&s.orderExists, sqlOrderExists}, {&s.byIdempotency, sqlByIdemKey},
+		{&s.transitionMany, sqlTransitionMany}, {&s.statuses, sqlStatuses}, {&s.byIdempotency, sqlByIdemKey},
 	} {
 		st, err := db.PrepareContext(ctx, p.q)
 		if err != nil {
@@ -95,7 +97,7 @@ func prepareStmts(ctx context.Context, db *sql.DB) (*stmts, error) {
 }
 
 func (s *stmts) close() {
-	for _, st := range []*sql.Stmt{s.insertOrder, s.insertOutbox, s.savepoint, s.rollbackTo, s.release, s.transition, s.orderExists, s.byIdempotency} {
+	for _, st := range []*sql.Stmt{s.insertOrder, s.insertOutbox, s.savepoint, s.rollbackTo, s.release, s.transitionMany, s.statuses, s.byIdempotency} {
 		if st != nil {
 			_ = st.Close()
 		}
