@@ -121,6 +121,9 @@ func TestSaramaConfig(t *testing.T) {
 	if sc.Consumer.Offsets.Initial != sarama.OffsetOldest || !sc.Consumer.Offsets.AutoCommit.Enable {
 		t.Error("consumer does not start at the oldest offset with auto-commit of marked offsets")
 	}
+	if sc.Consumer.Fetch.Min != messaging.DefaultFetchMinBytes || sc.Consumer.MaxWaitTime != messaging.DefaultFetchMaxWait {
+		t.Errorf("fetch min %d bytes, max wait %v; want the %d/%v defaults", sc.Consumer.Fetch.Min, sc.Consumer.MaxWaitTime, messaging.DefaultFetchMinBytes, messaging.DefaultFetchMaxWait)
+	}
 	if sc.Net.Proxy.Enable {
 		t.Error("proxy dialer enabled without a route")
 	}

@@ -21,10 +21,12 @@ func (s *Service) HandleStockOutcome(ctx context.Context, m events.Message) erro
 }
 
 // HandleStockOutcomeBatch applies stock-reserved and stock-rejected records
-// (a messaging.BatchHandler) in one SQLite transaction, a savepoint per
-// record. Each moves its order from PENDING to CONFIRMED or REJECTED
-// (reason from the event, default "rejected") and does nothing if the
-// order is no longer PENDING, so duplicates and redeliveries are harmless.
+// (a messaging.BatchHandler): one read of the batch's orders, then one
+// SQLite transaction for those still PENDING (none when every order is
+// held elsewhere or settled; Store.transitionBatch). Each record moves its
+// order from PENDING to CONFIRMED or REJECTED (reason from the event,
+// default "rejected") and does nothing if the order is no longer PENDING,
+// so duplicates and redeliveries are harmless.
 //
 // It returns one error per record: nil when applied or skipped (an order
 // this service does not hold, e.g. one placed through another order-service

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/faultline-harness/faultline/services/events"
 	"github.com/faultline-harness/faultline/services/telemetry"
@@ -46,6 +47,7 @@ type createReq struct {
 	tp      string // traceparent of the placing request
 	created string // ts(o.CreatedAt)
 	updated string // ts(o.UpdatedAt)
+	lane    any    // out's lane (int32), nil for none yet: set by the committer
 	done    chan createResult
 }
 
@@ -58,18 +60,20 @@ type createResult struct {
 // (modernc.org/sqlite keeps a prepared statement's compiled program, so
 // a prepared statement is not parsed again on each run).
 type stmts struct {
-	insertOrder, insertOutbox              *sql.Stmt
-	savepoint, rollbackTo, release         *sql.Stmt
-	transition, orderExists, byIdempotency *sql.Stmt
+	insertOrder, insertOutbox               *sql.Stmt
+	savepoint, rollbackTo, release          *sql.Stmt
+	transitionMany, statuses, byIdempotency *sql.Stmt
 }
 
 const (
 	sqlInsertOrder = `INSERT INTO orders (` + orderCols + `, idempotency_key, resp_status, resp_body)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING`
-	sqlInsertOutbox = `INSERT INTO outbox (event_id, order_id, topic, key, value, headers, created_at, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlTransition   = `UPDATE orders SET status = ?, reason = ?, updated_at = ? WHERE id = ? AND status = ?`
-	sqlOrderExists  = `SELECT 1 FROM orders WHERE id = ?`
-	sqlByIdemKey    = `SELECT ` + orderCols + `, resp_status, resp_body FROM orders WHERE idempotency_key = ?`
+	sqlInsertOutbox = `INSERT INTO outbox (event_id, order_id, topic, key, value, headers, created_at, traceparent, lane) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// The orders of a JSON array of IDs, a primary-key lookup each (the
+	// unary + keeps SQLite from scanning the orders_status index instead).
+	sqlTransitionMany = `UPDATE orders SET status = ?, reason = ?, updated_at = ? WHERE +status = ? AND id IN (SELECT value FROM json_each(?)) RETURNING id`
+	sqlStatuses       = `SELECT id, status FROM orders WHERE id IN (SELECT value FROM json_each(?))`
+	sqlByIdemKey      = `SELECT ` + orderCols + `, resp_status, resp_body FROM orders WHERE idempotency_key = ?`
 )
 
 func prepareStmts(ctx context.Context, db *sql.DB) (*stmts, error) {
@@ -80,7 +84,7 @@ func prepareStmts(ctx context.Context, db *sql.DB) (*stmts, error) {
 	}{
 		{&s.insertOrder, sqlInsertOrder}, {&s.insertOutbox, sqlInsertOutbox},
 		{&s.savepoint, `SAVEPOINT one`}, {&s.rollbackTo, `ROLLBACK TO one`}, {&s.release, `RELEASE one`},
-		{&s.transition, sqlTransition}, {&s.orderExists, sqlOrderExists}, {&s.byIdempotency, sqlByIdemKey},
+		{&s.transitionMany, sqlTransitionMany}, {&s.statuses, sqlStatuses}, {&s.byIdempotency, sqlByIdemKey},
 	} {
 		st, err := db.PrepareContext(ctx, p.q)
 		if err != nil {
@@ -93,7 +97,7 @@ func prepareStmts(ctx context.Context, db *sql.DB) (*stmts, error) {
 }
 
 func (s *stmts) close() {
-	for _, st := range []*sql.Stmt{s.insertOrder, s.insertOutbox, s.savepoint, s.rollbackTo, s.release, s.transition, s.orderExists, s.byIdempotency} {
+	for _, st := range []*sql.Stmt{s.insertOrder, s.insertOutbox, s.savepoint, s.rollbackTo, s.release, s.transitionMany, s.statuses, s.byIdempotency} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -157,6 +161,8 @@ func (st *Store) commitLoop() {
 }
 
 // commitGroup writes batch in one transaction and answers every request.
+// The outbox rows get their lane at insert when their topic is clear
+// (outboxlanes.go); the running relay hears of them once committed.
 func (st *Store) commitGroup(batch []*createReq) {
 	live := make([]*createReq, 0, len(batch))
 	for _, r := range batch {
@@ -169,56 +175,79 @@ func (st *Store) commitGroup(batch []*createReq) {
 	if len(live) == 0 {
 		return
 	}
+	st.lanes.mu.Lock()
+	for _, r := range live {
+		if r.out != nil {
+			r.lane = st.laneAtInsert(r.out.Topic, r.out.Key)
+		}
+	}
+	res := st.writeGroup(live)
+	st.lanes.mu.Unlock()
+	var lanes []laneID
+	unlaned := false
+	for i, r := range live {
+		if !res[i].created || r.out == nil {
+			continue
+		}
+		if p, ok := r.lane.(int32); ok {
+			if id := (laneID{r.out.Topic, p}); !slices.Contains(lanes, id) {
+				lanes = append(lanes, id)
+			}
+		} else {
+			unlaned = true
+		}
+	}
+	st.notifyInserted(lanes, unlaned)
+	for i, r := range live {
+		r.done <- res[i]
+	}
+}
+
+// writeGroup writes live in one transaction and returns each request's
+// outcome; when the transaction fails, every request gets its error.
+func (st *Store) writeGroup(live []*createReq) []createResult {
+	res := make([]createResult, len(live))
 	// Not the callers' contexts: one caller going away must not abort the
 	// others' transaction. The statements cannot hang: a lock wait ends
 	// with busy_timeout.
 	ctx := context.Background()
-	fail := func(err error) {
-		for _, r := range live {
-			r.done <- createResult{err: fmt.Errorf("create order %s: %w", r.o.ID, err)}
+	fail := func(err error) []createResult {
+		for i, r := range live {
+			res[i] = createResult{err: fmt.Errorf("create order %s: %w", r.o.ID, err)}
 		}
+		return res
 	}
 	tx, err := st.db.BeginTx(ctx, nil)
 	if err != nil {
-		fail(fmt.Errorf("begin: %w", err))
-		return
+		return fail(fmt.Errorf("begin: %w", err))
 	}
 	defer func() { _ = tx.Rollback() }()
 	insOrder, insOutbox := tx.StmtContext(ctx, st.q.insertOrder), tx.StmtContext(ctx, st.q.insertOutbox)
-	res := make([]createResult, len(live))
 	if len(live) == 1 {
 		if res[0] = insertOne(ctx, insOrder, insOutbox, live[0]); !res[0].created {
-			_ = tx.Rollback()
-			live[0].done <- res[0]
-			return
+			return res // rolled back by the deferred Rollback
 		}
 	} else {
 		sp, back, rel := tx.StmtContext(ctx, st.q.savepoint), tx.StmtContext(ctx, st.q.rollbackTo), tx.StmtContext(ctx, st.q.release)
 		for i, r := range live {
 			if _, err := sp.ExecContext(ctx); err != nil {
-				fail(fmt.Errorf("savepoint: %w", err))
-				return
+				return fail(fmt.Errorf("savepoint: %w", err))
 			}
 			res[i] = insertOne(ctx, insOrder, insOutbox, r)
 			if res[i].err != nil {
 				if _, err := back.ExecContext(ctx); err != nil {
-					fail(fmt.Errorf("rollback to savepoint: %w", err))
-					return
+					return fail(fmt.Errorf("rollback to savepoint: %w", err))
 				}
 			}
 			if _, err := rel.ExecContext(ctx); err != nil {
-				fail(fmt.Errorf("release savepoint: %w", err))
-				return
+				return fail(fmt.Errorf("release savepoint: %w", err))
 			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		fail(fmt.Errorf("commit: %w", err))
-		return
+		return fail(fmt.Errorf("commit: %w", err))
 	}
-	for i, r := range live {
-		r.done <- res[i]
-	}
+	return res
 }
 
 // insertOne inserts one creation's order row and outbox row.
@@ -232,7 +261,7 @@ func insertOne(ctx context.Context, insOrder, insOutbox *sql.Stmt, r *createReq)
 		return createResult{err: err}
 	}
 	if r.out != nil {
-		if _, err := insOutbox.ExecContext(ctx, r.out.Header(events.HeaderEventID), o.ID, r.out.Topic, r.out.Key, r.out.Value, r.headers, r.created, r.tp); err != nil {
+		if _, err := insOutbox.ExecContext(ctx, r.out.Header(events.HeaderEventID), o.ID, r.out.Topic, r.out.Key, r.out.Value, r.headers, r.created, r.tp, r.lane); err != nil {
 			return createResult{err: fmt.Errorf("insert outbox row for order %s: %w", o.ID, err)}
 		}
 	}

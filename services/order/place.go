@@ -24,7 +24,8 @@ import (
 // events.ErrInvalid; over messaging.MaxMessageBytes: messaging.ErrTooLarge)
 // is an error and nothing is stored. Mode, Status, Reason
 // and UpdatedAt are set here. An order ID already taken is an error. A
-// running relay is not woken: call Relay().Wake() when one runs.
+// running relay hears of the new row once it is committed, as for POST
+// /orders.
 func (st *Store) PlaceAsync(ctx context.Context, o Order, eventID string) (Order, error) {
 	if o.CreatedAt.IsZero() {
 		o.CreatedAt = time.Now()

@@ -202,6 +202,7 @@ type Relay struct {
 	mu     sync.Mutex
 	lanes  map[laneID]*lane
 	counts map[string]int32 // topic -> partitions, as first learned
+	fresh  []laneID         // lanes that got rows at insert, for Run to start or wake
 }
 
 // NewRelay returns a relay over st's outbox; cfg should pass Check
@@ -266,9 +267,28 @@ func (r *Relay) Run(ctx context.Context) error {
 		r.mu.Unlock()
 		poke(l.wake)
 	}
+	// The committer gives new rows their lane at insert once a topic's
+	// count is known (outboxlanes.go) and reports them here.
+	notify := func(ids []laneID, _ bool) {
+		if len(ids) > 0 {
+			r.mu.Lock()
+			r.fresh = append(r.fresh, ids...)
+			r.mu.Unlock()
+		}
+		poke(r.wake)
+	}
+	r.st.lanes.notify.Store(&notify)
+	defer r.st.lanes.notify.Store(nil)
 	var fails int
 	resumed := false
 	for {
+		r.mu.Lock()
+		fresh := r.fresh
+		r.fresh = nil
+		r.mu.Unlock()
+		for _, id := range fresh {
+			start(id)
+		}
 		var err error
 		if !resumed { // rows given a lane by an earlier process
 			var ids []laneID
@@ -316,48 +336,34 @@ func sleep(ctx context.Context, d time.Duration, wake chan struct{}) bool {
 // assignBatch is how many new rows one assignment round reads.
 const assignBatch = 2048
 
-// assign gives every waiting row without a lane its partition and starts
-// (or wakes) the lanes concerned. A topic whose partition count cannot be
-// read leaves its rows without a lane (the error is returned, after the
-// other topics' rows were assigned, and Run backs off).
+// assign gives every waiting row without a lane its partition
+// (Store.assignLanes, after which the topic's new rows get theirs at
+// insert) and starts (or wakes) the lanes concerned. A topic whose
+// partition count cannot be read leaves its rows without a lane (the error
+// is returned, after the other topics' rows were assigned, and Run backs
+// off).
 func (r *Relay) assign(ctx context.Context, start func(laneID)) error {
 	for {
-		keys, err := r.st.unassigned(ctx, assignBatch)
-		if err != nil || len(keys) == 0 {
+		lanes, unknown, more, err := r.st.assignLanes(ctx, assignBatch)
+		if err != nil {
 			return err
 		}
-		lanes := make(map[int64]int32, len(keys))
-		touched := map[laneID]bool{}
-		failed := map[string]error{}
-		for _, k := range keys {
-			if failed[k.topic] != nil {
-				continue
-			}
-			n, err := r.partitions(ctx, k.topic)
-			if err != nil {
-				failed[k.topic] = err
-				continue
-			}
-			p := messaging.Partition(k.key, n)
-			lanes[k.seq] = p
-			touched[laneID{k.topic, p}] = true
-		}
-		if len(lanes) > 0 {
-			if err := r.st.assignLanes(ctx, lanes); err != nil {
-				return err
-			}
-		}
-		for id := range touched {
+		for _, id := range lanes {
 			start(id)
 		}
-		if len(failed) > 0 {
-			errs := make([]error, 0, len(failed))
-			for _, err := range failed {
+		var errs []error
+		for _, topic := range unknown {
+			n, err := r.partitions(ctx, topic)
+			if err != nil {
 				errs = append(errs, err)
+				continue
 			}
+			r.st.setPartitions(topic, n)
+		}
+		if len(errs) > 0 {
 			return errors.Join(errs...)
 		}
-		if len(keys) < assignBatch {
+		if !more && len(unknown) == 0 {
 			return nil
 		}
 	}

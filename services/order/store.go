@@ -28,6 +28,7 @@ type Store struct {
 	q  *stmts
 
 	creates   chan *createReq // to the committer (groupcommit.go)
+	lanes     laneState       // outbox lanes given at insert (outboxlanes.go)
 	quit      chan struct{}   // closed by Close
 	committed chan struct{}   // closed when the committer has stopped
 	closeOnce sync.Once
@@ -332,38 +333,98 @@ type transitionReq struct {
 	reason string
 }
 
-// transitionBatch applies transition to every request, in order, in one
-// transaction with a savepoint per request (a failing one is rolled back
-// alone). It returns per request whether the order moved and an error
-// (ErrNotFound for an unknown order); when the transaction itself fails
-// every request gets that error and nothing changes.
+// transitionBatch applies transition to every request, in order, and
+// returns per request whether the order moved and an error (ErrNotFound
+// for an order this store does not hold).
+//
+// One read finds the orders concerned (a primary-key lookup per order); only
+// orders still PENDING are written, in one transaction with one guarded
+// UPDATE per (status, reason) (UPDATE … WHERE status = PENDING RETURNING
+// id). So a batch of outcomes for orders held elsewhere (another
+// order-service instance reading the same topics) or already settled costs
+// no write transaction. A request repeating an earlier one's order in the
+// batch does not move it again (the earlier one moved it or found it
+// settled). When the read or the transaction fails, every request gets
+// that error and nothing changes (the consumer retries the batch).
 func (st *Store) transitionBatch(ctx context.Context, reqs []transitionReq, now time.Time) ([]bool, []error) {
 	moved, errs := make([]bool, len(reqs)), make([]error, len(reqs))
 	err := func() error {
+		first := make(map[string]int, len(reqs)) // order ID -> its first request
+		ids := make([]string, 0, len(reqs))
+		for i, r := range reqs {
+			if _, ok := first[r.id]; !ok {
+				first[r.id] = i
+				ids = append(ids, r.id)
+			}
+		}
+		status, err := st.statuses(ctx, ids)
+		if err != nil {
+			return err
+		}
+		type group struct {
+			to     Status
+			reason string
+			ids    []string
+		}
+		var groups []*group
+		for i, r := range reqs {
+			s, held := status[r.id]
+			switch {
+			case !held:
+				errs[i] = ErrNotFound
+				continue
+			case first[r.id] != i || s != StatusPending:
+				continue
+			}
+			var g *group
+			for _, have := range groups {
+				if have.to == r.to && have.reason == r.reason {
+					g = have
+				}
+			}
+			if g == nil {
+				g = &group{to: r.to, reason: r.reason}
+				groups = append(groups, g)
+			}
+			g.ids = append(g.ids, r.id)
+		}
+		if len(groups) == 0 {
+			return nil
+		}
 		tx, err := st.db.BeginTx(ctx, nil)
 		if err != nil {
 			return fmt.Errorf("begin: %w", err)
 		}
 		defer func() { _ = tx.Rollback() }()
-		sp, back, rel := tx.StmtContext(ctx, st.q.savepoint), tx.StmtContext(ctx, st.q.rollbackTo), tx.StmtContext(ctx, st.q.release)
-		move, exists := tx.StmtContext(ctx, st.q.transition), tx.StmtContext(ctx, st.q.orderExists)
+		move := tx.StmtContext(ctx, st.q.transitionMany)
 		at := ts(now)
-		for i, r := range reqs {
-			if _, err := sp.ExecContext(ctx); err != nil {
-				return fmt.Errorf("savepoint: %w", err)
+		done := make(map[string]bool, len(ids))
+		for _, g := range groups {
+			list, err := json.Marshal(g.ids)
+			if err != nil {
+				return err
 			}
-			moved[i], errs[i] = transitionTx(ctx, move, exists, r, at)
-			if errs[i] != nil {
-				if _, err := back.ExecContext(ctx); err != nil {
-					return fmt.Errorf("rollback to savepoint: %w", err)
+			rows, err := move.QueryContext(ctx, g.to, g.reason, at, StatusPending, string(list))
+			if err != nil {
+				return fmt.Errorf("move %d orders to %s: %w", len(g.ids), g.to, err)
+			}
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return fmt.Errorf("move %d orders to %s: %w", len(g.ids), g.to, err)
 				}
+				done[id] = true
 			}
-			if _, err := rel.ExecContext(ctx); err != nil {
-				return fmt.Errorf("release savepoint: %w", err)
+			if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+				return fmt.Errorf("move %d orders to %s: %w", len(g.ids), g.to, err)
 			}
 		}
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("commit: %w", err)
+		}
+		for id, i := range first {
+			moved[i] = done[id]
 		}
 		return nil
 	}()
@@ -376,26 +437,30 @@ func (st *Store) transitionBatch(ctx context.Context, reqs []transitionReq, now 
 	return moved, errs
 }
 
-// transitionTx is one move of transitionBatch, with its transaction's
-// statements move (sqlTransition) and exists (sqlOrderExists); at is the
-// formatted time.
-func transitionTx(ctx context.Context, move, exists *sql.Stmt, r transitionReq, at string) (bool, error) {
-	res, err := move.ExecContext(ctx, r.to, r.reason, at, r.id, StatusPending)
+// statuses returns the status of each order of ids this store holds.
+func (st *Store) statuses(ctx context.Context, ids []string) (map[string]Status, error) {
+	list, err := json.Marshal(ids)
 	if err != nil {
-		return false, fmt.Errorf("move order %s to %s: %w", r.id, r.to, err)
+		return nil, err
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return n == 1, err
-	}
-	var one int
-	err = exists.QueryRowContext(ctx, r.id).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, ErrNotFound
-	}
+	rows, err := st.q.statuses.QueryContext(ctx, string(list))
 	if err != nil {
-		return false, fmt.Errorf("get order %s: %w", r.id, err)
+		return nil, fmt.Errorf("read %d orders' status: %w", len(ids), err)
 	}
-	return false, nil
+	defer rows.Close()
+	out := make(map[string]Status, len(ids))
+	for rows.Next() {
+		var id string
+		var s Status
+		if err := rows.Scan(&id, &s); err != nil {
+			return nil, fmt.Errorf("read %d orders' status: %w", len(ids), err)
+		}
+		out[id] = s
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %d orders' status: %w", len(ids), err)
+	}
+	return out, nil
 }
 
 // pendingSync returns sync-mode orders still PENDING.
@@ -470,29 +535,6 @@ func (st *Store) unassigned(ctx context.Context, limit int) ([]laneKey, error) {
 		out = append(out, k)
 	}
 	return out, rows.Err()
-}
-
-// assignLanes sets the lane (partition) of each row in lanes (seq ->
-// partition), in one transaction.
-func (st *Store) assignLanes(ctx context.Context, lanes map[int64]int32) error {
-	byLane := map[int32][]int64{}
-	for seq, p := range lanes {
-		byLane[p] = append(byLane[p], seq)
-	}
-	tx, err := st.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("assign outbox lanes: begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	for p, seqs := range byLane {
-		if err := updateBySeq(ctx, tx, `UPDATE outbox SET lane = ?`, p, seqs); err != nil {
-			return fmt.Errorf("assign outbox rows to lane %d: %w", p, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("assign outbox lanes: commit: %w", err)
-	}
-	return nil
 }
 
 // seqChunk bounds the seqs of one UPDATE … WHERE seq IN (…) (SQLite's
