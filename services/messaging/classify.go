@@ -69,9 +69,9 @@ func (e permanentError) Unwrap() []error {
 //     TOPIC_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED,
 //     POLICY_VIOLATION, UNSUPPORTED_FOR_MESSAGE_FORMAT.
 //
-// The relay treats everything else as transient. Consumers sort the rest
-// further with Classify: IsTransient errors retry without limit, the
-// unclassified ones a bounded number of times. nil is not permanent.
+// The relay and the consumers sort the rest further with Classify:
+// IsTransient errors retry without limit, the unclassified ones a bounded
+// number of times (then parked or dead-lettered). nil is not permanent.
 func IsPermanent(err error) bool {
 	if err == nil {
 		return false
@@ -155,8 +155,13 @@ const (
 )
 
 // transientKErrors are broker answers that change once the cluster heals
-// (Kafka marks them retriable).
+// (Kafka marks them retriable), plus the ones that leave a produce
+// ambiguous (the record may be written: CORRUPT_MESSAGE, a CRC failure on
+// the way, and OUT_OF_ORDER_SEQUENCE_NUMBER of the idempotent producer):
+// giving such a record up would park or dead-letter one that may have
+// been delivered, so they are waited out, never bounded.
 var transientKErrors = map[sarama.KError]bool{
+	sarama.ErrInvalidMessage: true, sarama.ErrOutOfOrderSequenceNumber: true,
 	sarama.ErrNotLeaderForPartition: true, sarama.ErrLeaderNotAvailable: true, sarama.ErrRequestTimedOut: true,
 	sarama.ErrBrokerNotAvailable: true, sarama.ErrReplicaNotAvailable: true, sarama.ErrNetworkException: true,
 	sarama.ErrNotEnoughReplicas: true, sarama.ErrNotEnoughReplicasAfterAppend: true, sarama.ErrKafkaStorageError: true,
@@ -179,6 +184,9 @@ var transientKErrors = map[sarama.KError]bool{
 //     EHOSTUNREACH, ENETUNREACH, ETIMEDOUT; sarama's ErrOutOfBrokers,
 //     ErrNotConnected, ErrClosedClient, ErrShuttingDown and its partition
 //     producer's open circuit breaker; our producer closed (ErrClosed);
+//   - an ambiguous produce, where the record may have been written:
+//     sarama's ErrIncompleteResponse, CORRUPT_MESSAGE,
+//     OUT_OF_ORDER_SEQUENCE_NUMBER;
 //   - a retriable broker answer (not leader, leader not available,
 //     request timed out, not enough replicas, coordinator moving,
 //     rebalance in progress, ...);
@@ -197,7 +205,7 @@ func IsTransient(err error) bool {
 		io.EOF, io.ErrUnexpectedEOF, os.ErrDeadlineExceeded, net.ErrClosed,
 		syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, syscall.ECONNABORTED,
 		syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ETIMEDOUT,
-		sarama.ErrOutOfBrokers, sarama.ErrNotConnected, sarama.ErrClosedClient, sarama.ErrShuttingDown,
+		sarama.ErrOutOfBrokers, sarama.ErrNotConnected, sarama.ErrClosedClient, sarama.ErrShuttingDown, sarama.ErrIncompleteResponse,
 		breaker.ErrBreakerOpen,
 	} {
 		if errors.Is(err, target) {

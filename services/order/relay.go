@@ -26,9 +26,10 @@ type Publisher interface {
 	// acknowledgement. It returns one error per record, nil once that
 	// record is acknowledged; any error means "not known to be written"
 	// (the relay sends the row again later, or parks it when
-	// messaging.IsPermanent holds). It returns promptly when ctx ends, with
-	// ctx.Err() for the records still unacknowledged. The relay calls it
-	// from several lanes at once.
+	// messaging.IsPermanent holds or after
+	// RelayConfig.MaxUnclassifiedAttempts unclassified failures). It
+	// returns promptly when ctx ends, with ctx.Err() for the records still
+	// unacknowledged. The relay calls it from several lanes at once.
 	SendBatch(ctx context.Context, ms []events.Message) []error
 	// Partitions returns topic's partition count (from the cluster's
 	// metadata), or an error while it cannot be known (broker down).
@@ -148,8 +149,9 @@ type lane struct {
 	wake chan struct{}
 }
 
-// strikes counts the consecutive unclassified send failures of a lane's
-// head row (only its goroutine touches it).
+// strikes counts the unclassified send failures of a lane's head row;
+// transient failures in between neither count nor reset it. Only the
+// lane's goroutine touches it.
 type strikes struct {
 	seq int64 // the row that failed; a new head row starts again at 0
 	n   int
@@ -157,9 +159,12 @@ type strikes struct {
 
 // Relay publishes the outbox, one lane per partition.
 //
-// Lanes: the relay gives each new row the partition the producer will
-// pick for it (messaging.Partition over the topic's partition count from
-// the Publisher's metadata), stored in the row's lane column, and runs one
+// Lanes: each new row gets the partition the producer will pick for it
+// (messaging.Partition over the topic's partition count from the
+// Publisher's metadata), stored in the row's lane column: at insert, by
+// the group committer, once the topic's count is known (outboxlanes.go);
+// else by the relay's assignment pass (a topic's first rows, rows of an
+// earlier process). The relay runs one
 // goroutine per (topic, partition) with waiting rows. Each lane reads up
 // to Batch of its rows oldest first, hands them to SendBatch (all in
 // flight at once) and marks the acknowledged prefix published in one
@@ -434,7 +439,7 @@ func (r *Relay) runLane(ctx context.Context, l *lane) {
 // sendLane sends up to limit waiting rows of one lane and settles them:
 // the acknowledged prefix marked published; the first failed row parked
 // when its error is permanent, or unclassified for the
-// MaxUnclassifiedAttempts-th time in a row (head counts those). It
+// MaxUnclassifiedAttempts-th time for this row (head counts those). It
 // returns how many rows it read and the error that stopped the lane
 // (transient, or unclassified below the bound), if any.
 func (r *Relay) sendLane(ctx context.Context, id laneID, limit int, head *strikes) (int, error) {
