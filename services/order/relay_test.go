@@ -109,22 +109,13 @@ func (f *fakePublisher) snapshot() (attempts, acked []string) {
 	return append([]string(nil), f.attempts...), append([]string(nil), f.acked...)
 }
 
-// placeAsyncOrders posts n async orders and returns their outbox event IDs
-// in insertion order.
+// placeAsyncOrders posts n async orders into an empty outbox with no
+// relay running and returns their outbox event IDs in insertion order.
 func placeAsyncOrders(t *testing.T, s *Service, n int) []string {
 	t.Helper()
-	for i := range n {
-		if res := postOrder(t, s.Handler(), fmt.Sprintf("SKU-%d", i), 1, ""); res.status != http.StatusAccepted {
-			t.Fatalf("post: %d %s", res.status, res.body)
-		}
-	}
-	rows, err := s.Store().unpublished(context.Background(), 1000)
-	if err != nil || len(rows) != n {
-		t.Fatalf("unpublished = %d rows, %v", len(rows), err)
-	}
-	ids := make([]string, n)
-	for i, r := range rows {
-		ids[i] = r.eventID
+	ids := postAsyncOrders(t, s, n)
+	if rows, err := s.Store().unpublished(context.Background(), 1000); err != nil || len(rows) != n || len(ids) != n {
+		t.Fatalf("unpublished = %d rows of %d in the outbox, %v; want %d", len(rows), len(ids), err, n)
 	}
 	return ids
 }
