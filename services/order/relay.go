@@ -204,10 +204,9 @@ type Relay struct {
 	// MaxUnclassifiedAttempts unclassified failures (included in parked).
 	parkedUnclassified atomic.Int64
 
-	mu     sync.Mutex
-	lanes  map[laneID]*lane
-	counts map[string]int32 // topic -> partitions, as first learned
-	fresh  []laneID         // lanes that got rows at insert, for Run to start or wake
+	mu    sync.Mutex
+	lanes map[laneID]*lane
+	fresh []laneID // lanes that got rows at insert, for Run to start or wake
 }
 
 // NewRelay returns a relay over st's outbox; cfg should pass Check
@@ -217,7 +216,7 @@ func NewRelay(st *Store, pub Publisher, cfg RelayConfig, log *slog.Logger) *Rela
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Relay{st: st, pub: pub, cfg: cfg.withDefaults(), log: log, wake: make(chan struct{}, 1),
-		lanes: map[laneID]*lane{}, counts: map[string]int32{}}
+		lanes: map[laneID]*lane{}}
 }
 
 // Published returns how many rows this relay has published (acknowledged
@@ -374,17 +373,13 @@ func (r *Relay) assign(ctx context.Context, start func(laneID)) error {
 	}
 }
 
-// partitions returns topic's partition count, asking the Publisher the
-// first time. The count is kept for the relay's life: a topic that grows
-// partitions later keeps its old lanes until a restart (the producer's
-// hash changes then too, and so does Kafka's per-key order).
+// partitions asks the Publisher for topic's partition count. assign
+// calls it only for a topic the Store has no count for yet, and hands the
+// count to Store.setPartitions, which keeps it for the process's life: a
+// topic that grows partitions later keeps its old lanes until a restart
+// (the producer's hash changes then too, and so does Kafka's per-key
+// order).
 func (r *Relay) partitions(ctx context.Context, topic string) (int32, error) {
-	r.mu.Lock()
-	n, ok := r.counts[topic]
-	r.mu.Unlock()
-	if ok {
-		return n, nil
-	}
 	mctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
 	defer cancel()
 	n, err := r.pub.Partitions(mctx, topic)
@@ -394,9 +389,6 @@ func (r *Relay) partitions(ctx context.Context, topic string) (int32, error) {
 	if n <= 0 {
 		return 0, fmt.Errorf("topic %s has %d partitions", topic, n)
 	}
-	r.mu.Lock()
-	r.counts[topic] = n
-	r.mu.Unlock()
 	return n, nil
 }
 
