@@ -22,7 +22,11 @@ JUNIT_DIR ?= $(OUT)/junit
 GOTESTSUM ?= $(GO) tool gotestsum --format pkgname-and-test-fails \
 	--junitfile-testsuite-name relative --junitfile-testcase-classname relative
 
-TEST_STEPS ?= tools tidy-check fmt-check vet staticcheck vulncheck actionlint cross-build unit suites contracts report-check
+# A+B runs A and B at the same time (scripts/test-steps.sh). The suites
+# run alone: their thresholds are latencies. contracts (mostly waiting on
+# the Pact CLI, scripts and builds) and report-check (a short run rendered
+# in Chromium; it checks the drawing, not timings) share no file.
+TEST_STEPS ?= tools tidy-check fmt-check vet staticcheck vulncheck actionlint cross-build unit suites contracts+report-check
 
 # Unit and integration tests with the race detector. ./contracts/... runs in
 # the contracts step (its plain phase, -count=1: native code and scripts
@@ -33,18 +37,22 @@ UNIT_PKGS ?= ./services/... ./chaos/... ./cmd/... ./deploy/... ./internal/...
 UNIT_FLAGS ?= -race
 
 # Ginkgo suites: the embedded-lane specs each start their own stack on
-# random ports, so they run in SUITE_PROCS processes (specs marked Serial
-# run alone at the end). The suites check latency, lag and success-rate
-# thresholds, so they run WITHOUT the race detector (SUITE_RACE empty):
-# under -race, two specs at once on 2 cores pushed baseline p99s past the
-# steady-state thresholds (2026-12-03: 1-2 of 22 red), and one process took
-# 256 s. Data races are hunted where they do not skew a measurement: the
+# random ports, so they run in SUITE_PROCS processes (on the real lane,
+# which shares one broker and one Toxiproxy, every chaos spec is Serial).
+# A spec is mostly waiting: 10 req/s per mode for 8 s. One process in
+# two: 45 CPU-seconds in 128 s; four: the same 45 in 58 s, 0.78 of one
+# core (2026-12-03, 2 cores). The suites check latency, lag and
+# success-rate thresholds, so they run WITHOUT the race detector
+# (SUITE_RACE empty): under -race, two specs at once on 2 cores pushed
+# baseline p99s past the steady-state thresholds (2026-12-03: 1-2 of 22
+# red). Data races are hunted where they do not skew a measurement: the
 # unit step (-race, the services, the scenario engine and the stacks it
 # builds), make flake-check (-race, every package FLAKE_COUNT times) and
-# the real lane in CI (--race, serial). `make soak N=20 SUITE_PROCS=2` is
-# the proof that two processes keep the thresholds. SUITE_PROCS=1
-# SUITE_RACE=--race gives the old serial race run.
-SUITE_PROCS  ?= 2
+# the real lane in CI (--race, serial). `make soak N=20` runs the chaos
+# specs with these same settings: the proof that SUITE_PROCS processes
+# keep the thresholds. SUITE_PROCS=1 SUITE_RACE=--race gives a serial
+# race run.
+SUITE_PROCS  ?= 4
 SUITE_RACE   ?=
 # junit.xml is written by the suite itself for CI (suites/suites_suite_test.go):
 # failures with their whole output, passed specs without timeline or captured

@@ -21,9 +21,9 @@ FUZZ_TARGETS ?= \
 
 # soak: the chaos specs N times in a row (ginkgo runs 1+repeat times),
 # randomized, stopping at the first failure, in SUITE_PROCS processes and
-# with SUITE_RACE as `make test` runs them (both set in test.mk: 2
-# processes, no race detector; Serial specs alone), so the soak proves
-# that parallelism safe. SOAK_FLAGS adds flags.
+# with SUITE_RACE as `make test` runs them (both set in test.mk: 4
+# processes, no race detector), so the soak proves that parallelism safe.
+# SOAK_FLAGS adds flags.
 N           ?= 10
 SOAK_FLAGS  ?=
 

@@ -6,6 +6,13 @@
 #
 # Usage: scripts/test-steps.sh STEP...   (test.mk calls it; run `make test`)
 #
+# A STEP of the form A+B (more than two allowed) runs A and B at the same
+# time: each is `make A`, `make B`, with its output printed as it comes,
+# every line prefixed "[A] " (its log file keeps it without prefix). Each
+# is timed and reported on its own; the group ends when the last of them
+# does. test.mk groups steps that neither measure latency nor share files
+# (contracts+report-check).
+#
 # Environment:
 #   MAKE        the make command (test.mk passes $(MAKE), which keeps the
 #               command line's variables)
@@ -44,13 +51,9 @@ start_all=$(date +%s)
 loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime | sed 's/.*average[s]*: //'; }
 load_start="$(loadavg)"
 
-for step in "$@"; do
-	echo "== [$(($(date +%s) - start_all))s] make test: $step"
-	t0=$(date +%s)
-	# No pipefail trick needed: PIPESTATUS[0] is make's status.
-	$MAKE --no-print-directory "$step" 2>&1 | tee "$steps_dir/$step.log"
-	rc=${PIPESTATUS[0]}
-	dt=$(($(date +%s) - t0))
+# record STEP RC SECONDS: one row of the table.
+record() {
+	local step="$1" rc="$2" dt="$3" result
 	if [[ $rc -ne 0 ]]; then
 		result="FAIL (exit $rc)"
 		failed=1
@@ -61,6 +64,52 @@ for step in "$@"; do
 	fi
 	names+=("$step") secs+=("$dt") results+=("$result")
 	echo "== make test: $step: $result in ${dt}s"
+}
+
+# run_alone STEP: make STEP in the foreground, its output printed and logged.
+run_alone() {
+	local step="$1" t0 rc
+	echo "== [$(($(date +%s) - start_all))s] make test: $step"
+	t0=$(date +%s)
+	# PIPESTATUS[0] is make's status.
+	$MAKE --no-print-directory "$step" 2>&1 | tee "$steps_dir/$step.log"
+	rc=${PIPESTATUS[0]}
+	record "$step" "$rc" "$(($(date +%s) - t0))"
+}
+
+# run_together A B...: make A, make B... at the same time, each line of
+# their output prefixed with its step's name; each step's own time and
+# status (written by the step's subshell when it ends) go into the table.
+run_together() {
+	local step pids=() t0
+	echo "== [$(($(date +%s) - start_all))s] make test: $* at the same time (lines prefixed [step])"
+	for step in "$@"; do
+		(
+			t0=$(date +%s)
+			$MAKE --no-print-directory "$step" 2>&1 | tee "$steps_dir/$step.log" | sed -u "s/^/[$step] /"
+			rc=${PIPESTATUS[0]}
+			echo "$rc $(($(date +%s) - t0))" >"$steps_dir/$step.status"
+		) &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	for step in "$@"; do
+		local rc=1 dt=0
+		if [[ -f "$steps_dir/$step.status" ]]; then
+			read -r rc dt <"$steps_dir/$step.status"
+			rm -f "$steps_dir/$step.status"
+		fi
+		record "$step" "$rc" "$dt"
+	done
+}
+
+for group in "$@"; do
+	if [[ "$group" == *+* ]]; then
+		IFS=+ read -r -a together <<<"$group"
+		run_together "${together[@]}"
+	else
+		run_alone "$group"
+	fi
 done
 total=$(($(date +%s) - start_all))
 

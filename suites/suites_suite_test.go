@@ -12,7 +12,7 @@
 // checks that the fault took effect (Result.FaultsTookEffect) before it
 // judges the system. On the embedded lane each spec has its own stack,
 // Toxiproxy and broker, so the specs may run in parallel
-// (`ginkgo -p --procs=2`); on the real lane they share one broker and one
+// (`ginkgo -p`, SUITE_PROCS in test.mk); on the real lane they share one broker and one
 // Toxiproxy and run serially. Labels "nc-<name>" name the negative
 // controls (internal/negativecontrol) that must turn a spec red:
 // `make negative-controls` runs them.
