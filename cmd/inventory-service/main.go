@@ -11,6 +11,8 @@
 //	-kafka-brokers   KAFKA_BROKERS             comma-separated host:port; empty = HTTP only
 //	-kafka-route     KAFKA_ROUTE               advertised=dial,… broker address rewrites (Toxiproxy)
 //	-group           INVENTORY_GROUP           Kafka consumer group (group.id) of the order-placed consumer (inventory-service)
+//	-kafka-fetch-min-bytes KAFKA_FETCH_MIN_BYTES bytes a fetch waits for, >= 1 (16384; Kafka fetch.min.bytes)
+//	-kafka-fetch-max-wait  KAFKA_FETCH_MAX_WAIT  the most a fetch waits for them, 1ms-10s (20ms; fetch.max.wait.ms)
 //	-max-attempts    INVENTORY_MAX_ATTEMPTS    attempts of a record failing permanently before it is dead-lettered, >= 1 (3)
 //	-max-unclassified-attempts INVENTORY_MAX_UNCLASSIFIED_ATTEMPTS attempts of a record failing with an unclassified error before it is dead-lettered, >= 1 (10)
 //	-shutdown-grace  INVENTORY_SHUTDOWN_GRACE  wait for in-flight requests on shutdown, a duration (10s)
@@ -48,12 +50,13 @@ import (
 // settings are inventory-service's flags and environment variables.
 type settings struct {
 	conf.Version
-	HTTPAddr        string        `conf:"default:127.0.0.1:8081,flag:http-addr,env:INVENTORY_HTTP_ADDR,help:HTTP listen address (host:port)"`
-	DB              string        `conf:"default:inventory.db,flag:db,env:INVENTORY_DB,help:SQLite database file"`
-	Catalog         string        `conf:"flag:catalog,env:INVENTORY_CATALOG,help:JSON catalog file {\"SKU\": units}; empty = built-in demo catalog"`
-	KafkaBrokers    string        `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas; empty = HTTP only"`
-	KafkaRoute      string        `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
-	Group           string        `conf:"default:inventory-service,flag:group,env:INVENTORY_GROUP,help:Kafka consumer group (group.id) of the order-placed consumer"`
+	HTTPAddr     string `conf:"default:127.0.0.1:8081,flag:http-addr,env:INVENTORY_HTTP_ADDR,help:HTTP listen address (host:port)"`
+	DB           string `conf:"default:inventory.db,flag:db,env:INVENTORY_DB,help:SQLite database file"`
+	Catalog      string `conf:"flag:catalog,env:INVENTORY_CATALOG,help:JSON catalog file {\"SKU\": units}; empty = built-in demo catalog"`
+	KafkaBrokers string `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas; empty = HTTP only"`
+	KafkaRoute   string `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
+	Group        string `conf:"default:inventory-service,flag:group,env:INVENTORY_GROUP,help:Kafka consumer group (group.id) of the order-placed consumer"`
+	config.KafkaFetch
 	MaxAttempts     int           `conf:"default:3,flag:max-attempts,env:INVENTORY_MAX_ATTEMPTS,help:attempts of an order-placed record failing permanently (poison) before it is dead-lettered; >= 1"`
 	MaxUnclassified int           `conf:"default:10,flag:max-unclassified-attempts,env:INVENTORY_MAX_UNCLASSIFIED_ATTEMPTS,help:attempts of an order-placed record failing with an unclassified error (neither poison nor a known outage) before it is dead-lettered; >= 1"`
 	ShutdownGrace   time.Duration `conf:"default:10s,flag:shutdown-grace,env:INVENTORY_SHUTDOWN_GRACE,help:wait for in-flight HTTP requests on shutdown"`
@@ -91,15 +94,19 @@ func parseConfig(args []string, out io.Writer) (inventory.Config, settings, erro
 	case s.ShutdownGrace <= 0:
 		return inventory.Config{}, s, config.Invalid(&s, "shutdown-grace", "must be a positive duration such as 10s")
 	}
+	if err := s.KafkaFetch.Check(&s); err != nil {
+		return inventory.Config{}, s, err
+	}
 	route, err := messaging.ParseRoute(s.KafkaRoute)
 	if err != nil {
 		return inventory.Config{}, s, config.Invalid(&s, "kafka-route", err.Error())
 	}
 	cfg := inventory.Config{
-		HTTPAddr:                s.HTTPAddr,
-		DBPath:                  s.DB,
-		Catalog:                 inventory.DefaultCatalog(),
-		Kafka:                   messaging.Config{Brokers: messaging.ParseBrokers(s.KafkaBrokers), ClientID: "inventory-service", Route: route},
+		HTTPAddr: s.HTTPAddr,
+		DBPath:   s.DB,
+		Catalog:  inventory.DefaultCatalog(),
+		Kafka: messaging.Config{Brokers: messaging.ParseBrokers(s.KafkaBrokers), ClientID: "inventory-service", Route: route,
+			FetchMinBytes: s.FetchMinBytes, FetchMaxWait: s.FetchMaxWait},
 		Group:                   s.Group,
 		MaxAttempts:             s.MaxAttempts,
 		MaxUnclassifiedAttempts: s.MaxUnclassified,

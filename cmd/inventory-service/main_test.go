@@ -31,6 +31,7 @@ func TestParseConfig(t *testing.T) {
 		"INVENTORY_HTTP_ADDR": "127.0.0.1:9999", "INVENTORY_DB": "env.db", "INVENTORY_CATALOG": catalog,
 		"KAFKA_BROKERS": "127.0.0.1:1, 127.0.0.1:2", "KAFKA_ROUTE": "a:1=b:2", "INVENTORY_GROUP": "g-env",
 		"INVENTORY_SHUTDOWN_GRACE": "3s", "LOG_LEVEL": "debug", "INVENTORY_MAX_ATTEMPTS": "5",
+		"KAFKA_FETCH_MIN_BYTES": "1", "KAFKA_FETCH_MAX_WAIT": "5ms",
 	}
 	setEnv := func(t *testing.T) {
 		clearEnv(t)
@@ -47,7 +48,7 @@ func TestParseConfig(t *testing.T) {
 		}
 		if cfg.HTTPAddr != "127.0.0.1:8081" || cfg.DBPath != "inventory.db" || cfg.Group != "inventory-service" ||
 			cfg.ShutdownGrace != 10*time.Second || len(cfg.Kafka.Brokers) != 0 || cfg.Catalog["SKU-LOW"] != 5 || s.LogLevel != slog.LevelInfo ||
-			cfg.MaxAttempts != 3 || cfg.MaxUnclassifiedAttempts != 10 {
+			cfg.MaxAttempts != 3 || cfg.MaxUnclassifiedAttempts != 10 || cfg.Kafka.FetchMinBytes != 16384 || cfg.Kafka.FetchMaxWait != 20*time.Millisecond {
 			t.Errorf("defaults: %+v level %v", cfg, s.LogLevel)
 		}
 	})
@@ -60,7 +61,8 @@ func TestParseConfig(t *testing.T) {
 		if cfg.HTTPAddr != "127.0.0.1:9999" || cfg.DBPath != "env.db" || cfg.Group != "g-env" || cfg.ShutdownGrace != 3*time.Second || cfg.MaxAttempts != 5 ||
 			!reflect.DeepEqual(cfg.Kafka.Brokers, []string{"127.0.0.1:1", "127.0.0.1:2"}) ||
 			!reflect.DeepEqual(cfg.Kafka.Route, map[string]string{"a:1": "b:2"}) ||
-			!reflect.DeepEqual(cfg.Catalog, map[string]int{"SKU-X": 7}) || s.LogLevel != slog.LevelDebug {
+			!reflect.DeepEqual(cfg.Catalog, map[string]int{"SKU-X": 7}) || s.LogLevel != slog.LevelDebug ||
+			cfg.Kafka.FetchMinBytes != 1 || cfg.Kafka.FetchMaxWait != 5*time.Millisecond {
 			t.Errorf("env: %+v level %v", cfg, s.LogLevel)
 		}
 	})
@@ -91,15 +93,17 @@ func TestParseConfig(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"bad log level":   {[]string{"-log-level", "loud"}, nil, "-log-level (env LOG_LEVEL)"},
-		"bad grace":       {[]string{"-shutdown-grace", "soon"}, nil, "-shutdown-grace (env INVENTORY_SHUTDOWN_GRACE)"},
-		"negative grace":  {[]string{"-shutdown-grace=-1s"}, nil, "must be a positive duration"},
-		"bad env grace":   {nil, map[string]string{"INVENTORY_SHUTDOWN_GRACE": "x"}, `invalid value "x" for -shutdown-grace`},
-		"empty env db":    {nil, map[string]string{"INVENTORY_DB": ""}, "-db (env INVENTORY_DB): must not be empty"},
-		"missing catalog": {[]string{"-catalog", filepath.Join(t.TempDir(), "nope.json")}, nil, "-catalog (env INVENTORY_CATALOG)"},
-		"bad route":       {[]string{"-kafka-route", "nonsense"}, nil, "-kafka-route (env KAFKA_ROUTE)"},
-		"zero attempts":   {[]string{"-max-attempts", "0"}, nil, "-max-attempts (env INVENTORY_MAX_ATTEMPTS): must be a whole number >= 1"},
-		"bad attempts":    {nil, map[string]string{"INVENTORY_MAX_ATTEMPTS": "three"}, "-max-attempts"},
+		"bad log level":      {[]string{"-log-level", "loud"}, nil, "-log-level (env LOG_LEVEL)"},
+		"bad grace":          {[]string{"-shutdown-grace", "soon"}, nil, "-shutdown-grace (env INVENTORY_SHUTDOWN_GRACE)"},
+		"negative grace":     {[]string{"-shutdown-grace=-1s"}, nil, "must be a positive duration"},
+		"bad env grace":      {nil, map[string]string{"INVENTORY_SHUTDOWN_GRACE": "x"}, `invalid value "x" for -shutdown-grace`},
+		"empty env db":       {nil, map[string]string{"INVENTORY_DB": ""}, "-db (env INVENTORY_DB): must not be empty"},
+		"missing catalog":    {[]string{"-catalog", filepath.Join(t.TempDir(), "nope.json")}, nil, "-catalog (env INVENTORY_CATALOG)"},
+		"bad route":          {[]string{"-kafka-route", "nonsense"}, nil, "-kafka-route (env KAFKA_ROUTE)"},
+		"zero fetch bytes":   {[]string{"-kafka-fetch-min-bytes", "0"}, nil, "-kafka-fetch-min-bytes (env KAFKA_FETCH_MIN_BYTES): must be a whole number of bytes >= 1"},
+		"bad env fetch wait": {nil, map[string]string{"KAFKA_FETCH_MAX_WAIT": "1h"}, "-kafka-fetch-max-wait (env KAFKA_FETCH_MAX_WAIT): must be a duration from 1ms to 10s"},
+		"zero attempts":      {[]string{"-max-attempts", "0"}, nil, "-max-attempts (env INVENTORY_MAX_ATTEMPTS): must be a whole number >= 1"},
+		"bad attempts":       {nil, map[string]string{"INVENTORY_MAX_ATTEMPTS": "three"}, "-max-attempts"},
 		"zero unclassified attempts": {[]string{"-max-unclassified-attempts", "0"}, nil,
 			"-max-unclassified-attempts (env INVENTORY_MAX_UNCLASSIFIED_ATTEMPTS): must be a whole number >= 1"},
 		"bad env unclassified attempts": {nil, map[string]string{"INVENTORY_MAX_UNCLASSIFIED_ATTEMPTS": "lots"}, "-max-unclassified-attempts"},

@@ -11,6 +11,8 @@
 //	-kafka-brokers   KAFKA_BROKERS                comma-separated host:port; required
 //	-kafka-route     KAFKA_ROUTE                  advertised=dial,… broker address rewrites (Toxiproxy, messaging.Config.Route)
 //	-group           NOTIFICATION_GROUP           notification-service (Kafka group.id; must differ from inventory's)
+//	-kafka-fetch-min-bytes KAFKA_FETCH_MIN_BYTES  16384 (>= 1; Kafka fetch.min.bytes)
+//	-kafka-fetch-max-wait  KAFKA_FETCH_MAX_WAIT   20ms (1ms-10s; fetch.max.wait.ms: the most a lone record waits)
 //	-max-attempts    NOTIFICATION_MAX_ATTEMPTS    3 (>= 1; attempts of a poison record before it is dead-lettered)
 //	-max-unclassified-attempts NOTIFICATION_MAX_UNCLASSIFIED_ATTEMPTS 10 (>= 1; attempts of a record failing with an unclassified error before it is dead-lettered)
 //	-shutdown-grace  NOTIFICATION_SHUTDOWN_GRACE  10s (wait for in-flight requests)
@@ -49,11 +51,12 @@ import (
 // settings are notification-service's flags and environment variables.
 type settings struct {
 	conf.Version
-	HTTPAddr        string        `conf:"default:127.0.0.1:8082,flag:http-addr,env:NOTIFICATION_HTTP_ADDR,help:HTTP listen address (host:port)"`
-	DB              string        `conf:"default:notification.db,flag:db,env:NOTIFICATION_DB,help:SQLite database file"`
-	KafkaBrokers    string        `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas (required)"`
-	KafkaRoute      string        `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
-	Group           string        `conf:"default:notification-service,flag:group,env:NOTIFICATION_GROUP,help:Kafka consumer group (group.id) of the order-placed consumer; must differ from the other consumer groups"`
+	HTTPAddr     string `conf:"default:127.0.0.1:8082,flag:http-addr,env:NOTIFICATION_HTTP_ADDR,help:HTTP listen address (host:port)"`
+	DB           string `conf:"default:notification.db,flag:db,env:NOTIFICATION_DB,help:SQLite database file"`
+	KafkaBrokers string `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas (required)"`
+	KafkaRoute   string `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
+	Group        string `conf:"default:notification-service,flag:group,env:NOTIFICATION_GROUP,help:Kafka consumer group (group.id) of the order-placed consumer; must differ from the other consumer groups"`
+	config.KafkaFetch
 	MaxAttempts     int           `conf:"default:3,flag:max-attempts,env:NOTIFICATION_MAX_ATTEMPTS,help:attempts of an order-placed record failing permanently (poison) before it is dead-lettered; >= 1"`
 	MaxUnclassified int           `conf:"default:10,flag:max-unclassified-attempts,env:NOTIFICATION_MAX_UNCLASSIFIED_ATTEMPTS,help:attempts of an order-placed record failing with an unclassified error (neither poison nor a known outage) before it is dead-lettered; >= 1"`
 	ShutdownGrace   time.Duration `conf:"default:10s,flag:shutdown-grace,env:NOTIFICATION_SHUTDOWN_GRACE,help:wait for in-flight HTTP requests on shutdown"`
@@ -125,6 +128,9 @@ func parseConfig(args []string, out io.Writer) (notification.Config, settings, e
 	case s.ShutdownGrace <= 0:
 		return fail("shutdown-grace", "must be a positive duration such as 10s")
 	}
+	if err := s.KafkaFetch.Check(&s); err != nil {
+		return notification.Config{}, s, err
+	}
 	route, err := messaging.ParseRoute(s.KafkaRoute)
 	if err != nil {
 		return fail("kafka-route", err.Error())
@@ -134,9 +140,10 @@ func parseConfig(args []string, out io.Writer) (notification.Config, settings, e
 		return fail("kafka-brokers", "no Kafka brokers: notification-service consumes order-placed")
 	}
 	return notification.Config{
-		HTTPAddr:                s.HTTPAddr,
-		DBPath:                  s.DB,
-		Kafka:                   messaging.Config{Brokers: bs, ClientID: "notification-service", Route: route},
+		HTTPAddr: s.HTTPAddr,
+		DBPath:   s.DB,
+		Kafka: messaging.Config{Brokers: bs, ClientID: "notification-service", Route: route,
+			FetchMinBytes: s.FetchMinBytes, FetchMaxWait: s.FetchMaxWait},
 		Group:                   s.Group,
 		MaxAttempts:             s.MaxAttempts,
 		MaxUnclassifiedAttempts: s.MaxUnclassified,

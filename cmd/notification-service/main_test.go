@@ -25,6 +25,7 @@ func TestParseConfig(t *testing.T) {
 	env := map[string]string{
 		"NOTIFICATION_HTTP_ADDR": "127.0.0.1:9999", "NOTIFICATION_DB": "env.db", "KAFKA_BROKERS": "127.0.0.1:1, 127.0.0.1:2",
 		"KAFKA_ROUTE": "a:1=b:2", "NOTIFICATION_GROUP": "g-env", "NOTIFICATION_SHUTDOWN_GRACE": "3s", "LOG_LEVEL": "debug",
+		"KAFKA_FETCH_MIN_BYTES": "1", "KAFKA_FETCH_MAX_WAIT": "5ms",
 	}
 
 	t.Run("defaults", func(t *testing.T) {
@@ -34,7 +35,7 @@ func TestParseConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := notification.Config{HTTPAddr: "127.0.0.1:8082", DBPath: "notification.db", Group: "notification-service", ShutdownGrace: 10 * time.Second, MaxAttempts: 3, MaxUnclassifiedAttempts: 10,
-			Kafka: messaging.Config{Brokers: []string{"k:9092"}, ClientID: "notification-service"}}
+			Kafka: messaging.Config{Brokers: []string{"k:9092"}, ClientID: "notification-service", FetchMinBytes: 16384, FetchMaxWait: 20 * time.Millisecond}}
 		if !reflect.DeepEqual(cfg, want) || s.LogLevel != slog.LevelInfo {
 			t.Errorf("defaults: %+v level %v\nwant %+v", cfg, s.LogLevel, want)
 		}
@@ -46,7 +47,8 @@ func TestParseConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := notification.Config{HTTPAddr: "127.0.0.1:9999", DBPath: "env.db", Group: "g-env", ShutdownGrace: 3 * time.Second, MaxAttempts: 3, MaxUnclassifiedAttempts: 10,
-			Kafka: messaging.Config{Brokers: []string{"127.0.0.1:1", "127.0.0.1:2"}, ClientID: "notification-service", Route: map[string]string{"a:1": "b:2"}}}
+			Kafka: messaging.Config{Brokers: []string{"127.0.0.1:1", "127.0.0.1:2"}, ClientID: "notification-service", Route: map[string]string{"a:1": "b:2"},
+				FetchMinBytes: 1, FetchMaxWait: 5 * time.Millisecond}}
 		if !reflect.DeepEqual(cfg, want) || s.LogLevel != slog.LevelDebug {
 			t.Errorf("env: %+v level %v\nwant %+v", cfg, s.LogLevel, want)
 		}
@@ -54,12 +56,13 @@ func TestParseConfig(t *testing.T) {
 	t.Run("flags win over env", func(t *testing.T) {
 		setEnv(t, env)
 		cfg, s, err := parseConfig([]string{"-http-addr", "127.0.0.1:1234", "-db", "flag.db", "-group", "g-flag", "-kafka-brokers", "f:1",
-			"-kafka-route", "", "-shutdown-grace", "250ms", "-log-level", "warn", "-max-attempts", "7", "-max-unclassified-attempts", "4"}, io.Discard)
+			"-kafka-route", "", "-shutdown-grace", "250ms", "-log-level", "warn", "-max-attempts", "7", "-max-unclassified-attempts", "4",
+			"-kafka-fetch-min-bytes", "65536", "-kafka-fetch-max-wait", "100ms"}, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := notification.Config{HTTPAddr: "127.0.0.1:1234", DBPath: "flag.db", Group: "g-flag", ShutdownGrace: 250 * time.Millisecond, MaxAttempts: 7, MaxUnclassifiedAttempts: 4,
-			Kafka: messaging.Config{Brokers: []string{"f:1"}, ClientID: "notification-service"}}
+			Kafka: messaging.Config{Brokers: []string{"f:1"}, ClientID: "notification-service", FetchMinBytes: 65536, FetchMaxWait: 100 * time.Millisecond}}
 		if !reflect.DeepEqual(cfg, want) || s.LogLevel != slog.LevelWarn {
 			t.Errorf("flags: %+v level %v\nwant %+v", cfg, s.LogLevel, want)
 		}

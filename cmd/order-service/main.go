@@ -13,6 +13,8 @@
 //	-kafka-brokers      KAFKA_BROKERS           comma-separated host:port (async and hybrid modes)
 //	-kafka-route        KAFKA_ROUTE             advertised=dial,… (Toxiproxy routing, messaging.Config.Route)
 //	-group              ORDER_GROUP             order-service
+//	-kafka-fetch-min-bytes KAFKA_FETCH_MIN_BYTES 16384 (>= 1; Kafka fetch.min.bytes of the stock-outcome consumer)
+//	-kafka-fetch-max-wait  KAFKA_FETCH_MAX_WAIT  20ms (1ms-10s; fetch.max.wait.ms: the most a lone outcome waits)
 //	-relay-interval     ORDER_RELAY_INTERVAL    50ms (poll interval of new rows and idle lanes)
 //	-relay-batch        ORDER_RELAY_BATCH       256 (rows per lane send and per marking transaction, >= 1)
 //	-max-attempts       ORDER_MAX_ATTEMPTS      3 (>= 1): attempts of a poison stock outcome before it is dead-lettered
@@ -84,15 +86,16 @@ import (
 // settings are order-service's flags and environment variables.
 type settings struct {
 	conf.Version
-	HTTPAddr          string        `conf:"default:127.0.0.1:8080,flag:http-addr,env:ORDER_HTTP_ADDR,help:HTTP listen address (host:port)"`
-	Mode              string        `conf:"default:async,flag:mode,env:ORDER_MODE,help:sync (HTTP reservation) or async (outbox + Kafka) or hybrid (HTTP stock read then outbox + Kafka)"`
-	DB                string        `conf:"default:orders.db,flag:db,env:ORDER_DB,help:SQLite database file"`
-	Catalog           string        `conf:"flag:catalog,env:ORDER_CATALOG,help:optional JSON file {\"SKU\": units} of known SKUs"`
-	InventoryURL      string        `conf:"default:http://127.0.0.1:8081,flag:inventory-url,env:INVENTORY_URL,help:inventory-service base URL (sync and hybrid modes)"`
-	InventoryTimeout  time.Duration `conf:"default:500ms,flag:inventory-timeout,env:INVENTORY_TIMEOUT,help:timeout of each inventory call"`
-	KafkaBrokers      string        `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas (async and hybrid modes)"`
-	KafkaRoute        string        `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
-	Group             string        `conf:"default:order-service,flag:group,env:ORDER_GROUP,help:Kafka consumer group (group.id) of the stock-outcome consumer"`
+	HTTPAddr         string        `conf:"default:127.0.0.1:8080,flag:http-addr,env:ORDER_HTTP_ADDR,help:HTTP listen address (host:port)"`
+	Mode             string        `conf:"default:async,flag:mode,env:ORDER_MODE,help:sync (HTTP reservation) or async (outbox + Kafka) or hybrid (HTTP stock read then outbox + Kafka)"`
+	DB               string        `conf:"default:orders.db,flag:db,env:ORDER_DB,help:SQLite database file"`
+	Catalog          string        `conf:"flag:catalog,env:ORDER_CATALOG,help:optional JSON file {\"SKU\": units} of known SKUs"`
+	InventoryURL     string        `conf:"default:http://127.0.0.1:8081,flag:inventory-url,env:INVENTORY_URL,help:inventory-service base URL (sync and hybrid modes)"`
+	InventoryTimeout time.Duration `conf:"default:500ms,flag:inventory-timeout,env:INVENTORY_TIMEOUT,help:timeout of each inventory call"`
+	KafkaBrokers     string        `conf:"flag:kafka-brokers,env:KAFKA_BROKERS,help:Kafka brokers host:port separated by commas (async and hybrid modes)"`
+	KafkaRoute       string        `conf:"flag:kafka-route,env:KAFKA_ROUTE,help:broker address rewrites advertised=dial separated by commas (through Toxiproxy)"`
+	Group            string        `conf:"default:order-service,flag:group,env:ORDER_GROUP,help:Kafka consumer group (group.id) of the stock-outcome consumer"`
+	config.KafkaFetch
 	MaxAttempts       int           `conf:"default:3,flag:max-attempts,env:ORDER_MAX_ATTEMPTS,help:attempts of a stock outcome failing permanently before it is dead-lettered (at least 1)"`
 	MaxUnclassified   int           `conf:"default:10,flag:max-unclassified-attempts,env:ORDER_MAX_UNCLASSIFIED_ATTEMPTS,help:attempts of a stock outcome failing with an unclassified error (neither poison nor a known outage) before it is dead-lettered (at least 1)"`
 	RelayInterval     time.Duration `conf:"default:50ms,flag:relay-interval,env:ORDER_RELAY_INTERVAL,help:outbox poll interval (new rows and idle lanes)"`
@@ -171,17 +174,21 @@ func parseConfig(args []string, out io.Writer) (order.Config, settings, error) {
 	if err := validate(&s); err != nil {
 		return order.Config{}, s, err
 	}
+	if err := s.KafkaFetch.Check(&s); err != nil {
+		return order.Config{}, s, err
+	}
 	route, err := messaging.ParseRoute(s.KafkaRoute)
 	if err != nil {
 		return order.Config{}, s, config.Invalid(&s, "kafka-route", err.Error())
 	}
 	cfg := order.Config{
-		HTTPAddr:                     s.HTTPAddr,
-		Mode:                         order.Mode(s.Mode),
-		DBPath:                       s.DB,
-		InventoryURL:                 s.InventoryURL,
-		InventoryTimeout:             s.InventoryTimeout,
-		Kafka:                        messaging.Config{Brokers: messaging.ParseBrokers(s.KafkaBrokers), ClientID: "order-service", Route: route},
+		HTTPAddr:         s.HTTPAddr,
+		Mode:             order.Mode(s.Mode),
+		DBPath:           s.DB,
+		InventoryURL:     s.InventoryURL,
+		InventoryTimeout: s.InventoryTimeout,
+		Kafka: messaging.Config{Brokers: messaging.ParseBrokers(s.KafkaBrokers), ClientID: "order-service", Route: route,
+			FetchMinBytes: s.FetchMinBytes, FetchMaxWait: s.FetchMaxWait},
 		Group:                        s.Group,
 		MaxAttempts:                  s.MaxAttempts,
 		RelayInterval:                s.RelayInterval,

@@ -37,6 +37,26 @@ func TestParseConfigEnvThenFlags(t *testing.T) {
 	if cfg.RelayBatch != order.DefaultRelayBatch || cfg.RelayInterval != 50*time.Millisecond || cfg.PublishTimeout != 5*time.Second || cfg.ShutdownGrace != 10*time.Second {
 		t.Errorf("relay defaults: %+v", cfg)
 	}
+	if cfg.Kafka.FetchMinBytes != 16384 || cfg.Kafka.FetchMaxWait != 20*time.Millisecond {
+		t.Errorf("fetch defaults: %d bytes, %v; want 16384 bytes, 20ms", cfg.Kafka.FetchMinBytes, cfg.Kafka.FetchMaxWait)
+	}
+}
+
+// The stock-outcome consumer's fetch batching: environment, then flag;
+// out-of-range values refused.
+func TestParseConfigKafkaFetch(t *testing.T) {
+	setEnv(t, map[string]string{"KAFKA_BROKERS": "k:1", "KAFKA_FETCH_MIN_BYTES": "1", "KAFKA_FETCH_MAX_WAIT": "5ms"})
+	cfg, _, err := parseConfig([]string{"-kafka-fetch-max-wait", "50ms"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Kafka.FetchMinBytes != 1 || cfg.Kafka.FetchMaxWait != 50*time.Millisecond {
+		t.Errorf("fetch %d bytes, %v; want 1 byte (env), 50ms (flag)", cfg.Kafka.FetchMinBytes, cfg.Kafka.FetchMaxWait)
+	}
+	_, _, err = parseConfig([]string{"-kafka-fetch-min-bytes", "0"}, io.Discard)
+	if config.ExitCode(err) != config.ExitUsage || !strings.Contains(fmt.Sprint(err), "-kafka-fetch-min-bytes (env KAFKA_FETCH_MIN_BYTES)") {
+		t.Errorf("-kafka-fetch-min-bytes 0: %v, want a usage error naming it", err)
+	}
 }
 
 func TestParseConfigRelay(t *testing.T) {

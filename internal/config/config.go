@@ -203,12 +203,23 @@ type setting struct {
 	value            reflect.Value
 }
 
-// settings reads the flag and env names from cfg's tags (flat struct).
+// settings reads the flag and env names from cfg's tags (its embedded
+// structs flattened, as conf reads them).
 func settings(cfg any) []setting {
-	v := reflect.ValueOf(cfg).Elem()
+	return fieldsOf(reflect.ValueOf(cfg).Elem())
+}
+
+// fieldsOf lists the tagged fields of the struct v, those of its
+// anonymous struct fields (such as KafkaFetch) included, as conf
+// flattens them.
+func fieldsOf(v reflect.Value) []setting {
 	t := v.Type()
 	var out []setting
 	for i := 0; i < t.NumField(); i++ {
+		if f := t.Field(i); f.Anonymous && f.Type.Kind() == reflect.Struct {
+			out = append(out, fieldsOf(v.Field(i))...)
+			continue
+		}
 		s := setting{field: t.Field(i).Name, value: v.Field(i)}
 		for _, part := range strings.Split(t.Field(i).Tag.Get("conf"), ",") {
 			k, val, _ := strings.Cut(part, ":")

@@ -47,7 +47,9 @@ type Config struct {
 	// batch (one SQLite transaction) holds more records. With 1 byte
 	// (sarama's default) the consumers of `faultline bench` took batches of
 	// 7-11 records at ~2,000 orders/s; 16 KiB cut the CPU per async order
-	// by ~12% (2026-12-03, 2-core VM).
+	// by ~12% (2026-12-03, 2-core VM). The services' binaries set them
+	// with -kafka-fetch-min-bytes and -kafka-fetch-max-wait
+	// (internal/config.KafkaFetch); zero means the default.
 	FetchMinBytes int32
 	FetchMaxWait  time.Duration
 }
