@@ -431,12 +431,12 @@ func startGroupAtEnd(ctx context.Context, client sarama.Client, group string, to
 	return nil
 }
 
-// embedded is the embedded lane's kfake cluster: n brokers on fixed
-// loopback ports, each advertising its own proxy, persisting to dir so a
-// restart (Kill, Start) keeps records and committed offsets.
+// embedded is the embedded lane's kfake cluster: n brokers on loopback
+// ports, each advertising its own proxy, persisting to dir so a restart
+// (Kill, Start) keeps records and committed offsets on the same ports.
 type embedded struct {
-	ports []int
-	advs  map[int]net.Addr // by the broker's real port: the advertised proxy address
+	advs  []net.Addr // by broker: the advertised proxy address
+	ports []int      // by broker: the port it listens on, known after the first start
 	dir   string
 
 	mu      sync.Mutex
@@ -446,21 +446,16 @@ type embedded struct {
 // startEmbedded creates the advertised proxies, then the cluster, then
 // points each proxy at its broker.
 func (s *Stack) startEmbedded(n int, dir string) (*embedded, error) {
-	e := &embedded{advs: map[int]net.Addr{}, dir: dir}
-	ports, err := freePorts(n)
-	if err != nil {
-		return nil, err
-	}
+	e := &embedded{dir: dir}
 	names := make([]string, n)
-	for i, port := range ports {
-		// kfake numbers its brokers 0..n-1 in port order.
+	for i := range n {
+		// kfake numbers its brokers 0..n-1 in the order it creates them.
 		names[i] = ProxyName(ProxyKafka, int32(i), n)
 		adv, err := s.createProxy(names[i], "127.0.0.1:1") // upstream set once the broker listens
 		if err != nil {
 			return nil, err
 		}
-		e.ports = append(e.ports, port)
-		e.advs[port] = adv
+		e.advs = append(e.advs, adv)
 	}
 	if err := e.start(); err != nil {
 		return nil, err
@@ -475,38 +470,54 @@ func (s *Stack) startEmbedded(n int, dir string) (*embedded, error) {
 }
 
 func (e *embedded) advertised() []string {
-	out := make([]string, 0, len(e.ports))
-	for _, p := range e.ports {
-		out = append(out, e.advs[p].String())
+	out := make([]string, 0, len(e.advs))
+	for _, a := range e.advs {
+		out = append(out, a.String())
 	}
 	return out
 }
 
+// start starts the cluster. The first time, each broker listens on a port
+// the kernel gives it (127.0.0.1:0), which start records: a port chosen
+// beforehand (listen, close, listen again) can be taken in between by
+// another stack or by an outgoing connection's source port, and was, with
+// four suite processes on one machine (2026-12-03: "bind: address already
+// in use"). A restart listens on the recorded ports again.
 func (e *embedded) start() error {
-	c, err := kfake.NewCluster(
-		kfake.Ports(e.ports...),
+	first := e.ports == nil
+	opts := []kfake.Opt{kfake.NumBrokers(len(e.advs))}
+	if !first {
+		opts = []kfake.Opt{kfake.Ports(e.ports...)}
+	}
+	var ports []int
+	c, err := kfake.NewCluster(append(opts,
 		kfake.SeedTopics(Partitions, events.AllTopics...),
 		kfake.DataDir(e.dir),
+		// kfake creates its brokers one after the other, 0..n-1, each
+		// calling this once.
 		kfake.ListenFn(func(network, address string) (net.Listener, error) {
+			i := len(ports)
+			if i >= len(e.advs) {
+				return nil, fmt.Errorf("embedded kafka: broker %d listens on %s, want %d brokers", i, address, len(e.advs))
+			}
 			ln, err := net.Listen(network, address)
 			if err != nil {
 				return nil, err
 			}
-			adv, ok := e.advs[ln.Addr().(*net.TCPAddr).Port]
-			if !ok {
-				ln.Close()
-				return nil, fmt.Errorf("embedded kafka: unexpected listen address %s", address)
-			}
-			return advertisedListener{Listener: ln, addr: adv}, nil
+			ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+			return advertisedListener{Listener: ln, addr: e.advs[i]}, nil
 		}),
-	)
+	)...)
 	if err != nil {
 		return fmt.Errorf("start embedded kafka: %w", err)
+	}
+	if first {
+		e.ports = ports
 	}
 	// Spread the leaders evenly and predictably: partition p of the i-th
 	// topic on broker (p+i) mod n, so cutting one broker stops some
 	// partitions of every topic and leaves the others.
-	if n := len(e.ports); n > 1 {
+	if n := len(e.advs); n > 1 {
 		for i, t := range events.AllTopics {
 			for p := range int32(Partitions) {
 				if err := c.MoveTopicPartition(t, p, (p+int32(i))%int32(n)); err != nil {
@@ -564,17 +575,3 @@ func (e *embedded) close() error { return e.Kill(context.Background()) }
 type noKill struct{ BrokerControl }
 
 func (noKill) Kill(context.Context) error { return nil }
-
-// freePorts returns n distinct loopback ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
