@@ -22,7 +22,7 @@ GINKGO  ?= $(GO) tool ginkgo
 OUT     ?= out
 NC_OUT  ?= $(OUT)/negative-controls
 # Specs of one neutralisation run in NC_PROCS Ginkgo processes (each spec
-# has its own stack; the timing-sensitive ones are Serial and run alone).
+# has its own stack on the embedded lane).
 NC_PROCS ?= 2
 NEGATIVE_CONTROLS ?= down latency timeout reset_peer bandwidth broker_stop breaker bulkhead outbox_bypass
 
