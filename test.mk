@@ -23,9 +23,10 @@ GOTESTSUM ?= $(GO) tool gotestsum --format pkgname-and-test-fails \
 	--junitfile-testsuite-name relative --junitfile-testcase-classname relative
 
 # A+B runs A and B at the same time (scripts/test-steps.sh). The suites
-# run alone: their thresholds are latencies. contracts (mostly waiting on
-# the Pact CLI, scripts and builds) and report-check (a short run rendered
-# in Chromium; it checks the drawing, not timings) share no file.
+# run alone: their thresholds are latencies. contracts (~1.3 cores: -race
+# links, the Pact CLI, provider builds) and report-check (a short run
+# rendered in Chromium; it checks the drawing, not timings) measure no
+# latency and share no file.
 TEST_STEPS ?= tools tidy-check fmt-check vet staticcheck vulncheck actionlint cross-build unit suites contracts+report-check
 
 # Unit and integration tests with the race detector. ./contracts/... runs in

@@ -99,6 +99,10 @@ run_together() {
 			read -r rc dt <"$steps_dir/$step.status"
 			rm -f "$steps_dir/$step.status"
 		fi
+		# A status file cut short (the subshell killed while writing it)
+		# is a failure, not a pass.
+		[[ $rc =~ ^[0-9]+$ ]] || rc=1
+		[[ $dt =~ ^[0-9]+$ ]] || dt=0
 		record "$step" "$rc" "$dt"
 	done
 }

@@ -222,9 +222,10 @@ var _ = Describe("chaos: more kinds of fault", Label("chaos"), serialOnRealLane(
 })
 
 // Serial on the real lane only. On the embedded lane these specs run next
-// to others: a suite run keeps ~0.35 of one core busy (45 CPU-seconds in
-// 128 s, 2026-12-03), so healthy inventory calls do not time out (which
-// would count as one more retry); `make soak` is the proof.
+// to others: a suite run in four processes keeps ~0.78 of one core of two
+// busy (45 CPU-seconds in 58 s, 2026-12-03), so healthy inventory calls do
+// not time out (which would count as one more retry); `make soak` is the
+// proof.
 //
 // SpecPriority(1): ~11 s each, started before the ~9 s specs (see the
 // Kafka brokers' specs).

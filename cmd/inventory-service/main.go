@@ -12,7 +12,7 @@
 //	-kafka-route     KAFKA_ROUTE               advertised=dial,… broker address rewrites (Toxiproxy)
 //	-group           INVENTORY_GROUP           Kafka consumer group (group.id) of the order-placed consumer (inventory-service)
 //	-kafka-fetch-min-bytes KAFKA_FETCH_MIN_BYTES bytes a fetch waits for, >= 1 (16384; Kafka fetch.min.bytes)
-//	-kafka-fetch-max-wait  KAFKA_FETCH_MAX_WAIT  the most a fetch waits for them, 1ms-10s (20ms; fetch.max.wait.ms)
+//	-kafka-fetch-max-wait  KAFKA_FETCH_MAX_WAIT  the most a fetch waits for them, 1ms-1s (20ms; fetch.max.wait.ms)
 //	-max-attempts    INVENTORY_MAX_ATTEMPTS    attempts of a record failing permanently before it is dead-lettered, >= 1 (3)
 //	-max-unclassified-attempts INVENTORY_MAX_UNCLASSIFIED_ATTEMPTS attempts of a record failing with an unclassified error before it is dead-lettered, >= 1 (10)
 //	-shutdown-grace  INVENTORY_SHUTDOWN_GRACE  wait for in-flight requests on shutdown, a duration (10s)

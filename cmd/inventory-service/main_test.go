@@ -101,7 +101,7 @@ func TestParseConfig(t *testing.T) {
 		"missing catalog":    {[]string{"-catalog", filepath.Join(t.TempDir(), "nope.json")}, nil, "-catalog (env INVENTORY_CATALOG)"},
 		"bad route":          {[]string{"-kafka-route", "nonsense"}, nil, "-kafka-route (env KAFKA_ROUTE)"},
 		"zero fetch bytes":   {[]string{"-kafka-fetch-min-bytes", "0"}, nil, "-kafka-fetch-min-bytes (env KAFKA_FETCH_MIN_BYTES): must be a whole number of bytes >= 1"},
-		"bad env fetch wait": {nil, map[string]string{"KAFKA_FETCH_MAX_WAIT": "1h"}, "-kafka-fetch-max-wait (env KAFKA_FETCH_MAX_WAIT): must be a duration from 1ms to 10s"},
+		"bad env fetch wait": {nil, map[string]string{"KAFKA_FETCH_MAX_WAIT": "1h"}, "-kafka-fetch-max-wait (env KAFKA_FETCH_MAX_WAIT): must be a duration from 1ms to 1s"},
 		"zero attempts":      {[]string{"-max-attempts", "0"}, nil, "-max-attempts (env INVENTORY_MAX_ATTEMPTS): must be a whole number >= 1"},
 		"bad attempts":       {nil, map[string]string{"INVENTORY_MAX_ATTEMPTS": "three"}, "-max-attempts"},
 		"zero unclassified attempts": {[]string{"-max-unclassified-attempts", "0"}, nil,

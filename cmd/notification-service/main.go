@@ -12,7 +12,7 @@
 //	-kafka-route     KAFKA_ROUTE                  advertised=dial,… broker address rewrites (Toxiproxy, messaging.Config.Route)
 //	-group           NOTIFICATION_GROUP           notification-service (Kafka group.id; must differ from inventory's)
 //	-kafka-fetch-min-bytes KAFKA_FETCH_MIN_BYTES  16384 (>= 1; Kafka fetch.min.bytes)
-//	-kafka-fetch-max-wait  KAFKA_FETCH_MAX_WAIT   20ms (1ms-10s; fetch.max.wait.ms: the most a lone record waits)
+//	-kafka-fetch-max-wait  KAFKA_FETCH_MAX_WAIT   20ms (1ms-1s; fetch.max.wait.ms: the most a lone record waits)
 //	-max-attempts    NOTIFICATION_MAX_ATTEMPTS    3 (>= 1; attempts of a poison record before it is dead-lettered)
 //	-max-unclassified-attempts NOTIFICATION_MAX_UNCLASSIFIED_ATTEMPTS 10 (>= 1; attempts of a record failing with an unclassified error before it is dead-lettered)
 //	-shutdown-grace  NOTIFICATION_SHUTDOWN_GRACE  10s (wait for in-flight requests)

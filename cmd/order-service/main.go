@@ -14,7 +14,7 @@
 //	-kafka-route        KAFKA_ROUTE             advertised=dial,… (Toxiproxy routing, messaging.Config.Route)
 //	-group              ORDER_GROUP             order-service
 //	-kafka-fetch-min-bytes KAFKA_FETCH_MIN_BYTES 16384 (>= 1; Kafka fetch.min.bytes of the stock-outcome consumer)
-//	-kafka-fetch-max-wait  KAFKA_FETCH_MAX_WAIT  20ms (1ms-10s; fetch.max.wait.ms: the most a lone outcome waits)
+//	-kafka-fetch-max-wait  KAFKA_FETCH_MAX_WAIT  20ms (1ms-1s; fetch.max.wait.ms: the most a lone outcome waits)
 //	-relay-interval     ORDER_RELAY_INTERVAL    50ms (poll interval of new rows and idle lanes)
 //	-relay-batch        ORDER_RELAY_BATCH       256 (rows per lane send and per marking transaction, >= 1)
 //	-max-attempts       ORDER_MAX_ATTEMPTS      3 (>= 1): attempts of a poison stock outcome before it is dead-lettered

@@ -17,13 +17,16 @@ type KafkaFetch struct {
 	FetchMinBytes int32 `conf:"default:16384,flag:kafka-fetch-min-bytes,env:KAFKA_FETCH_MIN_BYTES,help:bytes of records a consumer's fetch waits for (Kafka fetch.min.bytes); 1 answers as soon as one record waits: lowest latency and the most fetches; >= 1"`
 	// FetchMaxWait: the longest a fetch waits for FetchMinBytes (Kafka
 	// fetch.max.wait.ms; sarama Consumer.MaxWaitTime), whole
-	// milliseconds from 1ms to 10s.
-	FetchMaxWait time.Duration `conf:"default:20ms,flag:kafka-fetch-max-wait,env:KAFKA_FETCH_MAX_WAIT,help:the longest a consumer's fetch waits for kafka-fetch-min-bytes (Kafka fetch.max.wait.ms): the most a lone record waits per hop; whole milliseconds from 1ms to 10s"`
+	// milliseconds from 1ms to 1s.
+	FetchMaxWait time.Duration `conf:"default:20ms,flag:kafka-fetch-max-wait,env:KAFKA_FETCH_MAX_WAIT,help:the longest a consumer's fetch waits for kafka-fetch-min-bytes (Kafka fetch.max.wait.ms): the most a lone record waits per hop; whole milliseconds from 1ms to 1s"`
 }
 
-// maxFetchWait bounds KafkaFetch.FetchMaxWait: the most a lone record may
-// wait per hop before its consumer sees it.
-const maxFetchWait = 10 * time.Second
+// maxFetchWait bounds KafkaFetch.FetchMaxWait: twice Kafka's and sarama's
+// default (500 ms), and well under the consumers' read deadline
+// (messaging.Config.ReadTimeout, 5 s, sarama Net.ReadTimeout), which a
+// fetch waiting on an idle partition must not reach: sarama does not add
+// the wait to it, and a fetch past it drops the connection.
+const maxFetchWait = time.Second
 
 // Check returns a *Error naming the flag and the environment variable of
 // the first value out of range; cfg is the binary's settings struct
