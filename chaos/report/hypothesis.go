@@ -211,10 +211,16 @@ func measure(res *scenario.Result, p Probe, window string) (v float64, what stri
 			return 0, "no consistency window measured", false
 		}
 		ws := mr.Window.Phases[phase]
+		until := "final state"
+		if window == WindowBefore && mr.Window.BeforeFault != nil {
+			// The steady state before the fault: each order's window
+			// counted until the fault started (scenario.ConsistencyWindow.BeforeFault).
+			ws, until = mr.Window.BeforeFault, "final state or the fault's start"
+		}
 		if ws == nil || ws.Orders == 0 {
 			return 0, "no final order sent in the " + phase + " phase", false
 		}
-		return ws.P99Ms, fmt.Sprintf("p99 of %d orders sent in the %s phase, acknowledgement to final state", ws.Orders, phase), true
+		return ws.P99Ms, fmt.Sprintf("p99 of %d orders sent in the %s phase, acknowledgement to %s", ws.Orders, phase, until), true
 	case MetricBacklog:
 		return backlogIn(res, mr, window)
 	case MetricLost:

@@ -37,6 +37,15 @@ type ConsistencyWindow struct {
 	// (T), Orders 0 when no accepted order was sent in it.
 	Phases   map[string]*WindowStats `json:"phases"`
 	Timeline []WindowStats           `json:"timeline"`
+	// BeforeFault is the steady state's window: the baseline phase's
+	// orders, each counted only until the fault started (an order still
+	// unresolved then counts the time it had waited, FaultStart - sent).
+	// Phases[baseline] keeps the whole windows; an order sent in the
+	// baseline's last milliseconds that the fault then held for seconds
+	// is evidence about the fault, not about the steady state before it
+	// (the steady-state hypothesis "before" reads BeforeFault). nil in
+	// results written before it existed.
+	BeforeFault *WindowStats `json:"before_fault,omitempty"`
 }
 
 // WindowStats summarises the windows of a set of orders; all zero when
@@ -65,6 +74,7 @@ func consistencyWindow(mode string, acc []sample, fates []fate, sch Schedule, se
 	for _, ph := range Phases {
 		hists[ph] = newHist()
 	}
+	steady := newHist()
 	secHists := make([]*hdrhistogram.Histogram, secs)
 	for i := range secHists {
 		secHists[i] = newHist()
@@ -84,7 +94,15 @@ func consistencyWindow(mode string, acc []sample, fates []fate, sch Schedule, se
 		}
 		w.Final++
 		v := max(1, d.Microseconds()) // the histogram's floor is 1 µs: 0 reads back as 0.00 ms
-		_ = hists[phaseAt(s.sentAt, sch)].RecordValue(v)
+		ph := phaseAt(s.sentAt, sch)
+		_ = hists[ph].RecordValue(v)
+		if ph == PhaseBaseline {
+			c := v
+			if left := time.Duration(sch.FaultStart*float64(time.Second)) - s.sentAt; d > left {
+				c = max(1, left.Microseconds())
+			}
+			_ = steady.RecordValue(c)
+		}
 		if t := int(s.sentAt.Seconds()); t >= 0 && t < secs {
 			_ = secHists[t].RecordValue(v)
 		}
@@ -92,6 +110,7 @@ func consistencyWindow(mode string, acc []sample, fates []fate, sch Schedule, se
 	for _, ph := range Phases {
 		w.Phases[ph] = windowStats(hists[ph])
 	}
+	w.BeforeFault = windowStats(steady)
 	for i, h := range secHists {
 		ws := windowStats(h)
 		ws.T = i

@@ -57,3 +57,27 @@ func TestConsistencyWindow(t *testing.T) {
 		}
 	}
 }
+
+// BeforeFault counts each baseline order only until the fault started: an
+// order sent 100 ms before it and held 3 s by the fault counts 100 ms
+// there, while the baseline phase's own figures keep its 3 s.
+func TestConsistencyWindowBeforeFault(t *testing.T) {
+	sch := Schedule{FaultStart: 1, FaultEnd: 2}
+	created := time.Date(2026, 12, 3, 7, 0, 0, 0, time.UTC)
+	final := func(after time.Duration) fate {
+		return fate{status: "CONFIRMED", createdAt: created, updatedAt: created.Add(after)}
+	}
+	acc := []sample{{sentAt: 100 * time.Millisecond}, {sentAt: 200 * time.Millisecond}, {sentAt: 900 * time.Millisecond}, {sentAt: 1500 * time.Millisecond}}
+	fates := []fate{final(20 * time.Millisecond), final(1500 * time.Millisecond), final(3 * time.Second), final(5 * time.Second)}
+	w := consistencyWindow(ModeAsync, acc, fates, sch, 2)
+	near := func(got, want float64) bool { return got >= want*0.99 && got <= want*1.01 }
+	if b := w.Phases[PhaseBaseline]; b.Orders != 3 || !near(b.MaxMs, 3000) {
+		t.Errorf("baseline phase %+v, want 3 orders up to 3000 ms (whole windows)", b)
+	}
+	// 20 ms as measured; 1500 ms cut to the 800 ms left before the fault;
+	// 3000 ms cut to 100 ms. The fault phase's order is not in it.
+	bf := w.BeforeFault
+	if bf == nil || bf.Orders != 3 || !near(bf.MaxMs, 800) || !near(bf.P50Ms, 100) {
+		t.Errorf("before the fault %+v, want 3 orders, p50 100 ms, max 800 ms", bf)
+	}
+}
